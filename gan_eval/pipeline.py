@@ -1,0 +1,151 @@
+"""One pass over an image source: decode in worker processes, extract, accumulate.
+
+Decoding runs in a `DataLoader` whose workers return either an image or the
+error message naming the bad file, so errors surface in the main process as a
+`GanEvalError` (or are counted and skipped with `skip_bad`). Batches go to
+the extractor, and each requested head's features feed a float64
+`FeatureStats` and, when asked, an in-memory feature store.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from gan_eval.errors import GanEvalError
+from gan_eval.extractors.base import FeatureExtractor
+from gan_eval.sources.arrays import ArraySource
+from gan_eval.sources.base import ImageSource
+from gan_eval.stats import FeatureStats
+
+
+@dataclass
+class Extraction:
+    """What one pass over a source produced: statistics per head, and features if kept."""
+
+    stats: dict[str, FeatureStats]
+    features: dict[str, np.ndarray] = field(default_factory=dict)
+    count: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+class _DecodedImages(Dataset):
+    """Items `(index, (3, H, W) uint8 tensor or None, error message or None)`."""
+
+    def __init__(self, source: ImageSource) -> None:
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
+        try:
+            pixels = self.source.load(index)
+        except GanEvalError as exc:
+            return index, None, str(exc)
+        return index, torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1), None
+
+
+def _keep_items(items: list) -> list:
+    return items
+
+
+def _single_thread_worker(_: int) -> None:
+    torch.set_num_threads(1)
+
+
+def default_workers(device: torch.device) -> int:
+    """Decode workers: the network dominates on CPU, so one; on GPU up to 16."""
+    cores = os.cpu_count() or 1
+    return 1 if device.type == "cpu" else min(16, cores)
+
+
+def iter_batches(
+    source: ImageSource,
+    batch_size: int,
+    workers: int,
+    skip_bad: bool,
+    skipped: list[str],
+    pin_memory: bool = False,
+) -> Iterator[torch.Tensor | list[torch.Tensor]]:
+    """uint8 batches of `source` in order: `(B, 3, H, W)` for arrays, lists of `(3, H, W)` otherwise.
+
+    Bad files raise `GanEvalError`, or with `skip_bad` are appended to `skipped`.
+    """
+    if isinstance(source, ArraySource):
+        for start in range(0, len(source), batch_size):
+            chunk = source.load_range(start, min(start + batch_size, len(source)))
+            yield torch.from_numpy(np.ascontiguousarray(chunk)).permute(0, 3, 1, 2).contiguous()
+        return
+    loader = DataLoader(
+        _DecodedImages(source),
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=_keep_items,
+        pin_memory=False,
+        worker_init_fn=_single_thread_worker if workers else None,
+        persistent_workers=False,
+    )
+    for items in loader:
+        images = []
+        for _, image, error in items:
+            if error is None:
+                images.append(image.pin_memory() if pin_memory else image)
+            elif skip_bad:
+                skipped.append(error)
+            else:
+                raise GanEvalError(error)
+        if images:
+            yield images
+
+
+def extract(
+    source: ImageSource,
+    extractor: FeatureExtractor,
+    heads: tuple[str, ...],
+    *,
+    batch_size: int = 64,
+    workers: int | None = None,
+    progress: bool = True,
+    skip_bad: bool = False,
+    keep_features: bool = False,
+) -> Extraction:
+    """Features of every image of `source` for `heads`, as statistics (and arrays if `keep_features`)."""
+    from tqdm import tqdm
+
+    if batch_size < 1:
+        raise GanEvalError(f"--batch-size {batch_size}: must be at least 1")
+    workers = default_workers(extractor.device) if workers is None else workers
+    if workers < 0:
+        raise GanEvalError(f"--workers {workers}: must be 0 or more")
+    result = Extraction(stats={h: FeatureStats(extractor.dims[h]) for h in heads})
+    kept: dict[str, list[np.ndarray]] = {h: [] for h in heads}
+    pin = extractor.device.type == "cuda"
+    with tqdm(
+        total=len(source),
+        unit="img",
+        desc=os.path.basename(source.name) or source.name,
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    ) as bar:
+        batches = iter_batches(source, batch_size, workers, skip_bad, result.skipped, pin)
+        for batch in batches:
+            features = extractor.extract(batch, heads)
+            for head, values in features.items():
+                result.stats[head].update(values)
+                if keep_features:
+                    kept[head].append(values.cpu().numpy())
+            result.count += len(batch)
+            bar.update(result.count + len(result.skipped) - bar.n)
+    if result.count == 0:
+        raise GanEvalError(f"{source.name}: no image could be read ({len(result.skipped)} skipped)")
+    if keep_features:
+        result.features = {h: np.concatenate(v) for h, v in kept.items()}
+    return result

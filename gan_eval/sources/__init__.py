@@ -1,0 +1,58 @@
+"""Image sources: folders, zip archives, arrays, tensors and built-in data sets.
+
+`open_input` turns what a user names (a path, a built-in data set name, an
+array, a tensor, or a statistics file) into an `ImageSource` or, for a
+statistics file, into `FeatureStats`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gan_eval.datasets import BUILTIN_IMAGE_SETS
+from gan_eval.errors import GanEvalError
+from gan_eval.sources.arrays import ArraySource, load_array_file
+from gan_eval.sources.base import ImageSource
+from gan_eval.sources.folder import ImageFolderSource
+from gan_eval.sources.zipped import ZipSource
+from gan_eval.stats import FeatureStats, is_stats_file, load_stats
+
+__all__ = ["ArraySource", "ImageFolderSource", "ImageSource", "ZipSource", "open_input"]
+
+Input = str | os.PathLike[str] | np.ndarray | torch.Tensor | FeatureStats | ImageSource
+
+
+def open_input(
+    spec: Input,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    expected_extractor: str | None = None,
+    expected_dim: int | None = None,
+) -> ImageSource | FeatureStats:
+    """Open what `spec` names: images to extract, or statistics already computed."""
+    if isinstance(spec, FeatureStats):
+        return spec
+    if hasattr(spec, "load") and hasattr(spec, "describe"):
+        return spec
+    if isinstance(spec, (np.ndarray, torch.Tensor)):
+        return ArraySource(spec, name=f"{type(spec).__name__} {tuple(spec.shape)}", value_range=value_range)
+    path = Path(spec)
+    if not path.exists():
+        if str(spec) in BUILTIN_IMAGE_SETS:
+            return ArraySource(BUILTIN_IMAGE_SETS[str(spec)](), name=str(spec))
+        raise GanEvalError(f"{spec} does not exist (nor is it a built-in set: {', '.join(BUILTIN_IMAGE_SETS)})")
+    if not os.access(path, os.R_OK):
+        raise GanEvalError(f"{path}: permission denied")
+    if path.is_dir():
+        return ImageFolderSource(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz" and is_stats_file(path):
+        return load_stats(path, expected_extractor, expected_dim)
+    if suffix in (".npy", ".npz"):
+        return load_array_file(path, value_range)
+    if suffix == ".zip":
+        return ZipSource(path)
+    raise GanEvalError(f"{path}: not a folder, .zip, .npy or .npz (images are read from folders and archives)")

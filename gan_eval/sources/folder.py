@@ -1,0 +1,60 @@
+"""Images in a folder tree: recursive, sorted by relative path, hidden entries skipped."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from gan_eval.errors import GanEvalError
+from gan_eval.sources.decode import IMAGE_EXTENSIONS, decode_image
+
+
+def list_image_files(root: Path) -> list[Path]:
+    """Image files under `root` (by extension, case-insensitive), sorted by relative POSIX path."""
+
+    def fail(error: OSError) -> None:
+        raise GanEvalError(f"cannot read folder {error.filename}: {error.strerror}")
+
+    found = []
+    for folder, subfolders, files in os.walk(root, onerror=fail):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        for name in files:
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                found.append(Path(folder, name))
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+class ImageFolderSource:
+    """Every image file under a folder, in a deterministic order."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise GanEvalError(f"{self.root} is not a folder")
+        self.files = list_image_files(self.root)
+        if not self.files:
+            raise GanEvalError(f"{self.root} holds no images (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+        self.name = str(self.root)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def describe(self, index: int) -> str:
+        return str(self.files[index])
+
+    def load(self, index: int) -> np.ndarray:
+        path = self.files[index]
+        try:
+            return decode_image(str(path), str(path))
+        except PermissionError:
+            raise GanEvalError(f"{path}: permission denied") from None
+
+    def fingerprint_items(self) -> list[tuple[str, int, int]]:
+        """(relative path, size, mtime in ns) per file: what the feature cache keys on."""
+        items = []
+        for path in self.files:
+            st = path.stat()
+            items.append((path.relative_to(self.root).as_posix(), st.st_size, st.st_mtime_ns))
+        return items

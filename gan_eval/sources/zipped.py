@@ -1,0 +1,67 @@
+"""Images inside a zip archive, sorted by member name; members are never extracted to disk."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from gan_eval.errors import GanEvalError
+from gan_eval.sources.decode import IMAGE_EXTENSIONS, decode_image
+
+
+def _escapes_root(member: str) -> bool:
+    path = PurePosixPath(member.replace("\\", "/"))
+    return path.is_absolute() or ".." in path.parts or (len(member) > 1 and member[1] == ":")
+
+
+class ZipSource:
+    """Every image member of a zip archive; each worker process opens its own handle."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.name = str(self.path)
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                infos = archive.infolist()
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise GanEvalError(f"{self.path} is not a readable zip archive ({exc})") from None
+        members = []
+        for info in infos:
+            if info.is_dir():
+                continue
+            if _escapes_root(info.filename):
+                raise GanEvalError(f"{self.path}: member {info.filename!r} escapes the archive root")
+            base = PurePosixPath(info.filename).name
+            if not base.startswith(".") and PurePosixPath(base).suffix.lower() in IMAGE_EXTENSIONS:
+                members.append(info.filename)
+        if not members:
+            raise GanEvalError(f"{self.path} holds no images")
+        self.members = sorted(members)
+        self._archive: zipfile.ZipFile | None = None
+        self._pid: int | None = None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_archive"], state["_pid"] = None, None
+        return state
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def describe(self, index: int) -> str:
+        return f"{self.path}:{self.members[index]}"
+
+    def load(self, index: int) -> np.ndarray:
+        if self._archive is None or self._pid != os.getpid():
+            self._archive = zipfile.ZipFile(self.path)
+            self._pid = os.getpid()
+        name = self.describe(index)
+        try:
+            data = self._archive.read(self.members[index])
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise GanEvalError(f"{name}: cannot read member ({exc})") from None
+        return decode_image(io.BytesIO(data), name)

