@@ -136,6 +136,9 @@ def fid(
     """The standard FID between two inputs (images or statistics), with its settings."""
     start = time.perf_counter()
     opened = [open_input(x, value_range, INCEPTION_NAME, POOL3_DIM) for x in (a, b)]
+    for x in opened:
+        if not isinstance(x, FeatureStats) and len(x) < 2:
+            raise GanEvalError(f"FID needs at least 2 images per set; {x.name} has {len(x)}")
     needs_network = any(not isinstance(x, FeatureStats) for x in opened)
     extractor = load_extractor(weights, device, precision, progress) if needs_network else None
     stats = [
