@@ -149,6 +149,9 @@ def load_stats(
     an extractor or dimension other than the expected ones.
     """
     path = Path(path)
+    if path.is_file() and not zipfile.is_zipfile(path):
+        # np.load would try to unpickle it and blame pickling, which misleads.
+        raise GanEvalError(f"statistics file {path} is not a readable .npz archive (not a zip file)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}

@@ -20,6 +20,7 @@ import torch
 from gan_eval.errors import GanEvalError
 
 _CHUNK = 4096
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 def _to_nhwc(array: np.ndarray, name: str) -> np.ndarray:
@@ -98,6 +99,13 @@ class ArraySource:
         return self.load_range(index, index + 1)[0]
 
 
+def _has_numpy_magic(path: Path) -> bool:
+    """True if the file starts as a .npy or a zip (.npz) does; np.load would unpickle anything else."""
+    with open(path, "rb") as handle:
+        head = handle.read(len(_NPY_MAGIC))
+    return head == _NPY_MAGIC or zipfile.is_zipfile(path)
+
+
 def load_array_file(path: str | os.PathLike[str], value_range: tuple[float, float] = (0.0, 1.0)) -> ArraySource:
     """An `ArraySource` over a `.npy` file (memory-mapped) or a `.npz` archive, read without pickle.
 
@@ -105,6 +113,8 @@ def load_array_file(path: str | os.PathLike[str], value_range: tuple[float, floa
     """
     path = Path(path)
     try:
+        if not _has_numpy_magic(path):
+            raise GanEvalError(f"{path}: not a readable NumPy array (neither .npy nor .npz data)")
         if path.suffix.lower() == ".npy":
             array = np.load(path, mmap_mode="r", allow_pickle=False)
         else:

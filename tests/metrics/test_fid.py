@@ -1,0 +1,96 @@
+"""`frechet_distance` and `fid_from_stats` against the naive formula with `scipy.linalg.sqrtm`."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import linalg
+
+from gan_eval.errors import GanEvalError
+from gan_eval.metrics.fid import fid_from_stats, frechet_distance
+from gan_eval.stats import FeatureStats, GanEvalWarning
+
+
+def naive_frechet(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr(sqrtm(S1 S2)), float64, as TTUR and pytorch-fid write it."""
+    diff = mu1 - mu2
+    root = linalg.sqrtm(sigma1 @ sigma2)
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(root).real)
+
+
+def random_gaussian(rng: np.random.Generator, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """A random mean `(D,)` and a positive definite covariance `(D, D)`."""
+    factor = rng.standard_normal((dim, 2 * dim))
+    return rng.standard_normal(dim), factor @ factor.T / (2 * dim)
+
+
+@pytest.mark.parametrize("dim", [8, 64, 512])
+def test_matches_naive_formula(dim: int) -> None:
+    rng = np.random.default_rng(dim)
+    mu1, sigma1 = random_gaussian(rng, dim)
+    mu2, sigma2 = random_gaussian(rng, dim)
+    expected = naive_frechet(mu1, sigma1, mu2, sigma2)
+    assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(expected, rel=1e-9)
+
+
+def test_identical_statistics_give_zero() -> None:
+    mu, sigma = random_gaussian(np.random.default_rng(0), 64)
+    scale = np.trace(sigma)
+    assert 0.0 <= frechet_distance(mu, sigma, mu, sigma) < 1e-9 * scale
+
+
+def test_rank_deficient_covariances() -> None:
+    rng = np.random.default_rng(3)
+    dim = 64
+    a = rng.standard_normal((20, dim))
+    b = rng.standard_normal((30, dim)) + 0.5
+    mu1, sigma1 = a.mean(0), np.cov(a, rowvar=False)
+    mu2, sigma2 = b.mean(0), np.cov(b, rowvar=False)
+    value = frechet_distance(mu1, sigma1, mu2, sigma2)
+    assert np.isfinite(value)
+    assert value >= 0
+    assert value == pytest.approx(naive_frechet(mu1, sigma1, mu2, sigma2), rel=1e-6)
+
+
+@pytest.mark.parametrize(("m1", "s1", "m2", "s2"), [(0.0, 1.0, 0.0, 1.0), (1.5, 2.0, -0.5, 0.5), (3.0, 0.1, 3.0, 4.0)])
+def test_one_dimensional_known_answer(m1: float, s1: float, m2: float, s2: float) -> None:
+    value = frechet_distance(np.array([m1]), np.array([[s1**2]]), np.array([m2]), np.array([[s2**2]]))
+    assert value == pytest.approx((m1 - m2) ** 2 + (s1 - s2) ** 2, rel=1e-12, abs=1e-12)
+
+
+def test_refuses_mismatched_shapes() -> None:
+    with pytest.raises(ValueError, match="shapes"):
+        frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
+
+
+def stats_of(features: np.ndarray) -> FeatureStats:
+    stats = FeatureStats(features.shape[1])
+    stats.update(features)
+    return stats
+
+
+def test_fid_from_stats_needs_two_samples() -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(GanEvalError, match="at least 2"):
+        fid_from_stats(stats_of(rng.standard_normal((1, 4))), stats_of(rng.standard_normal((10, 4))))
+
+
+def test_fid_from_stats_warns_when_rank_deficient() -> None:
+    rng = np.random.default_rng(0)
+    few, many = rng.standard_normal((8, 8)), rng.standard_normal((50, 8))
+    with pytest.warns(GanEvalWarning, match="rank-deficient"):
+        fid_from_stats(stats_of(few), stats_of(many))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GanEvalWarning)
+        value = fid_from_stats(stats_of(rng.standard_normal((9, 8))), stats_of(many))
+    assert np.isfinite(value)
+
+
+def test_fid_from_stats_equals_naive_formula_on_sample_moments() -> None:
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((200, 16))
+    b = rng.standard_normal((150, 16)) * 1.3 + 0.2
+    expected = naive_frechet(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    assert fid_from_stats(stats_of(a), stats_of(b)) == pytest.approx(expected, rel=1e-9)

@@ -1,0 +1,128 @@
+"""End to end with the real weights: `gan_eval.fid` and the CLI against an independent FID.
+
+The reference features come from torch-fidelity's Inception on the same
+weights (converted to its state-dict format), the moments from np.mean and
+np.cov, and the distance from the naive formula with `scipy.linalg.sqrtm`.
+Ten plus ten 32x32 images keep the real network's work small.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy import linalg
+from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+import gan_eval
+from gan_eval.stats import GanEvalWarning
+from gan_eval.weights import load_weights
+
+pytestmark = pytest.mark.inception
+
+N_PER_SET = 10
+JSON_KEYS = {"fid", "n_a", "n_b", "extractor", "weights_sha256", "resize", "precision", "device", "seconds"}
+
+
+def write_set(folder: Path, images: np.ndarray) -> Path:
+    folder.mkdir(parents=True)
+    for index, pixels in enumerate(images):
+        Image.fromarray(pixels).save(folder / f"{index:02d}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Folder A of noise images and folder B of noisy colour gradients, 32x32 PNGs."""
+    rng = np.random.default_rng(0)
+    root = tmp_path_factory.mktemp("sets")
+    noise = rng.integers(0, 256, (N_PER_SET, 32, 32, 3), dtype=np.uint8)
+    ramp = np.linspace(0, 1, 32)
+    colours = rng.uniform(0, 255, (N_PER_SET, 1, 1, 3))
+    gradients = colours * ramp[None, :, None, None] + rng.normal(0, 8, (N_PER_SET, 32, 32, 3))
+    return write_set(root / "a", noise), write_set(root / "b", gradients.clip(0, 255).astype(np.uint8))
+
+
+def reference_features(extractor: FeatureExtractorInceptionV3, folder: Path) -> np.ndarray:
+    """torch-fidelity's pool3 features of every PNG in `folder`, decoded with Pillow, `(N, 2048)` float64."""
+    images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.png"))]
+    batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+    with torch.no_grad():
+        (features,) = extractor(batch)
+    return features.double().numpy()
+
+
+def naive_fid(a: np.ndarray, b: np.ndarray) -> float:
+    mu1, sigma1 = np.mean(a, axis=0), np.cov(a, rowvar=False)
+    mu2, sigma2 = np.mean(b, axis=0), np.cov(b, rowvar=False)
+    with warnings.catch_warnings():
+        # 10 samples in 2048 dimensions: the product is singular, which sqrtm reports but handles.
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        root = linalg.sqrtm(sigma1 @ sigma2)
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(root).real)
+
+
+@pytest.fixture(scope="module")
+def expected_fid(real_weights: Path, sets: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> float:
+    state = dict(load_weights(real_weights).state_dict)
+    generator = torch.Generator().manual_seed(0)
+    state["fc.weight"] = torch.randn(1008, 2048, generator=generator)
+    state["fc.bias"] = torch.randn(1008, generator=generator)
+    path = tmp_path_factory.mktemp("weights") / "fidelity.pth"
+    torch.save(state, path)
+    extractor = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path))
+    return naive_fid(reference_features(extractor, sets[0]), reference_features(extractor, sets[1]))
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gan_eval", *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_library_fid_equals_independent_fid(real_weights: Path, sets: tuple[Path, Path], expected_fid: float) -> None:
+    with pytest.warns(GanEvalWarning, match="rank-deficient"):
+        result = gan_eval.fid(str(sets[0]), str(sets[1]), weights=str(real_weights), device="cpu", progress=False)
+    assert result.fid == pytest.approx(expected_fid, rel=1e-6)
+    assert (result.n_a, result.n_b) == (N_PER_SET, N_PER_SET)
+    assert result.weights_sha256 == hashlib.sha256(real_weights.read_bytes()).hexdigest()
+    assert result.precision == "exact"
+    assert result.device == "cpu"
+
+
+def test_cli_fid_json_equals_independent_fid(real_weights: Path, sets: tuple[Path, Path], expected_fid: float) -> None:
+    done = run_cli("fid", str(sets[0]), str(sets[1]), "--json", "--weights", str(real_weights), "--quiet")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert set(result) >= JSON_KEYS
+    assert result["fid"] == pytest.approx(expected_fid, rel=1e-6)
+    assert (result["n_a"], result["n_b"]) == (N_PER_SET, N_PER_SET)
+    assert result["extractor"] == "inception-v3-tf-2015-12-05"
+    assert result["weights_sha256"] == hashlib.sha256(real_weights.read_bytes()).hexdigest()
+    assert result["resize"] == "tf1-bilinear-299"
+    assert result["precision"] == "exact"
+    assert result["device"] == "cpu"
+    assert "rank-deficient" in done.stderr
+
+
+def test_cli_stats_file_then_fid_equals_folder_vs_folder(
+    real_weights: Path, sets: tuple[Path, Path], expected_fid: float, tmp_path: Path
+) -> None:
+    stats_path = tmp_path / "a-stats.npz"
+    done = run_cli("stats", str(sets[0]), "-o", str(stats_path), "--weights", str(real_weights), "--quiet")
+    assert done.returncode == 0, done.stderr
+    with np.load(stats_path) as data:
+        assert data["mu"].shape == (2048,)
+        assert data["sigma"].shape == (2048, 2048)
+    done = run_cli("fid", str(stats_path), str(sets[1]), "--json", "--weights", str(real_weights), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["fid"] == pytest.approx(expected_fid, rel=1e-6)

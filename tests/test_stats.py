@@ -1,0 +1,158 @@
+"""`FeatureStats` against np.mean/np.cov, and the statistics file format."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gan_eval.errors import GanEvalError
+from gan_eval.stats import FeatureStats, GanEvalWarning, load_stats, save_stats
+
+EXTRACTOR = "inception-v3-tf-2015-12-05"
+
+
+@pytest.fixture
+def features() -> np.ndarray:
+    """(100, 12) float32 features with a non-zero mean and correlated dimensions."""
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((100, 12)) @ rng.standard_normal((12, 12)) + 5).astype(np.float32)
+
+
+def stats_of(*chunks: np.ndarray) -> FeatureStats:
+    stats = FeatureStats(chunks[0].shape[1])
+    for chunk in chunks:
+        stats.update(chunk)
+    return stats
+
+
+def assert_close(actual: np.ndarray, expected: np.ndarray, rel: float = 1e-12) -> None:
+    assert np.abs(actual - expected).max() <= rel * np.abs(expected).max()
+
+
+def test_mean_and_covariance_equal_numpy(features: np.ndarray) -> None:
+    stats = stats_of(features)
+    reference = features.astype(np.float64)
+    assert stats.count == 100
+    assert stats.mean().dtype == np.float64
+    assert stats.covariance().dtype == np.float64
+    assert_close(stats.mean(), np.mean(reference, axis=0))
+    assert_close(stats.covariance(), np.cov(reference, rowvar=False))
+
+
+def test_merged_shards_equal_the_whole(features: np.ndarray) -> None:
+    merged = stats_of(features[:30]).merge(stats_of(features[30:31])).merge(stats_of(features[31:]))
+    whole = stats_of(features)
+    assert merged.count == whole.count
+    assert_close(merged.mean(), whole.mean())
+    assert_close(merged.covariance(), whole.covariance())
+    assert merged.merge(FeatureStats(12)).count == 100
+    assert FeatureStats(12).merge(merged).count == 100
+
+
+def test_batch_splitting_does_not_matter(features: np.ndarray) -> None:
+    reference = np.cov(features.astype(np.float64), rowvar=False)
+    for size in (1, 7, 64):
+        split = stats_of(*[features[i : i + size] for i in range(0, len(features), size)])
+        assert_close(split.covariance(), reference)
+
+
+def test_update_refuses_wrong_dimension() -> None:
+    with pytest.raises(ValueError, match="shape"):
+        FeatureStats(4).update(np.zeros((2, 5)))
+
+
+def test_covariance_needs_two_samples() -> None:
+    with pytest.raises(GanEvalError, match="at least 2"):
+        stats_of(np.zeros((1, 3))).covariance()
+
+
+def test_save_load_roundtrip(features: np.ndarray, tmp_path: Path) -> None:
+    stats = stats_of(features)
+    stats.meta.update(extractor=EXTRACTOR, precision="exact")
+    path = tmp_path / "stats.npz"
+    save_stats(stats, path)
+    loaded = load_stats(path, expected_extractor=EXTRACTOR, expected_dim=12)
+    assert loaded.count == 100
+    assert loaded.meta["extractor"] == EXTRACTOR
+    assert loaded.meta["precision"] == "exact"
+    np.testing.assert_array_equal(loaded.mean(), stats.mean())
+    np.testing.assert_array_equal(loaded.covariance(), stats.covariance())
+
+
+def test_file_reads_like_pytorch_fid_and_clean_fid(features: np.ndarray, tmp_path: Path) -> None:
+    path = tmp_path / "stats.npz"
+    save_stats(stats_of(features), path)
+    with np.load(path) as data:
+        mu, sigma = data["mu"], data["sigma"]
+        meta = json.loads(str(data["gan_eval_meta"]))
+    assert mu.dtype == sigma.dtype == np.float64
+    assert_close(mu, np.mean(features.astype(np.float64), axis=0))
+    assert_close(sigma, np.cov(features.astype(np.float64), rowvar=False))
+    assert meta["n"] == 100
+
+
+def test_foreign_file_without_metadata_loads_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "foreign.npz"
+    np.savez(path, mu=np.zeros(3), sigma=np.eye(3))
+    with pytest.warns(GanEvalWarning, match=re.escape("foreign.npz")):
+        loaded = load_stats(path, expected_extractor=EXTRACTOR, expected_dim=3)
+    np.testing.assert_array_equal(loaded.covariance(), np.eye(3))
+
+
+def write_npz(path: Path, **arrays: np.ndarray) -> Path:
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"mu": np.zeros(3)}, "no 'sigma'"),
+        ({"sigma": np.eye(3)}, "no 'mu'"),
+        ({"mu": np.zeros(3), "sigma": np.eye(4)}, "shape"),
+        ({"mu": np.zeros((3, 1)), "sigma": np.eye(3)}, "shape"),
+        ({"mu": np.zeros(3), "sigma": np.full((3, 3), np.nan)}, "non-finite"),
+        ({"mu": np.array([0.0, np.inf, 0.0]), "sigma": np.eye(3)}, "non-finite"),
+        ({"mu": np.zeros(3), "sigma": np.eye(3), "extra": np.array([{"a": 1}], dtype=object)}, "pickle"),
+        ({"mu": np.array([1, 2, 3], dtype=object), "sigma": np.eye(3)}, "pickle"),
+        ({"mu": np.array(["a", "b", "c"]), "sigma": np.eye(3)}, "non-float"),
+    ],
+)
+def test_load_refuses_bad_files(tmp_path: Path, arrays: dict[str, np.ndarray], message: str) -> None:
+    path = write_npz(tmp_path / "bad-stats.npz", **arrays)
+    with pytest.raises(GanEvalError, match=message) as caught, warnings.catch_warnings():
+        warnings.simplefilter("ignore", GanEvalWarning)
+        load_stats(path, expected_extractor=EXTRACTOR)
+    assert "bad-stats.npz" in str(caught.value)
+
+
+def test_load_refuses_a_file_that_is_not_npz(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.npz"
+    path.write_bytes(b"not a zip archive")
+    with pytest.raises(GanEvalError, match=re.escape("garbage.npz is not a readable .npz archive")):
+        load_stats(path)
+
+
+def test_load_refuses_another_extractor(features: np.ndarray, tmp_path: Path) -> None:
+    stats = stats_of(features)
+    stats.meta["extractor"] = "clip-vit-b-32"
+    path = tmp_path / "other-extractor.npz"
+    save_stats(stats, path)
+    with pytest.raises(GanEvalError, match="clip-vit-b-32") as caught:
+        load_stats(path, expected_extractor=EXTRACTOR)
+    assert "other-extractor.npz" in str(caught.value)
+
+
+def test_load_refuses_another_dimension(features: np.ndarray, tmp_path: Path) -> None:
+    stats = stats_of(features)
+    stats.meta["extractor"] = EXTRACTOR
+    path = tmp_path / "twelve.npz"
+    save_stats(stats, path)
+    with pytest.raises(GanEvalError, match="12-d") as caught:
+        load_stats(path, expected_extractor=EXTRACTOR, expected_dim=2048)
+    assert "twelve.npz" in str(caught.value)
