@@ -11,6 +11,7 @@ import json
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from gan_eval.errors import GanEvalError
@@ -37,6 +38,27 @@ def _float_range(text: str) -> tuple[float, float]:
     raise argparse.ArgumentTypeError(f"{text!r}: use 0,1 or -1,1")
 
 
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be 0 or more")
+    return value
+
+
 def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="cpu, cuda or cuda:INDEX (default: cuda when present)")
     parser.add_argument(
@@ -44,8 +66,10 @@ def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
         choices=("exact", "tf32", "bf16"),
         help="network precision (default: tf32 on CUDA, exact on CPU)",
     )
-    parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
-    parser.add_argument("--workers", type=int, help="decoding processes (default: 1 on CPU, up to 16 on GPU)")
+    parser.add_argument("--batch-size", type=_positive_int, default=64, help="images per forward pass (default 64)")
+    parser.add_argument(
+        "--workers", type=_non_negative_int, help="decoding processes (default: 1 on CPU, up to 16 on GPU)"
+    )
     parser.add_argument("--weights", help="Inception weights file (default: $GAN_EVAL_WEIGHTS, then the cache)")
     parser.add_argument(
         "--float-range",
@@ -121,6 +145,8 @@ def _run_stats(args: argparse.Namespace) -> int:
 
     if not args.output.lower().endswith(".npz"):
         raise GanEvalError(f"-o {args.output}: statistics files end in .npz")
+    if Path(args.output).is_dir():
+        raise GanEvalError(f"-o {args.output} is a folder; name a .npz file")
     opened = open_input(args.path, args.float_range)
     if isinstance(opened, FeatureStats):
         raise GanEvalError(f"{args.path} is already a statistics file")

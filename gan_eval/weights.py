@@ -20,6 +20,7 @@ file name.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import re
 import shutil
@@ -29,6 +30,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
@@ -156,8 +158,10 @@ def _from_torchscript(path: Path) -> dict[str, torch.Tensor]:
         warnings.simplefilter("ignore")
         try:
             module = torch.jit.load(str(path), map_location="cpu")
-        except (RuntimeError, ValueError) as exc:
-            raise GanEvalError(f"weights file {path} is not a readable TorchScript archive") from exc
+        except Exception as exc:  # torch raises many types for a bad archive
+            raise GanEvalError(
+                f"weights file {path} is not a readable TorchScript archive ({type(exc).__name__})"
+            ) from None
     params = {k: v for k, v in module.state_dict().items()}
     prefix = next((p for p in ("net.layers.", "layers.", "") if f"{p}conv.weight" in params), None)
     if prefix is None:
@@ -215,8 +219,10 @@ def _check_architecture(path: Path, state: dict[str, torch.Tensor]) -> tuple[str
 def load_weights(path: str | os.PathLike[str]) -> InceptionWeights:
     """Read and check an Inception weights file of either format."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise GanEvalError(f"weights file {path} does not exist")
+    if not path.is_file():
+        raise GanEvalError(f"weights file {path} is not a file")
     try:
         sha = file_sha256(path)
     except OSError as exc:
@@ -247,7 +253,9 @@ def cached_weights() -> list[Path]:
     folder = weights_cache_dir()
     if not folder.is_dir():
         return []
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".pth", ".pt"))
+    files = sorted(
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix in (".pth", ".pt")
+    )
     return sorted(files, key=lambda p: p.suffix != ".pth")
 
 
@@ -272,40 +280,65 @@ def expected_sha256_prefix(url: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _download_to(url: str, out: BinaryIO, name: str, progress: bool, timeout: float) -> str:
+    """Stream `url` into `out`; return the hex sha256 of what was received."""
+    from tqdm import tqdm
+
+    try:
+        response = urllib.request.urlopen(url, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        raise GanEvalError(f"cannot download weights from {url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise GanEvalError(f"cannot download weights from {url}: {reason}") from None
+    digest = hashlib.sha256()
+    received = 0
+    with response:
+        length = response.headers.get("Content-Length", "")
+        total = int(length) if length.isdigit() else None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {name}", disable=not progress) as bar:
+            while True:
+                try:
+                    block = response.read(1 << 20)
+                except (http.client.HTTPException, OSError) as exc:
+                    raise GanEvalError(
+                        f"download of {url} was cut short after {received} bytes ({type(exc).__name__})"
+                    ) from None
+                if not block:
+                    break
+                out.write(block)
+                digest.update(block)
+                received += len(block)
+                bar.update(len(block))
+    if total is not None and received != total:
+        raise GanEvalError(f"download of {url} was cut short ({received} of {total} bytes)")
+    return digest.hexdigest()
+
+
 def download_weights(url: str | None = None, progress: bool = True, timeout: float = 60.0) -> Path:
     """Download the weights into the cache, check their sha256 prefix, and return the path.
 
-    Nothing is left in the cache when the transfer is cut short or the
-    checksum does not match. `url` defaults to `$GAN_EVAL_WEIGHTS_URL`, then
-    torch-fidelity's release URL.
+    Nothing is left in the cache when the server is unreachable, the transfer
+    is cut short, the checksum does not match, or the file is not Inception
+    weights. `url` defaults to `$GAN_EVAL_WEIGHTS_URL`, then torch-fidelity's
+    release URL.
     """
-    from tqdm import tqdm
-
     url = url or os.environ.get("GAN_EVAL_WEIGHTS_URL") or WEIGHTS_URL
     name = url.rsplit("/", 1)[-1]
     prefix = expected_sha256_prefix(url)
     if prefix is None:
-        raise GanEvalError(f"weights URL {url} has no sha256 prefix in its file name")
+        raise GanEvalError(f"weights URL {url} has no sha256 prefix in its file name (as in ...-6726825d.pth)")
     dest = weights_cache_dir() / name
-    digest = hashlib.sha256()
+    # The temporary file is removed by atomic_write when any error leaves the block.
+    with atomic_write(dest) as out:
+        sha = _download_to(url, out, name, progress, timeout)
+        if not sha.startswith(prefix):
+            raise GanEvalError(f"download of {url} has sha256 {sha[:16]}..., expected {prefix}...")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, atomic_write(dest) as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            received = 0
-            with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {name}", disable=not progress) as bar:
-                for block in iter(lambda: response.read(1 << 20), b""):
-                    out.write(block)
-                    digest.update(block)
-                    received += len(block)
-                    bar.update(len(block))
-            if total is not None and received != total:
-                raise GanEvalError(f"download of {url} was cut short ({received} of {total} bytes)")
-            if not digest.hexdigest().startswith(prefix):
-                raise GanEvalError(f"download of {url} has sha256 {digest.hexdigest()[:16]}..., expected {prefix}...")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise GanEvalError(f"cannot download weights from {url}: {reason}") from None
-    load_weights(dest)
+        load_weights(dest)
+    except GanEvalError as exc:
+        dest.unlink(missing_ok=True)
+        raise GanEvalError(f"weights downloaded from {url} are not usable: {exc}") from None
     return dest
 
 
@@ -315,8 +348,16 @@ def resolve_weights_path(explicit: str | os.PathLike[str] | None = None, progres
         return Path(explicit)
     env = os.environ.get("GAN_EVAL_WEIGHTS")
     if env:
+        if not Path(env).is_file():
+            raise GanEvalError(f"GAN_EVAL_WEIGHTS={env} is not a file")
         return Path(env)
     cached = cached_weights()
     if cached:
         return cached[0]
-    return download_weights(progress=progress)
+    try:
+        return download_weights(progress=progress)
+    except GanEvalError as exc:
+        raise GanEvalError(
+            f"{exc} (no weights in {weights_cache_dir()}: pass --weights PATH, set GAN_EVAL_WEIGHTS, "
+            "or run 'gan-eval weights import PATH')"
+        ) from None

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import os
+import struct
 import warnings
 from typing import IO
 
@@ -31,7 +33,7 @@ def to_rgb8(image: Image.Image, name: str) -> np.ndarray:
     """A decoded Pillow image as `(H, W, 3)` uint8."""
     mode = image.mode
     if mode == "RGB":
-        return np.asarray(image, dtype=np.uint8)
+        return np.array(image, dtype=np.uint8)
     if mode in _WIDE_GRAY:
         wide = np.asarray(image).astype(np.int64).clip(0, 65535)
         gray = ((wide * 255 + 32767) // 65535).astype(np.uint8)
@@ -40,11 +42,23 @@ def to_rgb8(image: Image.Image, name: str) -> np.ndarray:
         raise GanEvalError(f"{name}: floating-point images are not supported (convert to 8-bit first)")
     if mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    return np.array(image.convert("RGB"), dtype=np.uint8)
+
+
+def _is_empty(source: str | IO[bytes]) -> bool:
+    try:
+        if isinstance(source, str):
+            return os.path.getsize(source) == 0
+        return source.seek(0, os.SEEK_END) == 0
+    except OSError:
+        return False
 
 
 def decode_image(source: str | IO[bytes], name: str) -> np.ndarray:
-    """Decode a file path or binary stream to `(H, W, 3)` uint8; `name` labels errors."""
+    """Decode a file path or binary stream to `(H, W, 3)` uint8; `name` labels errors.
+
+    The returned array is a writable copy, owned by the caller.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -56,8 +70,10 @@ def decode_image(source: str | IO[bytes], name: str) -> np.ndarray:
             f"{name}: image is over the decompression-bomb limit of {Image.MAX_IMAGE_PIXELS} pixels"
         ) from None
     except UnidentifiedImageError:
-        raise GanEvalError(f"{name}: not a readable image") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        detail = "empty file" if _is_empty(source) else "not a readable image"
+        raise GanEvalError(f"{name}: {detail}") from None
+    # Pillow's decoders report corrupt data with these types besides OSError.
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as exc:
         raise GanEvalError(f"{name}: cannot decode image ({exc})") from None
     if pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise GanEvalError(f"{name}: image has no pixels")
