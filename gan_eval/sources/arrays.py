@@ -93,7 +93,8 @@ class ArraySource:
             chunk = np.rint((chunk.astype(np.float64) - lo) * (255.0 / (hi - lo))).astype(np.uint8)
         if chunk.shape[-1] == 1:
             chunk = np.repeat(chunk, 3, axis=-1)
-        return chunk
+        # Memory-mapped files are read-only; torch wants writable memory.
+        return chunk if chunk.flags.writeable else chunk.copy()
 
     def load(self, index: int) -> np.ndarray:
         return self.load_range(index, index + 1)[0]

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from gan_eval.cli.main import main
 from PIL import Image
 
+from gan_eval.cli.main import main
 from gan_eval.weights import load_weights, weights_cache_dir
 
 
