@@ -6,9 +6,14 @@ kernel (no antialias), normalised to `(x - 128) / 128`, and run through
 `pool3` (2048-d, for FID, KID, precision/recall) and, when the weights have
 the classifier, `logits_unbiased` (1008-d, for the Inception Score).
 
-Precision modes: `exact` is float32 with TF32 off (the only mode on CPU);
-`tf32` lets cuDNN and matmuls use TF32 tensor cores (PyTorch's CUDA default);
-`bf16` runs the network under bfloat16 autocast.
+Precision modes: `exact` is float32 with TF32 off (the CPU default);
+`tf32` lets cuDNN and matmuls use TF32 tensor cores (PyTorch's CUDA default,
+CUDA only); `bf16` runs the network under bfloat16 autocast (opt-in, on CUDA
+or on CPUs with bf16 instructions; see docs/performance.md for its deviation).
+
+On CPU the folded weights are prepacked for oneDNN once, for batches of
+`CPU_PREPACK_BATCH` images, and each convolution runs with its ReLU fused
+(see `ConvBN`); the features are the same as the eager float32 network's.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ INCEPTION_NAME = "inception-v3-tf-2015-12-05"
 RESIZE_MODE = "tf1-bilinear-299"
 PRECISIONS = ("exact", "tf32", "bf16")
 INPUT_SIZE = 299
+CPU_PREPACK_BATCH = 64
 
 
 def default_precision(device: torch.device) -> str:
@@ -69,8 +75,8 @@ class InceptionExtractor:
         self.precision = precision or default_precision(self.device)
         if self.precision not in PRECISIONS:
             raise GanEvalError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
-        if self.device.type == "cpu" and self.precision != "exact":
-            raise GanEvalError(f"--precision {self.precision} needs CUDA; on CPU only 'exact' is available")
+        if self.device.type == "cpu" and self.precision == "tf32":
+            raise GanEvalError("--precision tf32 needs CUDA; on CPU use 'exact' (or 'bf16')")
         self.weights_sha256 = weights.sha256
         self.heads = weights.heads
         self.dims = {HEAD_POOL3: InceptionV3TF.POOL3_DIM, HEAD_LOGITS: InceptionV3TF.NUM_CLASSES}
@@ -79,6 +85,8 @@ class InceptionExtractor:
         net.fold_batch_norms()
         net.requires_grad_(False).eval()
         self.net = net.to(self.device, memory_format=torch.channels_last)
+        if self.device.type == "cpu":
+            self.net.prepack_cpu(CPU_PREPACK_BATCH)
 
     def settings(self) -> dict[str, str]:
         """Name, weights sha256, resize mode, precision and device: what changes the features."""
