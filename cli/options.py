@@ -1,0 +1,73 @@
+"""Shared pieces of the command line: the parser class, argument types and option groups.
+
+Each command module (`cli/*.py`) imports these so every command reports bad
+arguments the same way: one `error: ...` line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def float_range(text: str) -> tuple[float, float]:
+    if text in ("0,1", "0:1"):
+        return (0.0, 1.0)
+    if text in ("-1,1", "-1:1"):
+        return (-1.0, 1.0)
+    raise argparse.ArgumentTypeError(f"{text!r}: use 0,1 or -1,1")
+
+
+def integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def positive_int(text: str) -> int:
+    value = integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be 0 or more")
+    return value
+
+
+def add_extraction_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", help="cpu, cuda or cuda:INDEX (default: cuda when present)")
+    parser.add_argument(
+        "--precision",
+        choices=("exact", "tf32", "bf16"),
+        help="network precision (default: tf32 on CUDA, exact on CPU)",
+    )
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (default 64)")
+    parser.add_argument(
+        "--workers", type=non_negative_int, help="decoding processes (default: 1 on CPU, up to 16 on GPU)"
+    )
+    parser.add_argument("--weights", help="Inception weights file (default: $GAN_EVAL_WEIGHTS, then the cache)")
+    parser.add_argument(
+        "--float-range",
+        type=float_range,
+        default=(0.0, 1.0),
+        metavar="LO,HI",
+        help="value range of float arrays: 0,1 (default) or -1,1",
+    )
+    parser.add_argument("--skip-bad", action="store_true", help="skip unreadable image files and count them")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
