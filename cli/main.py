@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_fid(args: argparse.Namespace) -> int:
-    from gan_eval.evaluate import fid
+    from gan_eval.evaluation import fid
 
     result = fid(
         args.a,
@@ -88,7 +88,7 @@ def _run_fid(args: argparse.Namespace) -> int:
 
 
 def _run_stats(args: argparse.Namespace) -> int:
-    from gan_eval.evaluate import compute_statistics, load_extractor
+    from gan_eval.evaluation import compute_statistics, load_extractor
     from gan_eval.sources import open_input
     from gan_eval.stats import FeatureStats, save_stats
 
