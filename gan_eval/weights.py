@@ -37,6 +37,7 @@ import torch
 from gan_eval.atomic import atomic_write
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.inception_net import InceptionV3TF
+from gan_eval.home import cache_home
 
 WEIGHTS_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
@@ -235,12 +236,6 @@ def load_weights(path: str | os.PathLike[str]) -> InceptionWeights:
     if HEAD_LOGITS not in heads:
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     return InceptionWeights(path=path, sha256=sha, file_format=fmt, heads=heads, state_dict=state)
-
-
-def cache_home() -> Path:
-    """The cache root: `$GAN_EVAL_HOME`, default `~/.cache/gan-eval`."""
-    home = os.environ.get("GAN_EVAL_HOME")
-    return Path(home) if home else Path.home() / ".cache" / "gan-eval"
 
 
 def weights_cache_dir() -> Path:

@@ -80,13 +80,23 @@ class InceptionExtractor:
         self.weights_sha256 = weights.sha256
         self.heads = weights.heads
         self.dims = {HEAD_POOL3: InceptionV3TF.POOL3_DIM, HEAD_LOGITS: InceptionV3TF.NUM_CLASSES}
-        net = InceptionV3TF(with_classifier=HEAD_LOGITS in weights.heads)
-        net.load_state_dict(weights.state_dict, strict=False)
-        net.fold_batch_norms()
-        net.requires_grad_(False).eval()
-        self.net = net.to(self.device, memory_format=torch.channels_last)
-        if self.device.type == "cpu":
-            self.net.prepack_cpu(CPU_PREPACK_BATCH)
+        self._weights: InceptionWeights | None = weights
+        self._net: InceptionV3TF | None = None
+
+    @property
+    def net(self) -> InceptionV3TF:
+        """The network, built on first use (a run served from the feature cache never builds it)."""
+        if self._net is None:
+            assert self._weights is not None
+            net = InceptionV3TF(with_classifier=HEAD_LOGITS in self._weights.heads)
+            net.load_state_dict(self._weights.state_dict, strict=False)
+            net.fold_batch_norms()
+            net.requires_grad_(False).eval()
+            self._net = net.to(self.device, memory_format=torch.channels_last)
+            if self.device.type == "cpu":
+                self._net.prepack_cpu(CPU_PREPACK_BATCH)
+            self._weights = None
+        return self._net
 
     def settings(self) -> dict[str, str]:
         """Name, weights sha256, resize mode, precision and device: what changes the features."""

@@ -10,6 +10,7 @@ Values outside the declared range, NaN and Inf are refused.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import zipfile
 from pathlib import Path
@@ -20,6 +21,7 @@ import torch
 from gan_eval.errors import GanEvalError
 
 _CHUNK = 4096
+_HASH_CHUNK_BYTES = 64 << 20
 _NPY_MAGIC = b"\x93NUMPY"
 
 
@@ -84,6 +86,17 @@ class ArraySource:
 
     def describe(self, index: int) -> str:
         return f"{self.name}[{index}]"
+
+    def fingerprint(self) -> str:
+        """sha256 of the array's bytes, shape, dtype and declared value range."""
+        digest = hashlib.sha256(b"array\0")
+        header = f"{self.array.shape}|{self.array.dtype.str}|{self.value_range}\n"
+        digest.update(header.encode())
+        per_image = max(1, self.array[0].nbytes)
+        rows = max(1, _HASH_CHUNK_BYTES // per_image)
+        for start in range(0, self.array.shape[0], rows):
+            digest.update(np.ascontiguousarray(self.array[start : start + rows]).data)
+        return digest.hexdigest()
 
     def load_range(self, start: int, stop: int) -> np.ndarray:
         """Images `start:stop` as `(B, H, W, 3)` uint8."""

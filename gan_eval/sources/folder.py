@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -51,10 +53,19 @@ class ImageFolderSource:
         except PermissionError:
             raise GanEvalError(f"{path}: permission denied") from None
 
-    def fingerprint_items(self) -> list[tuple[str, int, int]]:
-        """(relative path, size, mtime in ns) per file: what the feature cache keys on."""
-        items = []
+    def fingerprint(self) -> str:
+        """sha256 of every file's relative path, size and modification time (ns): the feature cache key.
+
+        The folder's own location is left out, so a moved or copied-with-times
+        folder keeps its cache entry; any added, removed, resized or touched
+        file changes the fingerprint.
+        """
+        digest = hashlib.sha256(b"folder\0")
         for path in self.files:
-            st = path.stat()
-            items.append((path.relative_to(self.root).as_posix(), st.st_size, st.st_mtime_ns))
-        return items
+            try:
+                st = path.stat()
+            except OSError as exc:
+                raise GanEvalError(f"{path}: cannot read ({exc.strerror})") from None
+            entry = [path.relative_to(self.root).as_posix(), st.st_size, st.st_mtime_ns]
+            digest.update(json.dumps(entry).encode() + b"\n")
+        return digest.hexdigest()

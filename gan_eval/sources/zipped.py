@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -41,6 +43,7 @@ class ZipSource:
         if not members:
             raise GanEvalError(f"{self.path} holds no images")
         self.members = sorted(members)
+        self._crcs = {info.filename: (info.CRC, info.file_size) for info in infos}
         self._archive: zipfile.ZipFile | None = None
         self._pid: int | None = None
 
@@ -51,6 +54,13 @@ class ZipSource:
 
     def __len__(self) -> int:
         return len(self.members)
+
+    def fingerprint(self) -> str:
+        """sha256 of every image member's name, CRC-32 and size (from the archive's directory)."""
+        digest = hashlib.sha256(b"zip\0")
+        for name in self.members:
+            digest.update(json.dumps([name, *self._crcs[name]]).encode() + b"\n")
+        return digest.hexdigest()
 
     def describe(self, index: int) -> str:
         return f"{self.path}:{self.members[index]}"

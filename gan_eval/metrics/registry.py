@@ -1,0 +1,194 @@
+"""The metric registry: each metric by name, the features it needs, and how it is computed.
+
+A metric declares its needs as `Need(side, head, per_sample)`: which input
+(`real` or `fake`), which feature head (`pool3`, `logits_unbiased`), and
+whether statistics suffice or it needs the per-sample features. The
+evaluation gathers the union of all needs, extracts each input once, and
+hands the same `InputFeatures` to every metric. Metrics return flat,
+JSON-ready values; `rows` says how each appears in the printed table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from gan_eval.features import InputFeatures
+from gan_eval.metrics.fid import fid_from_stats
+from gan_eval.metrics.fid_bootstrap import fid_bootstrap
+from gan_eval.metrics.fid_inf import fid_infinity
+from gan_eval.metrics.inception_score import inception_score
+from gan_eval.metrics.kid import kernel_inception_distance
+from gan_eval.metrics.prdc import density_coverage, precision_recall
+from gan_eval.weights import HEAD_LOGITS, HEAD_POOL3
+
+REAL, FAKE = "real", "fake"
+
+
+@dataclass(frozen=True)
+class Need:
+    """One input's feature head, as statistics (`per_sample=False`) or per-sample features."""
+
+    side: str
+    head: str
+    per_sample: bool
+
+
+@dataclass(frozen=True)
+class MetricOptions:
+    """Every setting of the metrics (each changes the numbers, so each is reported)."""
+
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    pr_k: int = 3
+    dc_k: int = 5
+    is_splits: int = 10
+    fid_inf_points: int = 15
+    fid_inf_min_n: int = 5000
+    bootstrap: int = 0
+    confidence: float = 0.95
+    seed: int = 2020
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A registered metric (see the module docstring)."""
+
+    name: str
+    title: str
+    needs: Callable[[MetricOptions], tuple[Need, ...]]
+    min_samples: Callable[[MetricOptions], dict[str, int]]
+    compute: Callable[[InputFeatures, InputFeatures, MetricOptions, str], dict[str, Any]]
+    rows: tuple[tuple[str, str, str | None], ...]
+
+
+METRICS: dict[str, Metric] = {}
+
+
+def register_metric(
+    name: str,
+    title: str,
+    needs: Callable[[MetricOptions], tuple[Need, ...]],
+    min_samples: Callable[[MetricOptions], dict[str, int]],
+    rows: tuple[tuple[str, str, str | None], ...],
+) -> Callable:
+    """Decorator adding `compute(real, fake, options, device) -> values` to `METRICS` under `name`."""
+
+    def add(compute: Callable[[InputFeatures, InputFeatures, MetricOptions, str], dict[str, Any]]) -> Callable:
+        METRICS[name] = Metric(name, title, needs, min_samples, compute, rows)
+        return compute
+
+    return add
+
+
+def _pool3_stats_both(options: MetricOptions) -> tuple[Need, ...]:
+    needs = (Need(REAL, HEAD_POOL3, False), Need(FAKE, HEAD_POOL3, False))
+    if options.bootstrap:
+        needs += (Need(FAKE, HEAD_POOL3, True),)
+    return needs
+
+
+def _pool3_features_both(options: MetricOptions) -> tuple[Need, ...]:
+    return (Need(REAL, HEAD_POOL3, True), Need(FAKE, HEAD_POOL3, True))
+
+
+@register_metric(
+    "fid",
+    "Fréchet Inception Distance",
+    _pool3_stats_both,
+    lambda o: {REAL: 2, FAKE: 2},
+    (("FID", "fid", None), ("FID 95% CI low", "fid_ci_low", None), ("FID 95% CI high", "fid_ci_high", None)),
+)
+def _fid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
+    values: dict[str, Any] = {"fid": fid_from_stats(real.stats[HEAD_POOL3], fake.stats[HEAD_POOL3], device)}
+    if options.bootstrap:
+        interval = fid_bootstrap(
+            real.stats[HEAD_POOL3], fake.features[HEAD_POOL3], options.bootstrap, options.confidence, options.seed
+        )
+        values.update(
+            fid_ci_low=interval.low,
+            fid_ci_high=interval.high,
+            fid_ci_level=interval.level,
+            fid_bootstrap_std=interval.std,
+            fid_bootstrap_replicates=interval.replicates,
+        )
+    return values
+
+
+@register_metric(
+    "fid_inf",
+    "FID∞ (Chong & Forsyth 2020)",
+    lambda o: (Need(REAL, HEAD_POOL3, False), Need(FAKE, HEAD_POOL3, True)),
+    lambda o: {REAL: 2, FAKE: 20},
+    (("FID∞", "fid_inf", None), ("FID∞ slope (FID·N)", "fid_inf_slope", None)),
+)
+def _fid_inf(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
+    result = fid_infinity(
+        real.stats[HEAD_POOL3], fake.features[HEAD_POOL3], options.fid_inf_points, options.fid_inf_min_n, options.seed
+    )
+    return {
+        "fid_inf": result.fid_inf,
+        "fid_inf_slope": result.slope,
+        "fid_inf_sizes": list(result.sizes),
+        "fid_inf_fids": list(result.fids),
+    }
+
+
+@register_metric(
+    "is",
+    "Inception Score",
+    lambda o: (Need(FAKE, HEAD_LOGITS, True),),
+    lambda o: {FAKE: o.is_splits},
+    (("IS", "is_mean", "is_std"),),
+)
+def _is(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
+    result = inception_score(fake.features[HEAD_LOGITS], options.is_splits, seed=options.seed)
+    return {"is_mean": result.mean, "is_std": result.std, "is_splits": result.splits}
+
+
+@register_metric(
+    "kid",
+    "Kernel Inception Distance",
+    _pool3_features_both,
+    lambda o: {REAL: 2, FAKE: 2},
+    (("KID", "kid_mean", "kid_std"),),
+)
+def _kid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
+    result = kernel_inception_distance(
+        real.features[HEAD_POOL3],
+        fake.features[HEAD_POOL3],
+        options.kid_subsets,
+        options.kid_subset_size,
+        options.seed,
+        device,
+    )
+    return {"kid_mean": result.mean, "kid_std": result.std, "kid_subset_size": result.subset_size}
+
+
+@register_metric(
+    "pr",
+    "Improved precision and recall",
+    _pool3_features_both,
+    lambda o: {REAL: o.pr_k + 1, FAKE: o.pr_k + 1},
+    (("precision", "precision", None), ("recall", "recall", None)),
+)
+def _pr(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
+    result = precision_recall(real.features[HEAD_POOL3], fake.features[HEAD_POOL3], options.pr_k, device=device)
+    return {"precision": result.precision, "recall": result.recall}
+
+
+@register_metric(
+    "dc",
+    "Density and coverage",
+    _pool3_features_both,
+    lambda o: {REAL: o.dc_k + 1, FAKE: 1},
+    (("density", "density", None), ("coverage", "coverage", None)),
+)
+def _dc(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
+    result = density_coverage(real.features[HEAD_POOL3], fake.features[HEAD_POOL3], options.dc_k, device=device)
+    return {"density": result.density, "coverage": result.coverage}
