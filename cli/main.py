@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from gan_eval.cli.options import EXIT_USAGE, Parser, add_extraction_options
+from gan_eval.cli.options import EXIT_USAGE, Parser, add_cache_option, add_extraction_options
 from gan_eval.errors import GanEvalError
 from gan_eval.stats import GanEvalWarning
 from gan_eval.version import __version__
@@ -23,7 +23,7 @@ EXIT_INTERRUPTED = 130
 
 # Commands that live in their own module; each has `register(commands)`, which adds
 # its sub-parser(s) and sets `handler` (a function of the parsed arguments -> exit code).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("report", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,12 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     fid.add_argument("b", help="the other set, same kinds as A")
     fid.add_argument("--json", action="store_true", help="print one JSON object")
     add_extraction_options(fid)
+    add_cache_option(fid)
 
     stats = commands.add_parser("stats", help="save the pool3 statistics (mu, sigma) of an image set")
     stats.add_argument("path", help="folder, .zip, .npy/.npz or a built-in set")
     stats.add_argument("-o", "--output", required=True, help="statistics file to write (.npz)")
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     add_extraction_options(stats)
+    add_cache_option(stats)
 
     weights = commands.add_parser("weights", help="manage the Inception weights cache")
     actions = weights.add_subparsers(dest="action", required=True, parser_class=Parser)
@@ -72,6 +74,7 @@ def _run_fid(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         skip_bad=args.skip_bad,
         value_range=args.float_range,
+        cache=not args.no_cache,
     )
     if args.json:
         print(json.dumps(result.to_json()))
@@ -108,6 +111,7 @@ def _run_stats(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         skip_bad=args.skip_bad,
         value_range=args.float_range,
+        cache=not args.no_cache,
     )
     save_stats(stats, args.output)
     summary = dict(stats.meta, n=stats.count, output=args.output)

@@ -71,3 +71,8 @@ def add_extraction_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--skip-bad", action="store_true", help="skip unreadable image files and count them")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_cache_option(parser: argparse.ArgumentParser) -> None:
+    """`--no-cache`: neither read nor write the feature cache."""
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")

@@ -1,7 +1,8 @@
 """gan-eval: standard GAN metrics (FID and more), mode-collapse diagnostics and a CI gate."""
 
 from gan_eval.errors import GanEvalError
-from gan_eval.evaluation import FidResult, compute_statistics, fid, load_extractor
+from gan_eval.evaluation import FidResult, Result, compute_statistics, evaluate, fid, load_extractor
+from gan_eval.metrics.registry import MetricOptions
 from gan_eval.stats import FeatureStats, load_stats, save_stats
 from gan_eval.version import __version__
 
@@ -9,8 +10,11 @@ __all__ = [
     "FeatureStats",
     "FidResult",
     "GanEvalError",
+    "MetricOptions",
+    "Result",
     "__version__",
     "compute_statistics",
+    "evaluate",
     "fid",
     "load_extractor",
     "load_stats",

@@ -102,7 +102,7 @@ def _pool3_features_both(options: MetricOptions) -> tuple[Need, ...]:
     "Fréchet Inception Distance",
     _pool3_stats_both,
     lambda o: {REAL: 2, FAKE: 2},
-    (("FID", "fid", None), ("FID 95% CI low", "fid_ci_low", None), ("FID 95% CI high", "fid_ci_high", None)),
+    (("FID", "fid", None),),
 )
 def _fid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
     values: dict[str, Any] = {"fid": fid_from_stats(real.stats[HEAD_POOL3], fake.stats[HEAD_POOL3], device)}

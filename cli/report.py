@@ -1,0 +1,130 @@
+"""`gan-eval report REAL FAKE`: every standard metric from one feature pass, as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from gan_eval.cli.options import add_cache_option, add_extraction_options, non_negative_int, positive_int
+from gan_eval.errors import GanEvalError
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be between 0 and 1")
+    return value
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the `report` sub-command."""
+    report = commands.add_parser(
+        "report",
+        help="FID, FID∞, IS, KID, precision/recall, density/coverage in one pass",
+        description="Every standard metric of FAKE against REAL, each input's features extracted once.",
+    )
+    report.add_argument("real", help="reference set: folder, .zip, .npy/.npz, statistics .npz, or a built-in set")
+    report.add_argument("fake", help="generated set, same kinds as REAL")
+    report.add_argument(
+        "--metrics",
+        help="comma-separated subset of fid,fid_inf,is,kid,pr,dc (default: all that the inputs and weights allow)",
+    )
+    report.add_argument("--json", action="store_true", help="print one JSON object")
+    report.add_argument("--out", metavar="DIR", help="write report.json and figures into DIR")
+    report.add_argument(
+        "--bootstrap",
+        type=non_negative_int,
+        default=0,
+        metavar="B",
+        help="FID confidence interval from B bootstrap replicates of FAKE (default 0: off)",
+    )
+    report.add_argument(
+        "--confidence", type=_probability, default=0.95, help="level of the bootstrap interval (default 0.95)"
+    )
+    report.add_argument("--kid-subsets", type=positive_int, default=100, help="KID subsets (default 100)")
+    report.add_argument("--kid-subset-size", type=positive_int, default=1000, help="KID subset size (default 1000)")
+    report.add_argument("--seed", type=non_negative_int, default=2020, help="seed of KID, IS, FID∞ and bootstrap")
+    add_extraction_options(report)
+    add_cache_option(report)
+    report.set_defaults(handler=run)
+
+
+def _number(value: float) -> str:
+    return f"{value:.6g}" if abs(value) >= 1e4 or (value != 0 and abs(value) < 1e-4) else f"{value:.6f}"
+
+
+def format_table(result) -> str:
+    """The human-readable report: one aligned row per number, then what was unavailable, then the settings."""
+    from gan_eval.metrics.registry import METRICS
+
+    values = result.values
+    rows: list[tuple[str, str, str]] = []
+    for name in result.metrics:
+        for label, key, std_key in METRICS[name].rows:
+            spread = f"± {_number(values[std_key])}" if std_key else ""
+            rows.append((label, _number(values[key]), spread))
+        if name == "fid" and "fid_ci_low" in values:
+            level = round(values["fid_ci_level"] * 100, 2)
+            interval = f"[{_number(values['fid_ci_low'])}, {_number(values['fid_ci_high'])}]"
+            rows.append((f"FID {level:g}% CI", interval, f"bootstrap, {values['fid_bootstrap_replicates']} replicates"))
+    width = [max(len(r[i]) for r in [("metric", "value", ""), *rows]) for i in range(2)]
+    lines = [f"{'metric':<{width[0]}}  {'value':>{width[1]}}"]
+    lines += [f"{label:<{width[0]}}  {value:>{width[1]}}  {spread}".rstrip() for label, value, spread in rows]
+    for name, reason in result.unavailable.items():
+        lines.append(f"{METRICS[name].title} unavailable: {reason}")
+    s = result.settings
+    cached = [side for side, hit in result.cached.items() if hit]
+    lines.append(
+        f"n_real={result.n_real} n_fake={result.n_fake} extractor={s['extractor']} "
+        f"weights={str(s['weights_sha256'])[:8]} resize={s['resize']} precision={s['precision']} "
+        f"device={s['device']} seconds={result.seconds:.1f} cached={','.join(cached) or 'none'}"
+    )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, print, and write the report folder when asked."""
+    from gan_eval.evaluation import evaluate, parse_metrics
+    from gan_eval.metrics.registry import MetricOptions
+    from gan_eval.report_files import check_output_folder, write_report
+
+    names, _ = parse_metrics(args.metrics)
+    if args.bootstrap == 1:
+        raise GanEvalError("--bootstrap 1: needs at least 2 replicates (or 0 for none)")
+    if args.bootstrap and "fid" not in names:
+        raise GanEvalError("--bootstrap needs the fid metric in --metrics")
+    if args.out:
+        check_output_folder(args.out)
+    options = MetricOptions(
+        kid_subsets=args.kid_subsets,
+        kid_subset_size=args.kid_subset_size,
+        bootstrap=args.bootstrap,
+        confidence=args.confidence,
+        seed=args.seed,
+    )
+    result = evaluate(
+        args.real,
+        args.fake,
+        args.metrics,
+        options=options,
+        weights=args.weights,
+        device=args.device,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        progress=not args.quiet,
+        skip_bad=args.skip_bad,
+        value_range=args.float_range,
+        cache=not args.no_cache,
+    )
+    if args.out:
+        write_report(result, args.out)
+    print(json.dumps(result.to_json()) if args.json else format_table(result))
+    skipped = sum(result.skipped.values())
+    if skipped:
+        print(f"warning: skipped {skipped} unreadable image file(s)", file=sys.stderr)
+    return 0
