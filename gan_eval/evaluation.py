@@ -187,13 +187,12 @@ def _unavailable_reason(
     return None
 
 
-def _check_comparable(stats: FeatureStats, extractor: FeatureExtractor | None) -> None:
-    resize = stats.meta.get("resize")
-    if resize is not None and resize != RESIZE_MODE:
-        raise GanEvalError(f"statistics {stats.meta.get('source')} were made with resize {resize}, not {RESIZE_MODE}")
-    made_by = stats.meta.get("extractor")
-    if extractor is not None and made_by is not None and made_by != extractor.name:
-        raise GanEvalError(f"statistics {stats.meta.get('source')} were made with {made_by}, not {extractor.name}")
+def _check_comparable(stats: FeatureStats, reference: dict[str, Any]) -> None:
+    """Refuse statistics whose extractor or resize differ from `reference` (the settings of the other side)."""
+    for key in ("extractor", "resize"):
+        made, expected = stats.meta.get(key), reference.get(key)
+        if made is not None and expected is not None and made != expected:
+            raise GanEvalError(f"statistics {stats.meta.get('source')} were made with {key} {made}, not {expected}")
 
 
 def _settings(extractor: FeatureExtractor | None, inputs: dict[str, InputFeatures]) -> dict[str, Any]:
@@ -271,7 +270,8 @@ def evaluate(
     inputs = {}
     for side, x in opened.items():
         if isinstance(x, FeatureStats):
-            _check_comparable(x, extractor)
+            other = opened[FAKE if side == REAL else REAL]
+            _check_comparable(x, extractor.settings() if extractor is not None else other.meta)
             inputs[side] = from_statistics(x)
             continue
         needs = [need for name in chosen for need in METRICS[name].needs(options) if need.side == side]

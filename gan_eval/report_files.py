@@ -66,7 +66,10 @@ def precision_recall_figure(
     axes = figure.add_subplot(1, 2 if with_dc else 1, 1)
     axes.plot([recall], [precision], "o", markersize=10, color="tab:blue")
     label = f"P={precision:.3f}\nR={recall:.3f}"
-    axes.annotate(label, (recall, precision), textcoords="offset points", xytext=(8, -24))
+    offset = (-70, -30) if recall > 0.6 else (10, -30)
+    axes.annotate(
+        label, (recall, precision), textcoords="offset points", xytext=offset, bbox={"fc": "white", "alpha": 0.8}
+    )
     axes.plot([0, 1], [0, 1], ":", color="grey", linewidth=0.8)
     axes.set_xlim(0, 1.02)
     axes.set_ylim(0, 1.02)

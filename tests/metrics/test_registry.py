@@ -1,0 +1,178 @@
+"""`evaluate` through the registry, on a stand-in extractor: every value equals a naive float64
+computation on the same features, each input is read once, and unavailable metrics say why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from gan_eval.errors import GanEvalError
+from gan_eval.evaluation import RESULT_KEYS, evaluate, parse_metrics
+from gan_eval.metrics.registry import METRICS, MetricOptions
+from gan_eval.stats import FeatureStats, GanEvalWarning, save_stats
+
+N_REAL, N_FAKE = 60, 50
+
+
+@pytest.fixture(scope="module")
+def sets() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    real = rng.integers(0, 256, (N_REAL, 16, 16, 3), dtype=np.uint8)
+    fake = np.clip(rng.integers(0, 256, (N_FAKE, 16, 16, 3)) * 0.7 + 30, 0, 255).astype(np.uint8)
+    return real, fake
+
+
+def features_of(extractor, images: np.ndarray) -> np.ndarray:
+    return extractor.extract(torch.from_numpy(images).permute(0, 3, 1, 2))["pool3"].double().numpy()
+
+
+def naive_fid(a: np.ndarray, b: np.ndarray) -> float:
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def naive_kid(a: np.ndarray, b: np.ndarray, subsets: int, size: int, seed: int) -> tuple[float, float]:
+    rng = np.random.RandomState(seed)
+    d = a.shape[1]
+    values = []
+    for _ in range(subsets):
+        x = a[rng.choice(len(a), size, replace=False)]
+        y = b[rng.choice(len(b), size, replace=False)]
+        kxx, kyy, kxy = [(p @ q.T / d + 1) ** 3 for p, q in ((x, x), (y, y), (x, y))]
+        within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (size * (size - 1))
+        values.append(within - 2 * kxy.mean())
+    return float(np.mean(values)), float(np.std(values))
+
+
+def kth_radius(x: np.ndarray, k: int) -> np.ndarray:
+    d = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1))
+    return np.sort(d, axis=1)[:, k]
+
+
+def naive_prdc(real: np.ndarray, fake: np.ndarray, k_pr: int, k_dc: int) -> dict[str, float]:
+    d = np.sqrt(((fake[:, None, :] - real[None, :, :]) ** 2).sum(-1))
+    r_real, r_fake = kth_radius(real, k_pr), kth_radius(fake, k_pr)
+    r_dc = kth_radius(real, k_dc)
+    return {
+        "precision": float((d <= r_real[None, :]).any(1).mean()),
+        "recall": float((d <= r_fake[:, None]).any(0).mean()),
+        "density": float((d <= r_dc[None, :]).sum() / (k_dc * len(fake))),
+        "coverage": float((d <= r_dc[None, :]).any(0).mean()),
+    }
+
+
+def naive_fid_inf(real: np.ndarray, fake: np.ndarray, seed: int, points: int) -> tuple[float, float]:
+    rng = np.random.RandomState(seed)
+    n = len(fake)
+    sizes = sorted({round(v) for v in np.linspace(n // 10, n, points)})
+    fids = [naive_fid(real, fake[rng.choice(n, s, replace=False)]) for s in sizes]
+    slope, intercept = np.polyfit(1 / np.asarray(sizes, dtype=float), fids, 1)
+    return float(intercept), float(slope)
+
+
+def test_every_value_equals_naive_float64_on_the_same_features(stand_in, sets) -> None:
+    real, fake = sets
+    options = MetricOptions(kid_subsets=20, kid_subset_size=40, seed=7)
+    result = evaluate(real, fake, extractor=stand_in, options=options, progress=False, cache=False)
+    fr, ff = features_of(stand_in, real), features_of(stand_in, fake)
+    assert result.metrics == ("fid", "fid_inf", "kid", "pr", "dc")
+    assert set(result.unavailable) == {"is"}
+    assert result["fid"] == pytest.approx(naive_fid(fr, ff), rel=1e-6)
+    kid_mean, kid_std = naive_kid(fr, ff, 20, 40, 7)
+    assert result["kid_mean"] == pytest.approx(kid_mean, rel=1e-6)
+    assert result["kid_std"] == pytest.approx(kid_std, rel=1e-6)
+    for key, value in naive_prdc(fr, ff, 3, 5).items():
+        assert result[key] == value, key
+    fid_inf, slope = naive_fid_inf(fr, ff, 7, 15)
+    assert result["fid_inf"] == pytest.approx(fid_inf, rel=1e-6)
+    assert result["fid_inf_slope"] == pytest.approx(slope, rel=1e-6)
+    assert (result.n_real, result.n_fake) == (N_REAL, N_FAKE)
+
+
+def test_json_has_every_documented_key_and_the_settings(stand_in, sets) -> None:
+    result = evaluate(*sets, ("fid", "pr"), extractor=stand_in, progress=False, cache=False)
+    out = result.to_json()
+    assert set(RESULT_KEYS) | {"n_real", "n_fake", "settings", "unavailable", "metrics"} <= set(out)
+    assert out["kid_mean"] is None and out["fid"] == result["fid"]
+    assert out["settings"]["extractor"] == "stand-in"
+    assert out["settings"]["metric_options"]["pr_k"] == 3
+    assert out["metrics"] == ["fid", "pr"]
+
+
+def test_identical_sets_known_answers(stand_in, sets) -> None:
+    real, _ = sets
+    options = MetricOptions(kid_subsets=10, kid_subset_size=30)
+    result = evaluate(real, real.copy(), ("fid", "pr", "kid"), extractor=stand_in, options=options, progress=False)
+    assert result["fid"] == pytest.approx(0.0, abs=1e-9)
+    assert (result["precision"], result["recall"]) == (1.0, 1.0)
+
+
+def test_bootstrap_interval_brackets_the_fid(stand_in, sets) -> None:
+    options = MetricOptions(bootstrap=30, confidence=0.9)
+    result = evaluate(*sets, ("fid",), extractor=stand_in, options=options, progress=False, cache=False)
+    assert result["fid_ci_low"] < result["fid_ci_high"]
+    assert result["fid_ci_level"] == 0.9 and result["fid_bootstrap_replicates"] == 30
+    assert result["fid_ci_low"] <= result["fid"] * 1.5
+
+
+def test_statistics_input_limits_the_default_set_and_refuses_explicit_requests(stand_in, sets, tmp_path) -> None:
+    real, fake = sets
+    stats = FeatureStats(16)
+    stats.update(features_of(stand_in, real))
+    stats.meta.update(stand_in.settings())
+    path = tmp_path / "real.npz"
+    save_stats(stats, path)
+    result = evaluate(str(path), fake, extractor=stand_in, progress=False, cache=False)
+    assert result.metrics == ("fid", "fid_inf")
+    assert "statistics file" in result.unavailable["kid"]
+    assert result["fid"] == pytest.approx(naive_fid(features_of(stand_in, real), features_of(stand_in, fake)), rel=1e-6)
+    with pytest.raises(GanEvalError, match=r"kid.*real\.npz, a statistics file"):
+        evaluate(str(path), fake, "fid,kid", extractor=stand_in, progress=False)
+
+
+def test_inception_score_unavailable_without_logits_head(stand_in, sets) -> None:
+    with pytest.raises(GanEvalError, match=r"Inception Score.*no classifier head"):
+        evaluate(*sets, ["is"], extractor=stand_in, progress=False)
+
+
+def test_too_few_images_named_with_the_number_needed(stand_in, sets) -> None:
+    real, fake = sets
+    with pytest.raises(GanEvalError, match=r"at least 4 images per set; .* has 3"):
+        evaluate(real, fake[:3], "pr", extractor=stand_in, progress=False)
+    with pytest.warns(GanEvalWarning, match="rank-deficient"):
+        options = MetricOptions(kid_subset_size=12)
+        result = evaluate(real, fake[:12], extractor=stand_in, progress=False, options=options)
+    assert "fid_inf" in result.unavailable and "at least 20" in result.unavailable["fid_inf"]
+
+
+def test_parse_metrics() -> None:
+    assert parse_metrics(None) == (("fid", "fid_inf", "is", "kid", "pr", "dc"), False)
+    assert parse_metrics("kid, fid") == (("fid", "kid"), True)
+    assert set(METRICS) == {"fid", "fid_inf", "is", "kid", "pr", "dc"}
+    for bad in ("fid,foo", "", ","):
+        with pytest.raises(GanEvalError, match="--metrics"):
+            parse_metrics(bad)
+
+
+def test_each_input_is_extracted_once_for_all_metrics(stand_in, sets, tmp_path: Path) -> None:
+    calls = []
+
+    class Spy:
+        name, heads, dims, device = stand_in.name, stand_in.heads, stand_in.dims, stand_in.device
+
+        def settings(self):
+            return stand_in.settings()
+
+        def extract(self, images, heads=("pool3",)):
+            calls.append(len(images))
+            return stand_in.extract(images, heads)
+
+    options = MetricOptions(kid_subset_size=N_FAKE)
+    evaluate(*sets, extractor=Spy(), options=options, progress=False, cache=False, batch_size=1000)
+    assert calls == [N_REAL, N_FAKE]

@@ -1,0 +1,71 @@
+"""Content fingerprints of sources, the feature cache's key: stable when nothing changed, new when anything did."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from gan_eval.sources import ArraySource, ImageFolderSource, ZipSource
+
+
+def make_folder(root: Path, count: int = 3) -> Path:
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(root / f"{i}.png")
+    return root
+
+
+def test_folder_fingerprint_follows_names_sizes_and_times(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "a")
+    first = ImageFolderSource(folder).fingerprint()
+    assert ImageFolderSource(folder).fingerprint() == first
+    moved = tmp_path / "moved"
+    shutil.copytree(folder, moved, copy_function=shutil.copy2)
+    assert ImageFolderSource(moved).fingerprint() == first
+    stat = (folder / "1.png").stat()
+    os.utime(folder / "1.png", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    touched = ImageFolderSource(folder).fingerprint()
+    assert touched != first
+    (folder / "2.png").rename(folder / "9.png")
+    assert ImageFolderSource(folder).fingerprint() not in (first, touched)
+    (folder / "notes.txt").write_text("not an image")
+    renamed = ImageFolderSource(folder).fingerprint()
+    os.remove(folder / "notes.txt")
+    assert ImageFolderSource(folder).fingerprint() == renamed
+
+
+def test_zip_fingerprint_follows_member_content(tmp_path: Path) -> None:
+    def write(path: Path, payloads: dict[str, bytes]) -> Path:
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in payloads.items():
+                archive.writestr(name, data)
+        return path
+
+    png = (make_folder(tmp_path / "imgs", 2) / "0.png").read_bytes()
+    other = (tmp_path / "imgs" / "1.png").read_bytes()
+    a = ZipSource(write(tmp_path / "a.zip", {"x/0.png": png, "x/1.png": other})).fingerprint()
+    same = ZipSource(write(tmp_path / "b.zip", {"x/1.png": other, "x/0.png": png})).fingerprint()
+    changed = ZipSource(write(tmp_path / "c.zip", {"x/0.png": png, "x/1.png": png})).fingerprint()
+    assert a == same
+    assert changed != a
+
+
+def test_array_fingerprint_follows_bytes_dtype_and_range() -> None:
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (5, 4, 4, 3), dtype=np.uint8)
+    base = ArraySource(images).fingerprint()
+    assert ArraySource(images.copy()).fingerprint() == base
+    flipped = images.copy()
+    flipped[3, 2, 1, 0] ^= 1
+    assert ArraySource(flipped).fingerprint() != base
+    floats = rng.uniform(0, 1, (5, 4, 4, 3)).astype(np.float32)
+    assert ArraySource(floats).fingerprint() != ArraySource(floats, value_range=(-1.0, 1.0)).fingerprint()
+    assert ArraySource(floats).fingerprint() != ArraySource(floats.astype(np.float64)).fingerprint()
+    # NCHW and its NHWC transpose are the same images.
+    assert ArraySource(images.transpose(0, 3, 1, 2)).fingerprint() == base
