@@ -7,7 +7,11 @@ of centred feature matrices: with n samples, the non-zero eigenvalues of
 S1 S2 are the squared singular values of Xc1 Xc2^T / sqrt((n1-1)(n2-1)), a
 route independent of the library's factorisation (and of sqrtm, which takes
 minutes on singular 2048x2048 matrices).
-Ten plus ten 32x32 images keep the real network's work small.
+The report test runs every metric, the Inception Score included, on weights
+with a (random) classifier head, and compares each value with the naive
+float64 formulas on torch-fidelity's features and logits.
+Twenty plus twenty 32x32 images keep the real network's work small (FID∞
+needs 20 generated images).
 """
 
 from __future__ import annotations
@@ -21,16 +25,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from naive_metrics import naive_fid_inf, naive_fid_small_n, naive_inception_score, naive_kid, naive_prdc
 from PIL import Image
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
 import gan_eval
+from gan_eval.metrics.registry import MetricOptions
 from gan_eval.stats import GanEvalWarning
 from gan_eval.weights import load_weights
 
 pytestmark = pytest.mark.inception
 
-N_PER_SET = 10
+N_PER_SET = 20
 JSON_KEYS = {"fid", "n_a", "n_b", "extractor", "weights_sha256", "resize", "precision", "device", "seconds"}
 
 
@@ -53,34 +59,38 @@ def sets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return write_set(root / "a", noise), write_set(root / "b", gradients.clip(0, 255).astype(np.uint8))
 
 
-def reference_features(extractor: FeatureExtractorInceptionV3, folder: Path) -> np.ndarray:
-    """torch-fidelity's pool3 features of every PNG in `folder`, decoded with Pillow, `(N, 2048)` float64."""
+def reference_features(extractor: FeatureExtractorInceptionV3, folder: Path) -> dict[str, np.ndarray]:
+    """torch-fidelity's pool3 features and unbiased logits of every PNG in `folder`, decoded with Pillow."""
     images = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.png"))]
     batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
     with torch.no_grad():
-        (features,) = extractor(batch)
-    return features.double().numpy()
-
-
-def naive_fid(a: np.ndarray, b: np.ndarray) -> float:
-    mu1, sigma1 = np.mean(a, axis=0), np.cov(a, rowvar=False)
-    mu2, sigma2 = np.mean(b, axis=0), np.cov(b, rowvar=False)
-    small = (a - mu1) @ (b - mu2).T / np.sqrt((len(a) - 1) * (len(b) - 1))
-    trace_sqrt = np.linalg.svd(small, compute_uv=False).sum()
-    diff = mu1 - mu2
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt)
+        features, logits = extractor(batch)
+    return {"pool3": features.double().numpy(), "logits": logits.double().numpy()}
 
 
 @pytest.fixture(scope="module")
-def expected_fid(real_weights: Path, sets: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> float:
+def classifier_weights(real_weights: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real weights as a torch-fidelity state dict, plus a random 1008-way classifier (for IS plumbing)."""
     state = dict(load_weights(real_weights).state_dict)
     generator = torch.Generator().manual_seed(0)
-    state["fc.weight"] = torch.randn(1008, 2048, generator=generator)
+    state["fc.weight"] = torch.randn(1008, 2048, generator=generator) * 0.05
     state["fc.bias"] = torch.randn(1008, generator=generator)
     path = tmp_path_factory.mktemp("weights") / "fidelity.pth"
     torch.save(state, path)
-    extractor = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path))
-    return naive_fid(reference_features(extractor, sets[0]), reference_features(extractor, sets[1]))
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(classifier_weights: Path, sets: tuple[Path, Path]) -> tuple[dict, dict]:
+    extractor = FeatureExtractorInceptionV3(
+        "inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path=str(classifier_weights)
+    )
+    return reference_features(extractor, sets[0]), reference_features(extractor, sets[1])
+
+
+@pytest.fixture(scope="module")
+def expected_fid(reference: tuple[dict, dict]) -> float:
+    return naive_fid_small_n(reference[0]["pool3"], reference[1]["pool3"])
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -126,3 +136,31 @@ def test_cli_stats_file_then_fid_equals_folder_vs_folder(
     done = run_cli("fid", str(stats_path), str(sets[1]), "--json", "--weights", str(real_weights), "--quiet")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["fid"] == pytest.approx(expected_fid, rel=1e-6)
+
+
+def test_report_equals_naive_metrics_on_torch_fidelity_features(
+    classifier_weights: Path, sets: tuple[Path, Path], reference: tuple[dict, dict]
+) -> None:
+    options = MetricOptions(kid_subsets=10, kid_subset_size=15, bootstrap=10)
+    with pytest.warns(GanEvalWarning, match="rank-deficient"):
+        result = gan_eval.evaluate(
+            str(sets[0]), str(sets[1]), weights=str(classifier_weights), device="cpu", options=options, progress=False
+        )
+    real, fake = reference
+    assert result.metrics == ("fid", "fid_inf", "is", "kid", "pr", "dc") and not result.unavailable
+    assert result["fid"] == pytest.approx(naive_fid_small_n(real["pool3"], fake["pool3"]), rel=1e-6)
+    is_mean, is_std = naive_inception_score(fake["logits"], 10, 2020)
+    assert result["is_mean"] == pytest.approx(is_mean, rel=1e-6)
+    assert result["is_std"] == pytest.approx(is_std, rel=1e-5, abs=1e-9)
+    kid_mean, kid_std = naive_kid(real["pool3"], fake["pool3"], 10, 15, 2020)
+    assert result["kid_mean"] == pytest.approx(kid_mean, rel=1e-6)
+    assert result["kid_std"] == pytest.approx(kid_std, rel=1e-5)
+    fid_inf, slope = naive_fid_inf(real["pool3"], fake["pool3"], 2020, 15, fid=naive_fid_small_n)
+    assert result["fid_inf"] == pytest.approx(fid_inf, rel=1e-6)
+    # The slope is a difference quotient of FIDs that agree to ~1e-6, so it agrees less tightly
+    # (on the very same features it matches to 1e-6: tests/metrics/test_registry.py).
+    assert result["fid_inf_slope"] == pytest.approx(slope, rel=1e-4)
+    naive = naive_prdc(real["pool3"], fake["pool3"], 3, 5)
+    # Features agree to ~1e-6, so a ball boundary could in principle flip; at these sizes none does.
+    assert {k: result[k] for k in naive} == naive
+    assert result["fid_ci_low"] < result["fid_ci_high"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.linalg
 import torch
+from naive_metrics import naive_fid, naive_fid_inf, naive_kid, naive_prdc
 
 from gan_eval.errors import GanEvalError
 from gan_eval.evaluation import RESULT_KEYS, evaluate, parse_metrics
@@ -28,52 +28,6 @@ def sets() -> tuple[np.ndarray, np.ndarray]:
 
 def features_of(extractor, images: np.ndarray) -> np.ndarray:
     return extractor.extract(torch.from_numpy(images).permute(0, 3, 1, 2))["pool3"].double().numpy()
-
-
-def naive_fid(a: np.ndarray, b: np.ndarray) -> float:
-    mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = scipy.linalg.sqrtm(s1 @ s2).real
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
-
-
-def naive_kid(a: np.ndarray, b: np.ndarray, subsets: int, size: int, seed: int) -> tuple[float, float]:
-    rng = np.random.RandomState(seed)
-    d = a.shape[1]
-    values = []
-    for _ in range(subsets):
-        x = a[rng.choice(len(a), size, replace=False)]
-        y = b[rng.choice(len(b), size, replace=False)]
-        kxx, kyy, kxy = [(p @ q.T / d + 1) ** 3 for p, q in ((x, x), (y, y), (x, y))]
-        within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (size * (size - 1))
-        values.append(within - 2 * kxy.mean())
-    return float(np.mean(values)), float(np.std(values))
-
-
-def kth_radius(x: np.ndarray, k: int) -> np.ndarray:
-    d = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1))
-    return np.sort(d, axis=1)[:, k]
-
-
-def naive_prdc(real: np.ndarray, fake: np.ndarray, k_pr: int, k_dc: int) -> dict[str, float]:
-    d = np.sqrt(((fake[:, None, :] - real[None, :, :]) ** 2).sum(-1))
-    r_real, r_fake = kth_radius(real, k_pr), kth_radius(fake, k_pr)
-    r_dc = kth_radius(real, k_dc)
-    return {
-        "precision": float((d <= r_real[None, :]).any(1).mean()),
-        "recall": float((d <= r_fake[:, None]).any(0).mean()),
-        "density": float((d <= r_dc[None, :]).sum() / (k_dc * len(fake))),
-        "coverage": float((d <= r_dc[None, :]).any(0).mean()),
-    }
-
-
-def naive_fid_inf(real: np.ndarray, fake: np.ndarray, seed: int, points: int) -> tuple[float, float]:
-    rng = np.random.RandomState(seed)
-    n = len(fake)
-    sizes = sorted({round(v) for v in np.linspace(n // 10, n, points)})
-    fids = [naive_fid(real, fake[rng.choice(n, s, replace=False)]) for s in sizes]
-    slope, intercept = np.polyfit(1 / np.asarray(sizes, dtype=float), fids, 1)
-    return float(intercept), float(slope)
 
 
 def test_every_value_equals_naive_float64_on_the_same_features(stand_in, sets) -> None:
