@@ -1,0 +1,150 @@
+"""`gan-eval report` in-process with the real weights on two sets of 24 small images.
+
+The numbers themselves are checked against independent computations in
+tests/test_evaluation.py and tests/metrics/test_registry.py; here: the table,
+the JSON keys, the report folder, the cache (second run served from it,
+`--no-cache` bypasses it), and one-line errors that leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gan_eval.cli.main import main
+from gan_eval.stats import GanEvalWarning
+
+pytestmark = pytest.mark.inception
+
+JSON_KEYS = {
+    "fid",
+    "fid_inf",
+    "fid_inf_slope",
+    "is_mean",
+    "is_std",
+    "kid_mean",
+    "kid_std",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "n_real",
+    "n_fake",
+    "settings",
+}
+
+
+@pytest.fixture(scope="module")
+def arrays(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    root = tmp_path_factory.mktemp("arrays")
+    real = rng.integers(0, 256, (24, 16, 16, 3), dtype=np.uint8)
+    fake = (rng.integers(0, 256, (24, 16, 16, 3)) // 2 + 60).astype(np.uint8)
+    np.save(root / "real.npy", real)
+    np.save(root / "fake.npy", fake)
+    return root / "real.npy", root / "fake.npy"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GanEvalWarning)
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's errors
+            code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_error_line(code: int, err: str, *names: str) -> None:
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for name in names:
+        assert name in lines[0], lines[0]
+
+
+def test_report_json_folder_and_cache(
+    capsys: pytest.CaptureFixture[str], arrays: tuple[Path, Path], real_weights: Path, tmp_path: Path
+) -> None:
+    out_dir = tmp_path / "report"
+    common = ("--weights", real_weights, "--quiet", "--kid-subset-size", "20", "--kid-subsets", "10")
+    code, out, err = run(capsys, "report", *arrays, "--json", "--out", out_dir, "--bootstrap", "5", *common)
+    assert code == 0, err
+    first = json.loads(out)
+    assert set(first) >= JSON_KEYS
+    assert (first["n_real"], first["n_fake"]) == (24, 24)
+    assert first["is_mean"] is None and "classifier" in first["unavailable"]["is"]
+    assert first["metrics"] == ["fid", "fid_inf", "kid", "pr", "dc"]
+    assert first["settings"]["weights_sha256"] and first["settings"]["resize"] == "tf1-bilinear-299"
+    assert first["fid_ci_low"] < first["fid_ci_high"]
+    assert first["cached"] == {"real": False, "fake": False}
+    assert sorted(p.name for p in out_dir.iterdir()) == ["fid_inf.png", "precision_recall.png", "report.json"]
+    assert json.loads((out_dir / "report.json").read_text())["fid"] == first["fid"]
+    assert (out_dir / "fid_inf.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    code, out, err = run(capsys, "report", *arrays, *common)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["metric", "value"]
+    fid_row = next(line for line in lines if line.startswith("FID "))
+    assert float(fid_row.split()[1]) == pytest.approx(first["fid"], rel=1e-6)
+    assert any(line.startswith("KID") and "±" in line for line in lines)
+    assert any("Inception Score unavailable" in line for line in lines)
+    assert lines[-1].endswith("cached=real,fake")
+
+    code, out, err = run(capsys, "report", *arrays, "--json", "--metrics", "fid,kid", "--no-cache", *common)
+    assert code == 0, err
+    again = json.loads(out)
+    assert again["cached"] == {"real": False, "fake": False}
+    assert again["fid"] == first["fid"] and again["kid_mean"] == first["kid_mean"]
+    assert again["precision"] is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "names"),
+    [
+        (("--metrics", "fid,bogus"), ("--metrics", "bogus")),
+        (("--bootstrap", "1"), ("--bootstrap",)),
+        (("--bootstrap", "10", "--metrics", "kid"), ("--bootstrap", "fid")),
+        (("--confidence", "1.5"), ("--confidence",)),
+        (("--kid-subset-size", "0"), ("--kid-subset-size",)),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(
+    capsys: pytest.CaptureFixture[str], arrays: tuple[Path, Path], extra: tuple[str, ...], names: tuple[str, ...]
+) -> None:
+    code, _, err = run(capsys, "report", *arrays, *extra)
+    one_error_line(code, err, *names)
+
+
+def test_unavailable_metric_asked_by_name_is_an_error(
+    capsys: pytest.CaptureFixture[str], arrays: tuple[Path, Path], real_weights: Path, tmp_path: Path
+) -> None:
+    out_dir = tmp_path / "never"
+    code, _, err = run(capsys, "report", *arrays, "--metrics", "is", "--weights", real_weights, "--out", out_dir)
+    one_error_line(code, err, "Inception Score", "classifier")
+    assert not out_dir.exists()
+
+
+def test_out_that_is_a_file_is_refused(capsys: pytest.CaptureFixture[str], arrays: tuple[Path, Path], tmp_path: Path):
+    target = tmp_path / "file.txt"
+    target.write_text("keep me")
+    code, _, err = run(capsys, "report", *arrays, "--out", target)
+    one_error_line(code, err, "--out", str(target))
+    assert target.read_text() == "keep me"
+
+
+def test_cache_info_and_clear(capsys: pytest.CaptureFixture[str], isolated_cache: Path) -> None:
+    entry = isolated_cache / "features" / "ab" / ("ab" * 32 + ".npz")
+    entry.parent.mkdir(parents=True)
+    entry.write_bytes(b"x" * 2048)
+    code, out, _ = run(capsys, "cache", "info", "--json")
+    assert code == 0 and json.loads(out)["entries"] == 1 and json.loads(out)["bytes"] == 2048
+    code, out, _ = run(capsys, "cache", "clear")
+    assert code == 0 and "removed 1" in out
+    assert not entry.exists()
