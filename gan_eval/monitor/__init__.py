@@ -1,0 +1,1 @@
+"""Training-loop monitoring: gradient norms, discriminator outputs, periodic metrics, alarms and plots."""
