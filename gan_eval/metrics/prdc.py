@@ -32,7 +32,9 @@ def _squared_norms(x: torch.Tensor) -> torch.Tensor:
 
 
 def _block_sq_distances(rows: torch.Tensor, cols: torch.Tensor, cols_sq: torch.Tensor) -> torch.Tensor:
-    d2 = _squared_norms(rows)[:, None] + cols_sq[None, :] - 2 * rows @ cols.T
+    """Squared distances `(B, M)` in one buffer (in-place updates keep the block's peak memory at B*M*8 bytes)."""
+    d2 = rows @ cols.T
+    d2.mul_(-2).add_(cols_sq[None, :]).add_(_squared_norms(rows)[:, None])
     return d2.clamp_min_(0)
 
 
