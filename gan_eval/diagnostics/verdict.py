@@ -1,0 +1,102 @@
+"""The mode-collapse verdict: which detectors fired, each with its number and threshold.
+
+A detector compares one number with a threshold calibrated so that a fresh
+sample of the reference passes (see `docs/mode-collapse.md`). The verdict is
+`collapsed` when at least one detector fired.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from gan_eval.version import __version__
+
+
+@dataclass(frozen=True)
+class DetectorResult:
+    """One detector's number, its threshold, and whether it fired.
+
+    `fires_when` is `"below"` (the detector fires when `value < threshold`) or
+    `"above"` (when `value > threshold`).
+    """
+
+    name: str
+    value: float
+    threshold: float
+    fires_when: str
+    description: str
+
+    @property
+    def fired(self) -> bool:
+        """Whether the number crossed its threshold."""
+        if self.fires_when == "below":
+            return self.value < self.threshold
+        return self.value > self.threshold
+
+    def to_json(self) -> dict[str, Any]:
+        """The detector as a JSON-ready dict."""
+        return {
+            "name": self.name,
+            "value": json_number(self.value),
+            "threshold": json_number(self.threshold),
+            "fires_when": self.fires_when,
+            "fired": self.fired,
+            "description": self.description,
+        }
+
+
+def json_number(value: float | int | None) -> float | int | None:
+    """`value` for JSON: non-finite floats become null."""
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    return float(value) if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class CollapseVerdict:
+    """Every detector run on one generated set against one reference.
+
+    `values` holds each detector's numbers under stable JSON keys
+    (`modes_covered`, `modes_total`, `high_quality`, `mode_kl`, `ndb`, ...);
+    `settings` the choices that change them (sample sizes, seeds, thresholds'
+    levels).
+    """
+
+    reference: str
+    detectors: tuple[DetectorResult, ...]
+    values: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)
+    version: str = __version__
+
+    @property
+    def collapsed(self) -> bool:
+        """True when at least one detector fired."""
+        return any(d.fired for d in self.detectors)
+
+    @property
+    def fired(self) -> tuple[str, ...]:
+        """Names of the detectors that fired, in order."""
+        return tuple(d.name for d in self.detectors if d.fired)
+
+    def merged(self, other: CollapseVerdict) -> CollapseVerdict:
+        """One verdict holding this verdict's detectors and numbers and then `other`'s."""
+        return CollapseVerdict(
+            reference=self.reference,
+            detectors=self.detectors + other.detectors,
+            values={**self.values, **other.values},
+            settings={**self.settings, **other.settings},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The verdict as a JSON-ready dict: `collapsed`, `fired`, the numbers, the detectors, the settings."""
+        return {
+            "collapsed": self.collapsed,
+            "fired": list(self.fired),
+            "reference": self.reference,
+            **{k: json_number(v) if isinstance(v, float) else v for k, v in self.values.items()},
+            "detectors": [d.to_json() for d in self.detectors],
+            "settings": self.settings,
+            "version": self.version,
+        }
