@@ -1,0 +1,1 @@
+"""Shipped reference statistics (data files and manifest); read them with `gan_eval.references`."""
