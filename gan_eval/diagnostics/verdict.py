@@ -1,7 +1,7 @@
 """The mode-collapse verdict: which detectors fired, each with its number and threshold.
 
 A detector compares one number with a threshold calibrated so that a fresh
-sample of the reference passes (see `docs/mode-collapse.md`). The verdict is
+sample of the reference passes (see `docs/diagnostics.md`). The verdict is
 `collapsed` when at least one detector fired.
 """
 
