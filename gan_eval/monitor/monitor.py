@@ -156,11 +156,26 @@ class Monitor:
     # -- what the training loop calls -------------------------------------------------------------
 
     def watch(self, generator: nn.Module, discriminator: nn.Module, *, optimizer_hook: bool = True) -> None:
-        """Record the gradient norms of G and D at each of their optimizer steps (read-only)."""
+        """Record the gradient norms of G and D at each of their optimizer steps (read-only).
+
+        With `optimizer_hook` (the default) a global optimizer step pre-hook reads
+        them; without it, call `measure_gradients(optimizer)` before each step.
+        """
         self._check_open()
         if self._watch is not None:
             self._watch.remove()
         self._watch = GradientWatch({"G": generator, "D": discriminator}, hook=optimizer_hook)
+
+    def measure_gradients(self, optimizer: torch.optim.Optimizer) -> None:
+        """Read the gradients `optimizer` is about to apply to G and D, for `watch(..., optimizer_hook=False)`.
+
+        For frameworks that compute gradients inside `optimizer.step(closure)`
+        (Lightning's automatic optimisation): call it once they exist, before the step.
+        """
+        self._check_open()
+        if self._watch is None:
+            raise GanEvalError("measure_gradients() needs watch(generator, discriminator) first")
+        self._watch.measure(optimizer)
 
     def log(self, step: int, **scalars: Any) -> None:
         """Record scalars (losses, learning rates, ...) of `step`; numbers or one-element tensors."""
