@@ -1,0 +1,65 @@
+"""Drawing samples from a trained generator: seeded, batch-size independent, balanced labels.
+
+The noise is drawn on the CPU from `seed`, so a seed gives the same latents
+on every device; images come back as uint8 NCHW (the pipeline's input
+format), 2-D points as float32 `(N, 2)`. A class-conditional generator gets
+labels `0, 1, ..., K-1, 0, 1, ...` so every class has `n // K` or one more.
+
+The result does not depend on `batch_size`. Float32 matrix products do, in
+their last bit (small batches take other kernels), so point generators run in
+float64 and the result is rounded to float32, where differences of ~1e-16
+vanish; images are quantised to 8 bits, which hides float32's.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from gan_eval.models.checkpoint import GeneratorConfig
+
+
+def balanced_labels(n: int, n_classes: int) -> torch.Tensor:
+    """`(n,)` int64 labels cycling through `0..n_classes-1`."""
+    return torch.arange(n) % n_classes
+
+
+def images_to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Generator output in [-1, 1] (any float shape) -> uint8 0..255, rounded, clipped."""
+    return ((images.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+@torch.no_grad()
+def sample(
+    generator: nn.Module,
+    config: GeneratorConfig,
+    n: int,
+    seed: int = 0,
+    batch_size: int = 500,
+) -> torch.Tensor:
+    """`n` samples on the CPU: uint8 `(n, C, H, W)` images, or float32 `(n, 2)` points.
+
+    The generator runs where its parameters are, in eval mode (batch norm with
+    its running statistics, no dropout), and is put back in its former mode
+    afterwards.
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    device = next(generator.parameters()).device
+    z = torch.randn(n, config.latent_dim, generator=torch.Generator().manual_seed(seed))
+    labels = balanced_labels(n, config.n_classes) if config.n_classes else None
+    net = generator if config.is_images else copy.deepcopy(generator).double()
+    dtype = torch.float32 if config.is_images else torch.float64
+    was_training = generator.training
+    net.eval()
+    try:
+        parts = []
+        for start in range(0, n, batch_size):
+            batch_labels = None if labels is None else labels[start : start + batch_size].to(device)
+            parts.append(net(z[start : start + batch_size].to(device, dtype), batch_labels).float().cpu())
+    finally:
+        generator.train(was_training)
+    out = torch.cat(parts)
+    return images_to_uint8(out) if config.is_images else out

@@ -1,0 +1,114 @@
+"""The GAN objectives against their formulas written out with Python floats."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gan_eval.models.losses import (
+    LOSSES,
+    clip_weights,
+    gradient_penalty,
+    hinge_d_loss,
+    hinge_g_loss,
+    least_squares_d_loss,
+    least_squares_g_loss,
+    nonsaturating_d_loss,
+    nonsaturating_g_loss,
+    wasserstein_d_loss,
+    wasserstein_g_loss,
+)
+
+REAL = [2.5, -0.3, 0.0, 1.2, -4.0]
+FAKE = [-1.5, 0.7, 3.1, -0.2]
+
+
+def sigmoid(v: float) -> float:
+    return 1 / (1 + math.exp(-v))
+
+
+def mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def t(values) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float64)
+
+
+def test_nonsaturating() -> None:
+    d = -mean(math.log(sigmoid(v)) for v in REAL) - mean(math.log(1 - sigmoid(v)) for v in FAKE)
+    g = -mean(math.log(sigmoid(v)) for v in FAKE)
+    assert nonsaturating_d_loss(t(REAL), t(FAKE)).item() == pytest.approx(d, rel=1e-12)
+    assert nonsaturating_g_loss(t(FAKE)).item() == pytest.approx(g, rel=1e-12)
+
+
+def test_wasserstein() -> None:
+    assert wasserstein_d_loss(t(REAL), t(FAKE)).item() == pytest.approx(mean(FAKE) - mean(REAL), rel=1e-12)
+    assert wasserstein_g_loss(t(FAKE)).item() == pytest.approx(-mean(FAKE), rel=1e-12)
+
+
+def test_least_squares() -> None:
+    d = 0.5 * mean((v - 1) ** 2 for v in REAL) + 0.5 * mean(v**2 for v in FAKE)
+    g = 0.5 * mean((v - 1) ** 2 for v in FAKE)
+    assert least_squares_d_loss(t(REAL), t(FAKE)).item() == pytest.approx(d, rel=1e-12)
+    assert least_squares_g_loss(t(FAKE)).item() == pytest.approx(g, rel=1e-12)
+
+
+def test_hinge() -> None:
+    d = mean(max(0.0, 1 - v) for v in REAL) + mean(max(0.0, 1 + v) for v in FAKE)
+    assert hinge_d_loss(t(REAL), t(FAKE)).item() == pytest.approx(d, rel=1e-12)
+    assert hinge_g_loss(t(FAKE)).item() == pytest.approx(-mean(FAKE), rel=1e-12)
+
+
+def test_every_loss_accepts_column_outputs() -> None:
+    for d_loss, g_loss in LOSSES.values():
+        assert d_loss(t(REAL[:4])[:, None], t(FAKE)[:, None]).item() == pytest.approx(
+            d_loss(t(REAL[:4]), t(FAKE)).item()
+        )
+        assert g_loss(t(FAKE)[:, None]).item() == pytest.approx(g_loss(t(FAKE)).item())
+
+
+def test_gradient_penalty_of_a_quadratic_critic() -> None:
+    # f(x) = ½ ‖x‖², so ∇f(x̂) = x̂ and the penalty is the mean of (‖x̂‖ - 1)² over the mixed points.
+    real = torch.tensor([[1.0, 2.0], [0.0, -1.0], [3.0, 0.5]], dtype=torch.float64)
+    fake = torch.tensor([[0.0, 0.0], [2.0, 2.0], [-1.0, 1.0]], dtype=torch.float64)
+    mix = torch.tensor([0.25, 0.5, 1.0], dtype=torch.float64)
+    expected = 0.0
+    for r, f, a in zip(real.tolist(), fake.tolist(), mix.tolist(), strict=True):
+        point = [a * ri + (1 - a) * fi for ri, fi in zip(r, f, strict=True)]
+        expected += (math.hypot(*point) - 1) ** 2 / 3
+    penalty = gradient_penalty(lambda x: 0.5 * (x * x).sum(dim=1), real, fake, mix)
+    assert penalty.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_gradient_penalty_reaches_the_critic_weights() -> None:
+    # A linear critic f(x) = w·x has ∇f = w everywhere: the penalty is (‖w‖ - 1)², with gradient 2 (‖w‖ - 1) w / ‖w‖.
+    critic = nn.Linear(4, 1, bias=False).double()
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([[0.5, -1.0, 2.0, 0.25]]))
+    real = torch.randn(6, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    fake = torch.randn(6, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    penalty = gradient_penalty(
+        lambda x: critic(x.flatten(1)).squeeze(1), real, fake, torch.rand(6, dtype=torch.float64)
+    )
+    w = [0.5, -1.0, 2.0, 0.25]
+    norm = math.sqrt(sum(v * v for v in w))
+    assert penalty.item() == pytest.approx((norm - 1) ** 2, rel=1e-12)
+    penalty.backward()
+    expected = [2 * (norm - 1) * v / norm for v in w]
+    assert critic.weight.grad.flatten().tolist() == pytest.approx(expected, rel=1e-12)
+
+
+def test_clip_weights() -> None:
+    layer = nn.Linear(3, 2)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[0.5, -0.002, 0.02], [-0.3, 0.0, 0.009]]))
+        layer.bias.copy_(torch.tensor([-0.05, 0.004]))
+    clip_weights(layer, 0.01)
+    expected = torch.tensor([[0.01, -0.002, 0.01], [-0.01, 0.0, 0.009]])
+    assert torch.equal(layer.weight.detach(), expected)
+    assert torch.equal(layer.bias.detach(), torch.tensor([-0.01, 0.004]))

@@ -1,0 +1,69 @@
+"""Sampling: seeded, independent of the batch size, labels balanced, pixels mapped as written here."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gan_eval.models.checkpoint import GeneratorConfig, build_generator
+from gan_eval.models.sampling import balanced_labels, images_to_uint8, sample
+from gan_eval.training import make_config, training_data
+
+
+def built(model: str, data: str) -> tuple[torch.nn.Module, GeneratorConfig]:
+    config = make_config(model, training_data(data), steps=1, seed=0)
+    torch.manual_seed(3)
+    generator = build_generator(config)
+    # Non-trivial batch-norm statistics, so eval mode differs visibly from train mode.
+    for name, buffer in generator.named_buffers():
+        if name.endswith("running_mean"):
+            buffer.uniform_(-0.5, 0.5)
+        elif name.endswith("running_var"):
+            buffer.uniform_(0.5, 2.0)
+    return generator, config
+
+
+@pytest.mark.parametrize(("model", "data"), [("dcgan", "digits"), ("cgan", "digits"), ("wgan-gp", "ring8")])
+def test_seeded_and_batch_size_independent(model: str, data: str) -> None:
+    generator, config = built(model, data)
+    a = sample(generator, config, 37, seed=5)
+    assert torch.equal(a, sample(generator, config, 37, seed=5))
+    for batch_size in (1, 6):
+        assert torch.equal(a, sample(generator, config, 37, seed=5, batch_size=batch_size))
+    assert not torch.equal(a, sample(generator, config, 37, seed=6))
+    if config.is_images:
+        assert a.dtype == torch.uint8 and a.shape == (37, 3, 32, 32)
+    else:
+        assert a.dtype == torch.float32 and a.shape == (37, 2)
+
+
+def test_eval_mode_and_mode_restored() -> None:
+    generator, config = built("dcgan", "digits")
+    generator.train()
+    drawn = sample(generator, config, 4, seed=1)
+    assert generator.training
+    z = torch.randn(4, config.latent_dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = images_to_uint8(generator.eval()(z))
+    assert torch.equal(drawn, expected)
+
+
+def test_images_to_uint8_formula() -> None:
+    values = [-1.5, -1.0, -0.999, -0.5, 0.0, 0.0039, 0.5, 0.999, 1.0, 2.0]
+    expected = [min(255, max(0, round((v + 1) * 127.5))) for v in values]
+    got = images_to_uint8(torch.tensor(values)).tolist()
+    # Python's round and torch's both round half to even; no value here is a tie.
+    assert got == expected
+
+
+def test_balanced_labels() -> None:
+    labels = balanced_labels(23, 10)
+    assert labels.tolist() == [i % 10 for i in range(23)]
+    counts = torch.bincount(labels, minlength=10)
+    assert counts.max() - counts.min() <= 1
+
+
+def test_n_must_be_positive() -> None:
+    generator, config = built("gan", "ring8")
+    with pytest.raises(ValueError, match="at least 1"):
+        sample(generator, config, 0)
