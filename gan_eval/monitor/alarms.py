@@ -2,16 +2,18 @@
 
 Every rule reads the events of the run record (`gan_eval.monitor.events`) one
 by one, in order, so the same rules replay a resumed run's history. A rule
-fires when its condition becomes true and re-arms when it becomes false again;
-the thresholds are the fields of `AlarmRules` (documented in
-docs/monitoring.md).
+fires when its condition becomes true, and re-arms only after it has been false
+for a while (a whole window for the windowed rules), so a value hovering at a
+threshold does not fire again and again. The thresholds are the fields of
+`AlarmRules` (documented, with their reasons, in docs/monitoring.md).
 
 - `non_finite`: a NaN or infinity in losses, gradient norms, D's outputs or
   the generated samples.
-- `exploding_gradients`: a gradient norm above `explode_factor` times the
-  median of that network's recent norms.
+- `exploding_gradients`: a gradient norm above `explode_factor` times a high
+  quantile of that network's recent (or first) norms.
 - `discriminator_overpowers`: D(x) near 1 and D(G(z)) near 0 for a whole
-  window, with G's gradients vanished (or the saturation extreme).
+  window, with G's gradients vanished to a tenth of their highest level (or
+  the saturation extreme).
 - `oscillation`: a logged value whose detrended window is dominated by one
   frequency of several cycles and does not die out.
 - `mode_collapse`: the spread of generated features, or recall or coverage,
@@ -236,7 +238,7 @@ class AlarmRulebook:
         if self._g_peak > 0 and len(self._g_recent) == self._g_recent.maxlen:
             ratio = float(np.median(self._g_recent)) / self._g_peak
         vanished = ratio <= r.vanish_ratio
-        if not self._latch(OVERPOWERS, "D", saturated and (vanished or extreme)):
+        if not self._latch(OVERPOWERS, "D", saturated and (vanished or extreme), rearm=r.overpower_window):
             return []
         if vanished:
             why = (
@@ -267,13 +269,14 @@ class AlarmRulebook:
         r = self.rules
         full = len(self._r_t) == self._r_t.maxlen
         mean = float(np.mean(self._r_t))
-        if not self._latch(OVERFITTING, "D", full and mean > r.overfit_rt):
+        if not self._latch(OVERFITTING, "D", full and mean > r.overfit_rt, rearm=r.overfit_window):
             return []
         message = (
             f"r_t = E[sign(D(x_real))] averaged {mean:.3f} over the last {len(self._r_t)} real batches (rule: above "
-            f"{r.overfit_rt:g}, the target of StyleGAN2-ADA): D is confidently positive on nearly every real "
-            "training image, the sign that it memorises the training set. Use more data, augment both real and "
-            "fake images (ADA, DiffAugment), or regularise D more."
+            f"{r.overfit_rt:g}, the target of StyleGAN2-ADA): D calls most real training images real with "
+            "confidence, which on a finite training set is the sign that it starts to memorise it (with "
+            "unlimited data it only means D is ahead). Use more data, augment both real and fake images "
+            "(ADA, DiffAugment), or regularise D more."
         )
         return [Alarm(OVERFITTING, step, "D", message, {"r_t_mean": mean, "window": len(self._r_t)})]
 
@@ -295,7 +298,8 @@ class AlarmRulebook:
                 and found.share >= r.oscillation_share
                 and found.sustain >= r.oscillation_sustain
             )
-            if self._latch(OSCILLATION, name, oscillating):
+            rearm = max(1, r.oscillation_window // r.oscillation_check_every)  # a whole quiet window
+            if self._latch(OSCILLATION, name, oscillating, rearm=rearm):
                 message = (
                     f"{name} oscillates: over its last {len(series)} values, {found.share:.0%} of the detrended "
                     f"variance is one rhythm of period ~{found.period:.1f} steps ({found.cycles} cycles; rule: at "

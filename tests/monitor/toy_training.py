@@ -107,3 +107,27 @@ def train(config: Config, monitor: Monitor | None = None, watch: bool = True) ->
             monitor.discriminator(step, out_real, out_fake, kind=kind)
             monitor.evaluate(step, G, latent_shape=LATENT)
     return G, D
+
+
+def dirac_gan(monitor: Monitor, steps: int = 600, lr: float = 0.2, r1: float = 0.0) -> tuple[float, float]:
+    """The Dirac-GAN of Mescheder et al. 2018: data δ_0, G(z) = θ, D(x) = ψ x; alternating gradient steps.
+
+    Non-saturating losses; `r1` is γ of the R1 penalty γ/2 E[|∇_x D(x_real)|²] = γ/2 ψ².
+    Unregularised, (θ, ψ) circle the equilibrium (0, 0) forever and the losses
+    oscillate; with R1 they spiral into it. Logs `loss_d`, `loss_g` each step;
+    returns the final (θ, ψ).
+    """
+    theta = torch.tensor(1.0, requires_grad=True)
+    psi = torch.tensor(1.0, requires_grad=True)
+    opt_g, opt_d = torch.optim.SGD([theta], lr), torch.optim.SGD([psi], lr)
+    for step in range(steps):
+        loss_d = F.softplus(-psi * 0.0) + F.softplus(psi * theta.detach()) + r1 / 2 * psi**2
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = F.softplus(-psi.detach() * theta)
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        monitor.log(step, loss_d=loss_d.item(), loss_g=loss_g.item())
+    return theta.item(), psi.item()
