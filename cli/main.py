@@ -23,7 +23,7 @@ EXIT_INTERRUPTED = 130
 
 # Commands that live in their own module; each has `register(commands)`, which adds
 # its sub-parser(s) and sets `handler` (a function of the parsed arguments -> exit code).
-COMMAND_MODULES: tuple[str, ...] = ("report", "cache")
+COMMAND_MODULES: tuple[str, ...] = ("report", "cache", "gate", "plot")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,8 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_cache_option(fid)
 
     stats = commands.add_parser("stats", help="save the pool3 statistics (mu, sigma) of an image set")
-    stats.add_argument("path", help="folder, .zip, .npy/.npz or a built-in set")
-    stats.add_argument("-o", "--output", required=True, help="statistics file to write (.npz)")
+    stats.add_argument("path", nargs="?", help="folder, .zip, .npy/.npz or a built-in set")
+    stats.add_argument("-o", "--output", help="statistics file to write (.npz)")
+    stats.add_argument(
+        "--rebuild-reference",
+        action="store_true",
+        help="recompute the shipped reference statistics (reference_stats/) and their manifest",
+    )
+    stats.add_argument("--reference-dir", help="with --rebuild-reference: write there instead of the package")
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     add_extraction_options(stats)
     add_cache_option(stats)
@@ -90,11 +96,52 @@ def _run_fid(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rebuild_reference(args: argparse.Namespace) -> int:
+    """Recompute reference_stats/ from the built-in data sets, exact precision."""
+    from gan_eval.evaluation import load_extractor
+    from gan_eval.features import input_features
+    from gan_eval.references import rebuild_references, reference_dir
+    from gan_eval.sources import open_input
+    from gan_eval.weights import HEAD_POOL3
+
+    if args.path or args.output:
+        raise GanEvalError("--rebuild-reference takes no PATH or -o: it rewrites the shipped references")
+    if args.precision not in (None, "exact"):
+        raise GanEvalError(f"--precision {args.precision}: references are built in exact precision only")
+    folder = Path(args.reference_dir) if args.reference_dir else reference_dir()
+    if not folder.is_dir():
+        raise GanEvalError(f"--reference-dir {folder} is not a folder")
+    extractor = load_extractor(args.weights, args.device, "exact", not args.quiet)
+
+    def extract(name: str):
+        found = input_features(
+            open_input(name),
+            extractor,
+            (HEAD_POOL3,),
+            (HEAD_POOL3,),
+            batch_size=args.batch_size,
+            workers=args.workers,
+            progress=not args.quiet,
+        )
+        return found.features[HEAD_POOL3]
+
+    entries = rebuild_references(extract, extractor.settings(), folder)
+    for entry in entries:
+        print(f"{entry.name}: n={entry.n} {entry.file} sha256 {entry.sha256[:16]}")
+    return 0
+
+
 def _run_stats(args: argparse.Namespace) -> int:
     from gan_eval.evaluation import compute_statistics, load_extractor
     from gan_eval.sources import open_input
     from gan_eval.stats import FeatureStats, save_stats
 
+    if args.rebuild_reference:
+        return _rebuild_reference(args)
+    if args.reference_dir:
+        raise GanEvalError("--reference-dir goes with --rebuild-reference")
+    if not args.path or not args.output:
+        raise GanEvalError("give PATH and -o FILE.npz (or --rebuild-reference)")
     if not args.output.lower().endswith(".npz"):
         raise GanEvalError(f"-o {args.output}: statistics files end in .npz")
     if Path(args.output).is_dir():

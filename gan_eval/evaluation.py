@@ -173,7 +173,8 @@ def _unavailable_reason(
     spec = METRICS[metric]
     for need in spec.needs(options):
         x = opened[need.side]
-        if isinstance(x, FeatureStats) and (need.per_sample or need.head != HEAD_POOL3):
+        per_sample_missing = need.per_sample and getattr(x, "features", None) is None
+        if isinstance(x, FeatureStats) and (per_sample_missing or need.head != HEAD_POOL3):
             return f"it needs per-sample features of {_name(x)}, a statistics file (mean and covariance only)"
         if heads is not None and not isinstance(x, FeatureStats) and need.head not in heads:
             what = "the Inception Score's logits" if need.head == HEAD_LOGITS else f"the {need.head} head"

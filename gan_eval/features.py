@@ -39,8 +39,10 @@ class InputFeatures:
 
 
 def from_statistics(stats: FeatureStats) -> InputFeatures:
-    """A statistics file as an input: pool3 mean and covariance only."""
-    return InputFeatures(str(stats.meta.get("source", "statistics")), {HEAD_POOL3: stats}, from_statistics=True)
+    """Statistics as an input: pool3 mean and covariance, and the per-sample features when they carry them."""
+    features = {HEAD_POOL3: stats.features} if stats.features is not None else {}
+    name = str(stats.meta.get("source", "statistics"))
+    return InputFeatures(name, {HEAD_POOL3: stats}, features, from_statistics=True)
 
 
 def _stats_meta(extractor: FeatureExtractor, source: ImageSource, skipped: int) -> dict:

@@ -41,7 +41,9 @@ class FeatureStats:
 
     Built from samples with `update`, or from a saved mean and covariance
     (`from_moments`) when only those are known. `meta` holds the settings
-    that produced the features.
+    that produced the features; `features`, when set, the `(N, D)` float32
+    samples themselves (shipped references keep them, so per-sample metrics
+    such as KID and precision/recall can use a reference too).
     """
 
     dim: int
@@ -49,6 +51,7 @@ class FeatureStats:
     total: np.ndarray | None = None
     outer: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    features: np.ndarray | None = None
     _mu: np.ndarray | None = None
     _sigma: np.ndarray | None = None
 

@@ -10,8 +10,17 @@ Tr((S1 S2)^(1/2)) = sum(sqrt(eigvalsh(M))). A factor is the lower Cholesky
 factor when its matrix is positive definite, which makes C a triangular
 product (BLAS `trmm`) and M a `syrk`, half the flops of general products; a
 rank-deficient matrix (fewer samples than dimensions) is factored as
-`V sqrt(W)` from its eigendecomposition. Everything is float64; tiny negative
-eigenvalues from rounding are clipped to zero.
+`V_r sqrt(W_r)` from its eigendecomposition, keeping only the eigenvalues
+above D·eps·max(W): the others are rounding noise around an exact zero,
+and their square roots (about sqrt(eps) each, over a thousand of them when
+N is half of D) would otherwise add noise to the trace term. M is then
+r×r instead of D×D. Everything is float64; tiny negative eigenvalues of M
+from rounding are clipped to zero.
+
+When the generated side is given as features `X` `(n, D)` with n <= D
+(`fid_from_features`), no D×D decomposition is needed at all: the non-zero
+eigenvalues of S_r S_f, with S_f = Xcᵀ Xc / (n-1), are those of the n×n
+matrix Xc S_r Xcᵀ / (n-1).
 """
 
 from __future__ import annotations
@@ -27,16 +36,20 @@ from gan_eval.stats import FeatureStats, GanEvalWarning
 
 
 def _psd_factor(sigma: torch.Tensor) -> tuple[torch.Tensor, bool]:
-    """(A, is_lower_triangular) with sigma = A A^T: Cholesky if positive definite, else from eigh."""
+    """(A, is_lower_triangular) with sigma = A A^T: Cholesky `(D, D)` if positive definite, else `(D, r)` from eigh."""
     chol, info = torch.linalg.cholesky_ex(sigma)
     if int(info) == 0:
         return chol, True
     eigvals, eigvecs = torch.linalg.eigh(sigma)
-    return eigvecs * eigvals.clamp_min(0).sqrt(), False
+    keep = eigvals > eigvals[-1].clamp_min(0) * sigma.shape[0] * torch.finfo(sigma.dtype).eps
+    return eigvecs[:, keep] * eigvals[keep].sqrt(), False
 
 
 def _gram_of_product(a: torch.Tensor, a_lower: bool, b: torch.Tensor, b_lower: bool) -> torch.Tensor:
-    """Upper triangle of M = C^T C with C = B^T A, `(D, D)` float64 (CPU: BLAS trmm and syrk)."""
+    """Upper triangle of M = C^T C with C = B^T A, `(r_a, r_a)` float64 (CPU: BLAS trmm and syrk).
+
+    `a` is `(D, r_a)` and `b` is `(D, r_b)`; a lower-triangular factor is square.
+    """
     if a.device.type != "cpu":
         c = b.T @ a
         return c.T @ c
@@ -88,3 +101,35 @@ def fid_from_stats(stats_a: FeatureStats, stats_b: FeatureStats, device: str = "
                 stacklevel=2,
             )
     return frechet_distance(stats_a.mean(), stats_a.covariance(), stats_b.mean(), stats_b.covariance(), device)
+
+
+def fid_from_features(reference: FeatureStats, features: np.ndarray | torch.Tensor, device: str = "cpu") -> float:
+    """FID of generated `features: (n, D)` against `reference` statistics (same value as from their moments).
+
+    For n <= D the trace term comes from an n×n matrix (see the module notes);
+    otherwise the features' moments go through `fid_from_stats`.
+    """
+    x = torch.as_tensor(features, dtype=torch.float64, device=device)
+    n, dim = x.shape
+    if n > dim:
+        stats = FeatureStats(dim, meta={"source": "generated features"})
+        stats.update(x)
+        return fid_from_stats(reference, stats, device)
+    if n < 2:
+        raise GanEvalError(f"FID needs at least 2 images per set; the generated set has {n}")
+    warnings.warn(
+        f"the generated set has {n} samples for {dim}-d features: its covariance is rank-deficient and FID is "
+        "biased upward; compare only at equal N",
+        GanEvalWarning,
+        stacklevel=2,
+    )
+    mu_ref = torch.as_tensor(reference.mean(), dtype=torch.float64, device=device)
+    sigma_ref = torch.as_tensor(reference.covariance(), dtype=torch.float64, device=device)
+    mean = x.mean(0)
+    centred = x - mean
+    small = centred @ sigma_ref @ centred.T / (n - 1)
+    eigvals = torch.linalg.eigvalsh((small + small.T) / 2)
+    trace_sqrt = float(eigvals.clamp_min(0).sqrt().sum())
+    diff = mean - mu_ref
+    value = float(diff @ diff + torch.trace(sigma_ref) + (centred * centred).sum() / (n - 1)) - 2 * trace_sqrt
+    return max(value, 0.0)

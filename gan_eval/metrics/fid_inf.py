@@ -9,14 +9,15 @@ least-squares line FID_N = a + b/N gives FID∞ = a and the slope b.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.metrics.fid import frechet_distance
-from gan_eval.stats import FeatureStats
+from gan_eval.metrics.fid import fid_from_features, frechet_distance
+from gan_eval.stats import FeatureStats, GanEvalWarning
 
 DEFAULT_POINTS = 15
 DEFAULT_MIN_N = 5000
@@ -57,6 +58,11 @@ def fid_infinity(
     fids = []
     for size in sizes:
         subset = feats[torch.from_numpy(rng.choice(n, size, replace=False))]
+        if size <= feats.shape[1]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", GanEvalWarning)
+                fids.append(fid_from_features(reference, subset))
+            continue
         stats = FeatureStats(dim=feats.shape[1])
         stats.update(subset)
         fids.append(frechet_distance(stats.mean(), stats.covariance(), mu_ref, sigma_ref))

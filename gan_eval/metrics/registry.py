@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gan_eval.features import InputFeatures
-from gan_eval.metrics.fid import fid_from_stats
+from gan_eval.metrics.fid import fid_from_features, fid_from_stats
 from gan_eval.metrics.fid_bootstrap import fid_bootstrap
 from gan_eval.metrics.fid_inf import fid_infinity
 from gan_eval.metrics.inception_score import inception_score
@@ -105,7 +105,12 @@ def _pool3_features_both(options: MetricOptions) -> tuple[Need, ...]:
     (("FID", "fid", None),),
 )
 def _fid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
-    values: dict[str, Any] = {"fid": fid_from_stats(real.stats[HEAD_POOL3], fake.stats[HEAD_POOL3], device)}
+    fake_features = fake.features.get(HEAD_POOL3)
+    if fake_features is not None and len(fake_features) <= fake_features.shape[1]:
+        value = fid_from_features(real.stats[HEAD_POOL3], fake_features, device)  # n x n route, same value
+    else:
+        value = fid_from_stats(real.stats[HEAD_POOL3], fake.stats[HEAD_POOL3], device)
+    values: dict[str, Any] = {"fid": value}
     if options.bootstrap:
         interval = fid_bootstrap(
             real.stats[HEAD_POOL3], fake.features[HEAD_POOL3], options.bootstrap, options.confidence, options.seed

@@ -43,7 +43,21 @@ def open_input(
     if not path.exists():
         if str(spec) in BUILTIN_IMAGE_SETS:
             return ArraySource(BUILTIN_IMAGE_SETS[str(spec)](), name=str(spec))
-        raise GanEvalError(f"{spec} does not exist (nor is it a built-in set: {', '.join(BUILTIN_IMAGE_SETS)})")
+        from gan_eval.references import load_reference, reference_names
+
+        references = reference_names()
+        if str(spec) in references:
+            stats = load_reference(str(spec))
+            made = stats.meta.get("extractor")
+            if expected_extractor is not None and made != expected_extractor:
+                raise GanEvalError(f"reference {spec} was made with extractor {made}, not {expected_extractor}")
+            if expected_dim is not None and stats.dim != expected_dim:
+                raise GanEvalError(
+                    f"reference {spec} has {stats.dim}-d features; this extractor gives {expected_dim}-d"
+                )
+            return stats
+        known = ", ".join([*BUILTIN_IMAGE_SETS, *references])
+        raise GanEvalError(f"{spec} does not exist (nor is it a built-in set or shipped reference: {known})")
     if not os.access(path, os.R_OK):
         raise GanEvalError(f"{path}: permission denied")
     if path.is_dir():

@@ -1,0 +1,214 @@
+"""`gan-eval gate`: fail a CI job when a generator got worse (exit 0 pass, 1 regression, 2 input error)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from gan_eval.cli.options import add_cache_option, add_extraction_options, non_negative_int, positive_int
+from gan_eval.errors import GanEvalError
+
+EXIT_REGRESSION = 1
+
+# (flag, result key, kind): kind "max" is a ceiling, "min" a floor, "inc" an allowed increase over the baseline.
+LIMIT_FLAGS = (
+    ("--max-fid", "fid", "max"),
+    ("--max-fid-inf", "fid_inf", "max"),
+    ("--max-kid", "kid_mean", "max"),
+    ("--min-is", "is_mean", "min"),
+    ("--min-precision", "precision", "min"),
+    ("--min-recall", "recall", "min"),
+    ("--min-density", "density", "min"),
+    ("--min-coverage", "coverage", "min"),
+    ("--max-increase", "fid", "inc"),
+    ("--max-kid-increase", "kid_mean", "inc"),
+)
+METRIC_OF_KEY = {
+    "fid": "fid",
+    "fid_inf": "fid_inf",
+    "kid_mean": "kid",
+    "is_mean": "is",
+    "precision": "pr",
+    "recall": "pr",
+    "density": "dc",
+    "coverage": "dc",
+}
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _alpha(text: str) -> float:
+    value = _number(text)
+    if not 0 < value < 0.5:
+        raise argparse.ArgumentTypeError(f"{text}: must be between 0 and 0.5")
+    return value
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the `gate` sub-command."""
+    gate = commands.add_parser(
+        "gate",
+        help="CI regression gate on FID (and other metrics): exit 0 pass, 1 regression, 2 error",
+        description="Evaluate now (--real with --fake or --generator) or take a computed --result, then compare "
+        "with absolute limits and with a --baseline. An increase over the baseline counts only beyond the noise.",
+    )
+    source = gate.add_argument_group("what to judge")
+    source.add_argument("--result", metavar="RESULT.json", help="a result from `gan-eval report --json`")
+    source.add_argument("--real", help="reference: statistics .npz, folder, array, or a reference name")
+    source.add_argument("--fake", help="generated images: folder, .zip, .npy/.npz")
+    source.add_argument("--generator", metavar="DIR", help="a checkpoint folder from `gan-eval train`")
+    source.add_argument("-n", type=positive_int, help="images to sample from --generator")
+    source.add_argument("--latent-seed", type=non_negative_int, default=0, help="seed of the latents (default 0)")
+    source.add_argument("--bootstrap", type=non_negative_int, default=100, help="bootstrap replicates (default 100)")
+    gate.add_argument("--baseline", metavar="BASELINE.json", help="the baseline to compare with")
+    gate.add_argument("--update-baseline", action="store_true", help="write this evaluation as the new baseline")
+    limits = gate.add_argument_group("limits")
+    for flag, key, kind in LIMIT_FLAGS:
+        what = {"max": "ceiling on", "min": "floor on", "inc": "allowed increase over the baseline of"}[kind]
+        limits.add_argument(flag, type=_number, metavar="X", help=f"{what} {key}")
+    limits.add_argument("--alpha", type=_alpha, default=0.01, help="false-alarm rate of the noise rule (0.01)")
+    gate.add_argument("--json", action="store_true", help="print one JSON object")
+    add_extraction_options(gate)
+    add_cache_option(gate)
+    gate.set_defaults(handler=run)
+
+
+def _limits(args: argparse.Namespace):
+    from gan_eval.gate import Limits
+
+    maximum, minimum, increase = {}, {}, {}
+    for flag, key, kind in LIMIT_FLAGS:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is None:
+            continue
+        if kind == "inc" and value < 0:
+            raise GanEvalError(f"{flag} {value:g}: must be 0 or more")
+        {"max": maximum, "min": minimum, "inc": increase}[kind][key] = value
+    return Limits(maximum, minimum, increase, args.alpha)
+
+
+def _check_sources(args: argparse.Namespace) -> None:
+    if args.result:
+        extra = [f for f, v in (("--real", args.real), ("--fake", args.fake), ("--generator", args.generator)) if v]
+        if extra:
+            raise GanEvalError(f"--result takes a computed result; drop {extra[0]}")
+        return
+    if not args.real:
+        raise GanEvalError("give --result RESULT.json, or --real with --fake or --generator")
+    if bool(args.fake) == bool(args.generator):
+        raise GanEvalError("give exactly one of --fake and --generator")
+    if args.generator and not args.n:
+        raise GanEvalError("--generator needs -n N, the number of images to sample")
+    if args.n and not args.generator:
+        raise GanEvalError("-n is the sample count for --generator")
+    if args.bootstrap == 1:
+        raise GanEvalError("--bootstrap 1: needs at least 2 replicates (or 0 for none)")
+
+
+def _evaluate_now(args: argparse.Namespace, limits) -> dict:
+    from gan_eval.evaluation import evaluate
+    from gan_eval.metrics.registry import MetricOptions
+    from gan_eval.references import resolve_reference
+
+    metrics = sorted({"fid"} | {METRIC_OF_KEY[key] for key in limits.metrics()})
+    fake, extra = args.fake, {}
+    if args.generator:
+        import hashlib
+
+        from gan_eval.models.checkpoint import WEIGHTS_FILE, load_generator
+        from gan_eval.models.sampling import sample
+
+        generator, config = load_generator(args.generator)
+        if not config.is_images:
+            raise GanEvalError(f"--generator {args.generator} makes 2-D points; the gate judges image generators")
+        fake = sample(generator, config, args.n, seed=args.latent_seed)
+        extra = {"latent_seed": args.latent_seed, "generator": args.generator}
+        extra["generator_sha256"] = hashlib.sha256((Path(args.generator) / WEIGHTS_FILE).read_bytes()).hexdigest()
+    result = evaluate(
+        resolve_reference(args.real),
+        fake,
+        metrics,
+        options=MetricOptions(bootstrap=args.bootstrap, kid_subset_size=1000),
+        weights=args.weights,
+        device=args.device,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        progress=not args.quiet,
+        skip_bad=args.skip_bad,
+        value_range=args.float_range,
+        cache=not args.no_cache,
+    ).to_json()
+    result["settings"].update(extra)
+    return result
+
+
+def _table(verdict) -> str:
+    header = ("metric", "baseline", "now", "change", "limit", "result")
+    rows = [header]
+    for c in verdict.checks:
+        before = "-" if c.baseline is None else f"{c.baseline:.6g}"
+        change = "-" if c.baseline is None else f"{c.now - c.baseline:+.6g}"
+        rows.append((c.metric, before, f"{c.now:.6g}", change, c.limit, "FAIL" if c.failed else "ok"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Judge, print the verdict, optionally update the baseline; returns 0 pass, 1 regression."""
+    from gan_eval.gate import (
+        check_comparable,
+        compare,
+        load_baseline,
+        load_result,
+        make_baseline,
+        markdown,
+        save_baseline,
+    )
+
+    _check_sources(args)
+    limits = _limits(args)
+    if not limits.metrics() and not args.update_baseline:
+        raise GanEvalError("no limit set: give --max-fid, --max-increase or another limit (see --help)")
+    if args.update_baseline and not args.baseline:
+        raise GanEvalError("--update-baseline needs --baseline FILE to write")
+    baseline = None
+    if args.baseline and (not args.update_baseline or Path(args.baseline).exists()):
+        baseline = load_baseline(args.baseline)
+    if args.baseline and Path(args.baseline).is_dir():
+        raise GanEvalError(f"--baseline {args.baseline} is a folder")
+    if limits.max_increase and baseline is None and not args.update_baseline:
+        raise GanEvalError("--max-increase needs --baseline FILE")
+    result = load_result(args.result) if args.result else _evaluate_now(args, limits)
+    if baseline is not None and not args.update_baseline:
+        check_comparable(result, baseline, args.baseline)
+    if args.update_baseline:
+        save_baseline(make_baseline(result), args.baseline)
+        message = f"baseline written to {args.baseline}: fid {result['fid']:.6g} (n_fake={result['n_fake']})"
+        print(json.dumps({"updated_baseline": args.baseline, "fid": result["fid"]}) if args.json else message)
+        return 0
+    verdict = compare(result, baseline, limits)
+    if args.json:
+        print(json.dumps(dict(verdict.to_json(), result=result)))
+    else:
+        print(verdict.summary())
+        print(_table(verdict))
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        try:
+            with open(summary_file, "a", encoding="utf-8") as handle:
+                handle.write(markdown(verdict))
+        except OSError as exc:
+            print(f"warning: cannot append to GITHUB_STEP_SUMMARY {summary_file}: {exc.strerror}", file=sys.stderr)
+    return 0 if verdict.passed else EXIT_REGRESSION

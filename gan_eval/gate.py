@@ -1,0 +1,228 @@
+"""The CI regression gate: an evaluation against absolute limits and against a baseline.
+
+Two kinds of limit, per metric:
+- absolute: a ceiling for metrics where lower is better (`fid`, `fid_inf`,
+  `kid_mean`), a floor where higher is better (`is_mean`, `precision`,
+  `recall`, `density`, `coverage`);
+- relative to the baseline, for `fid` and `kid_mean`: an allowed increase δ.
+  With Δ = now − baseline and σ_Δ = √(σ_now² + σ_base²), the gate fails only
+  when Δ − δ > z·σ_Δ, z = Φ⁻¹(1 − α) (α = 0.01 by default). σ is the
+  bootstrap standard deviation of FID over the generated samples
+  (`fid_bootstrap_std`), and for KID the spread of its subsets (`kid_std`,
+  which overstates the noise of the mean: conservative). When the true
+  increase is at most δ, a normal Δ makes a false alarm at most α likely;
+  `benchmarks/gate_false_alarms.py` measures it. Without a noise estimate on
+  either side, σ_Δ = 0 and δ is a plain threshold.
+
+A baseline is a JSON file holding the values and every setting that makes
+numbers comparable (extractor, weights sha256, resize, precision, sample
+sizes, seeds and metric options); comparing against a baseline made with
+other settings is an error, never a silent pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any
+
+from gan_eval.atomic import atomic_write_bytes
+from gan_eval.errors import GanEvalError
+from gan_eval.version import __version__
+
+BASELINE_FORMAT = 1
+DEFAULT_ALPHA = 0.01
+LOWER_IS_BETTER = ("fid", "fid_inf", "kid_mean")
+HIGHER_IS_BETTER = ("is_mean", "precision", "recall", "density", "coverage")
+NOISE_KEYS = {"fid": "fid_bootstrap_std", "kid_mean": "kid_std"}
+COMPARABLE_SETTINGS = ("extractor", "weights_sha256", "resize", "precision")
+COMPARABLE_OPTIONS = ("kid_subsets", "kid_subset_size", "pr_k", "dc_k", "is_splits", "seed")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Absolute limits (`maximum`, `minimum`) and allowed increases over the baseline, by result key."""
+
+    maximum: dict[str, float] = field(default_factory=dict)
+    minimum: dict[str, float] = field(default_factory=dict)
+    max_increase: dict[str, float] = field(default_factory=dict)
+    alpha: float = DEFAULT_ALPHA
+
+    def metrics(self) -> set[str]:
+        """Every result key a limit applies to."""
+        return set(self.maximum) | set(self.minimum) | set(self.max_increase)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One metric's comparison: values, the limits applied, and whether it failed and why."""
+
+    metric: str
+    now: float
+    baseline: float | None
+    limit: str
+    failed: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's decision and every check behind it."""
+
+    passed: bool
+    checks: tuple[Check, ...]
+
+    def summary(self) -> str:
+        """One line: PASS or FAIL and the failed checks' reasons."""
+        failed = [c for c in self.checks if c.failed]
+        if not failed:
+            gated = ", ".join(f"{c.metric} {c.now:.6g}" for c in self.checks) or "nothing gated"
+            return f"PASS: {gated}"
+        return "FAIL: " + "; ".join(c.reason for c in failed)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready verdict."""
+        return {
+            "passed": self.passed,
+            "summary": self.summary(),
+            "checks": [c.__dict__ for c in self.checks],
+        }
+
+
+def comparable_settings(result: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a result (from `Result.to_json`) that must match for its numbers to compare."""
+    settings = result.get("settings") or {}
+    options = settings.get("metric_options") or {}
+    out: dict[str, Any] = {key: settings.get(key) for key in COMPARABLE_SETTINGS}
+    out.update({f"metric_{key}": options.get(key) for key in COMPARABLE_OPTIONS})
+    out.update(n_real=result.get("n_real"), n_fake=result.get("n_fake"))
+    if "latent_seed" in settings:
+        out["latent_seed"] = settings["latent_seed"]
+    return out
+
+
+def check_comparable(result: dict[str, Any], baseline: dict[str, Any], baseline_name: str) -> None:
+    """Raise `GanEvalError` naming the first setting that differs between the result and the baseline."""
+    now, then = comparable_settings(result), baseline["comparable"]
+    for key in sorted(set(now) | set(then)):
+        if now.get(key) != then.get(key):
+            raise GanEvalError(
+                f"baseline {baseline_name} was made with {key}={then.get(key)!r}, this evaluation has "
+                f"{now.get(key)!r}: the numbers are not comparable (use the same settings, or --update-baseline)"
+            )
+
+
+def _noise(values: dict[str, Any], metric: str) -> float | None:
+    key = NOISE_KEYS.get(metric)
+    value = values.get(key) if key else None
+    return float(value) if value is not None else None
+
+
+def compare(result: dict[str, Any], baseline: dict[str, Any] | None, limits: Limits) -> Verdict:
+    """Apply `limits` to `result` (and to its change from `baseline`, when given)."""
+    z = NormalDist().inv_cdf(1 - limits.alpha)
+    base_values = baseline["values"] if baseline else {}
+    checks = []
+    for metric in sorted(limits.metrics()):
+        now = result.get(metric)
+        if now is None:
+            raise GanEvalError(f"the result has no {metric}; a limit is set on it (compute it, or drop the limit)")
+        before = base_values.get(metric)
+        parts, failures = [], []
+        if metric in limits.maximum:
+            parts.append(f"<= {limits.maximum[metric]:g}")
+            if now > limits.maximum[metric]:
+                failures.append(f"{metric} {now:.6g} is above the ceiling {limits.maximum[metric]:g}")
+        if metric in limits.minimum:
+            parts.append(f">= {limits.minimum[metric]:g}")
+            if now < limits.minimum[metric]:
+                failures.append(f"{metric} {now:.6g} is below the floor {limits.minimum[metric]:g}")
+        if metric in limits.max_increase:
+            if baseline is None:
+                raise GanEvalError(f"--max-increase for {metric} needs a baseline (--baseline FILE)")
+            if before is None:
+                raise GanEvalError(f"the baseline has no {metric}; make a new one with --update-baseline")
+            delta = limits.max_increase[metric]
+            sigmas = [_noise(result, metric), _noise(base_values, metric)]
+            known = [s for s in sigmas if s is not None]
+            sigma = sum(s * s for s in known) ** 0.5
+            margin = z * sigma
+            parts.append(f"+{delta:g} over baseline" + (f" beyond noise z*sigma={margin:.3g}" if known else ""))
+            if now - before - delta > margin:
+                failures.append(
+                    f"{metric} rose {now - before:+.6g} ({before:.6g} -> {now:.6g}), more than "
+                    f"{delta:g} + noise {margin:.3g} (alpha={limits.alpha:g})"
+                )
+        checks.append(Check(metric, float(now), before, ", ".join(parts), bool(failures), "; ".join(failures)))
+    return Verdict(not any(c.failed for c in checks), tuple(checks))
+
+
+def make_baseline(result: dict[str, Any]) -> dict[str, Any]:
+    """A baseline document from a result's JSON."""
+    keep = set(LOWER_IS_BETTER) | set(HIGHER_IS_BETTER) | set(NOISE_KEYS.values())
+    return {
+        "gan_eval_baseline": BASELINE_FORMAT,
+        "gan_eval_version": __version__,
+        "values": {k: result[k] for k in sorted(keep) if result.get(k) is not None},
+        "comparable": comparable_settings(result),
+        "result": result,
+    }
+
+
+def save_baseline(baseline: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write a baseline file atomically."""
+    atomic_write_bytes(path, (json.dumps(baseline, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _read_json(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise GanEvalError(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise GanEvalError(f"{what} {path}: cannot read ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise GanEvalError(f"{what} {path} is not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise GanEvalError(f"{what} {path} is not a JSON object")
+    return data
+
+
+def load_baseline(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check a baseline file."""
+    data = _read_json(path, "baseline")
+    if data.get("gan_eval_baseline") != BASELINE_FORMAT:
+        raise GanEvalError(f"baseline {path} is not a gan-eval baseline (no gan_eval_baseline: {BASELINE_FORMAT})")
+    if not isinstance(data.get("values"), dict) or not isinstance(data.get("comparable"), dict):
+        raise GanEvalError(f"baseline {path} lacks its values or settings")
+    return data
+
+
+def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a result written by `gan-eval report --json` (or its `--out` report.json)."""
+    data = _read_json(path, "result")
+    if not isinstance(data.get("settings"), dict) or "n_fake" not in data:
+        raise GanEvalError(f"result {path} is not a gan-eval report (no settings or n_fake)")
+    return data
+
+
+def markdown(verdict: Verdict) -> str:
+    """The verdict as a Markdown table, for a CI job summary."""
+    lines = [
+        f"### gan-eval gate: {'✅ pass' if verdict.passed else '❌ regression'}",
+        "",
+        "| metric | baseline | now | change | limit | result |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in verdict.checks:
+        before = "" if c.baseline is None else f"{c.baseline:.6g}"
+        change = "" if c.baseline is None else f"{c.now - c.baseline:+.6g}"
+        lines.append(f"| {c.metric} | {before} | {c.now:.6g} | {change} | {c.limit} | {'fail' if c.failed else 'ok'} |")
+    lines.append("")
+    lines.append(verdict.summary())
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,150 @@
+"""`gan-eval gate`: exit codes, verdict and table, JSON, job summary, baselines, and refused input.
+
+Results for the `--result` form come from `gan_eval.evaluate` on the
+stand-in extractor (the gate only reads their JSON); the evaluate-now form
+runs the real network on a few images against a shipped reference.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import StandInExtractor
+
+from gan_eval import MetricOptions, evaluate
+from gan_eval.cli.main import main
+from gan_eval.stats import GanEvalWarning
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GanEvalWarning)
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Result files: `good` and `same` (fresh samples of one distribution), `worse` (shifted)."""
+    tmp_path = tmp_path_factory.mktemp("results")
+    stand_in = StandInExtractor()
+    rng = np.random.default_rng(0)
+    real = rng.integers(0, 256, (64, 3, 8, 8), dtype=np.uint8)
+    paths = {}
+    for name, offset, seed in (("good", 0, 1), ("same", 0, 2), ("worse", 90, 3)):
+        fake = np.random.default_rng(seed).integers(0, 256 - offset, (64, 3, 8, 8)).astype(np.uint8) + offset
+        result = evaluate(
+            real,
+            fake,
+            ["fid", "kid"],
+            options=MetricOptions(bootstrap=50, kid_subset_size=32, kid_subsets=20),
+            extractor=stand_in,
+            progress=False,
+            cache=False,
+        )
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(result.to_json()))
+    return paths
+
+
+def test_update_baseline_then_pass_and_fail(capsys, tmp_path: Path, results: dict[str, Path], monkeypatch) -> None:
+    baseline = tmp_path / "baseline.json"
+    code, out, err = run(capsys, "gate", "--result", results["good"], "--baseline", baseline, "--update-baseline")
+    assert code == 0, err
+    assert "baseline written" in out
+    saved = json.loads(baseline.read_text())
+    good = json.loads(results["good"].read_text())
+    assert saved["values"]["fid"] == good["fid"]
+    assert saved["comparable"]["n_fake"] == 64 and saved["comparable"]["weights_sha256"] == "0" * 64
+
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    code, out, err = run(capsys, "gate", "--result", results["same"], "--baseline", baseline, "--max-increase", "0")
+    assert code == 0, out + err
+    assert out.startswith("PASS")
+    assert "metric" in out.splitlines()[1] and "baseline" in out.splitlines()[1]
+
+    code, out, err = run(capsys, "gate", "--result", results["worse"], "--baseline", baseline, "--max-increase", "1")
+    assert code == 1
+    first = out.splitlines()[0]
+    assert first.startswith("FAIL: fid rose")
+    worse = json.loads(results["worse"].read_text())
+    assert f"{worse['fid'] - good['fid']:+.6g}" in first
+    text = summary.read_text()
+    assert text.count("### gan-eval gate") == 2 and "regression" in text
+
+
+def test_ceilings_and_json(capsys, results: dict[str, Path]) -> None:
+    good = json.loads(results["good"].read_text())
+    code, out, _ = run(
+        capsys, "gate", "--result", results["good"], "--max-fid", good["fid"] - 1e-6, "--max-kid", 1.0, "--json"
+    )
+    assert code == 1
+    verdict = json.loads(out)
+    assert verdict["passed"] is False
+    assert {c["metric"]: c["failed"] for c in verdict["checks"]} == {"fid": True, "kid_mean": False}
+    assert verdict["result"]["fid"] == good["fid"]
+    code, out, _ = run(capsys, "gate", "--result", results["good"], "--max-fid", good["fid"] + 1e-6)
+    assert code == 0
+
+
+def test_other_settings_are_refused(capsys, tmp_path: Path, results: dict[str, Path]) -> None:
+    baseline = tmp_path / "baseline.json"
+    assert run(capsys, "gate", "--result", results["good"], "--baseline", baseline, "--update-baseline")[0] == 0
+    other = json.loads(results["same"].read_text())
+    other["settings"]["resize"] = "pil-bicubic"
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(other))
+    code, out, err = run(capsys, "gate", "--result", path, "--baseline", baseline, "--max-increase", "1")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "resize" in err and "not comparable" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--result", "{good}"), "no limit set"),
+        (("--result", "{good}", "--real", "x", "--max-fid", "1"), "drop --real"),
+        (("--real", "digits-test", "--max-fid", "1"), "exactly one of --fake and --generator"),
+        (("--real", "digits-test", "--generator", "g", "--max-fid", "1"), "needs -n"),
+        (("--result", "{good}", "--max-increase", "1"), "needs --baseline"),
+        (("--result", "{missing}", "--max-fid", "1"), "does not exist"),
+        (("--result", "{good}", "--max-fid", "nan"), "not a finite number"),
+        (("--result", "{good}", "--max-fid", "1", "--alpha", "0.7"), "between 0 and 0.5"),
+        (("--result", "{good}", "--update-baseline"), "needs --baseline"),
+    ],
+)
+def test_usage_errors(capsys, tmp_path: Path, results: dict[str, Path], args: tuple[str, ...], message: str) -> None:
+    names = {"good": results["good"], "missing": tmp_path / "missing.json"}
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, _out, err = run(capsys, "gate", *(a.format(**names) for a in args))
+    assert code == 2
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.inception
+def test_evaluate_now_against_a_shipped_reference(capsys, tmp_path: Path, real_weights: Path) -> None:
+    """--real NAME --fake ARRAY: the FID equals `gan-eval fid` on the same inputs; reruns are bit-identical."""
+    images = np.random.default_rng(0).integers(0, 256, (12, 16, 16, 3), dtype=np.uint8)
+    fake = tmp_path / "fake.npy"
+    np.save(fake, images)
+    common = ("--weights", real_weights, "--quiet", "--no-cache", "--bootstrap", "20")
+    code, out, err = run(capsys, "gate", "--real", "digits-test", "--fake", fake, "--max-fid", "1e6", "--json", *common)
+    assert code == 0, err
+    first = json.loads(out)["result"]
+    assert first["n_real"] == 899 and first["n_fake"] == 12
+    assert first["fid_bootstrap_std"] > 0
+    code, out, err = run(capsys, "fid", "digits-test", fake, "--json", "--weights", real_weights, "--quiet")
+    assert code == 0, err
+    assert json.loads(out)["fid"] == pytest.approx(first["fid"], rel=1e-9)
+    code, out, _ = run(capsys, "gate", "--real", "digits-test", "--fake", fake, "--max-fid", "1e6", "--json", *common)
+    assert json.loads(out)["result"]["fid"] == first["fid"]
