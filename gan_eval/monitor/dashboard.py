@@ -1,0 +1,237 @@
+"""The dashboard of a monitored run: one PNG with its losses, D's outputs, gradient norms, metrics and alarms.
+
+Panels, all against the training step: the logged scalars; D's outputs
+(mean D(x) and D(G(z)) as probabilities with r_t = E[sign(D(x_real))] and
+its 0.6 line, or a critic's mean scores and their gap); the gradient norms of
+G and D (log scale); FID and KID; precision, recall, density, coverage and
+the spread ratio; and the latest picture of generated samples. Every alarm is
+a vertical line on every time panel, coloured by rule. Rendered with
+matplotlib's Agg backend on a `Figure` object; returns PNG bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gan_eval.monitor.alarms import RULES
+from gan_eval.monitor.events import RunRecord
+
+ALARM_COLOURS = dict(zip(RULES, ("black", "tab:red", "tab:purple", "tab:olive", "tab:brown", "tab:pink"), strict=True))
+_BOOKKEEPING = {"kind", "step", "time"}
+_SMOOTH_ABOVE = 200
+
+
+def series(events: list[dict[str, Any]], kind: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Steps `(K,)` int64 and values `(K,)` float64 of field `name` in the events of `kind` that have it."""
+    pairs = [
+        (e["step"], float(e[name]))
+        for e in events
+        if e.get("kind") == kind
+        and isinstance(e.get("step"), int)
+        and isinstance(e.get(name), (int, float))
+        and not isinstance(e.get(name), bool)
+    ]
+    if not pairs:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    steps, values = zip(*pairs, strict=True)
+    return np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)
+
+
+def scalar_names(events: list[dict[str, Any]]) -> list[str]:
+    """Names given to `Monitor.log`, in order of first appearance."""
+    names: dict[str, None] = {}
+    for event in events:
+        if event.get("kind") == "scalars":
+            names.update((k, None) for k in event if k not in _BOOKKEEPING)
+    return list(names)
+
+
+def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean of the last `window` finite values at each position `(K,)` (NaN where none)."""
+    finite = np.isfinite(values)
+    sums = np.concatenate([[0.0], np.cumsum(np.where(finite, values, 0.0))])
+    counts = np.concatenate([[0], np.cumsum(finite)])
+    lo = np.maximum(np.arange(1, len(values) + 1) - window, 0)
+    hi = np.arange(1, len(values) + 1)
+    n = counts[hi] - counts[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (sums[hi] - sums[lo]) / np.maximum(n, 1), np.nan)
+
+
+def _plot_line(axes, steps: np.ndarray, values: np.ndarray, label: str, colour: str) -> None:
+    if len(values) > _SMOOTH_ABOVE:
+        axes.plot(steps, values, color=colour, alpha=0.25, linewidth=0.6)
+        window = max(len(values) // 100, 5)
+        axes.plot(steps, rolling_mean(values, window), color=colour, linewidth=1.3, label=f"{label} (mean of {window})")
+    else:
+        axes.plot(steps, values, color=colour, linewidth=1.2, marker="." if len(values) < 30 else None, label=label)
+
+
+def _empty(axes, text: str) -> None:
+    axes.text(0.5, 0.5, text, ha="center", va="center", transform=axes.transAxes, color="grey")
+
+
+def _colours(n: int) -> list[str]:
+    return [f"C{i % 10}" for i in range(n)]
+
+
+def _losses(axes, events: list[dict[str, Any]]) -> bool:
+    names = scalar_names(events)
+    for name, colour in zip(names, _colours(len(names)), strict=True):
+        steps, values = series(events, "scalars", name)
+        _plot_line(axes, steps, values, name, colour)
+    axes.set_title("logged values (losses)")
+    return bool(names)
+
+
+def _d_outputs(axes, events: list[dict[str, Any]]) -> bool:
+    steps, d_real = series(events, "discriminator", "d_real")
+    _, d_fake = series(events, "discriminator", "d_fake")
+    if len(steps):
+        _plot_line(axes, steps, d_real, "D(x)", "tab:blue")
+        _plot_line(axes, steps, d_fake, "D(G(z))", "tab:orange")
+        r_steps, r_t = series(events, "discriminator", "r_t")
+        _plot_line(axes, r_steps, r_t, "r_t = E[sign D(x)]", "tab:green")
+        axes.axhline(0.6, color="tab:green", linestyle=":", linewidth=0.8)
+        axes.set_ylim(-1.05, 1.05)
+        axes.set_title("D's outputs (probabilities; r_t with its 0.6 line)")
+        return True
+    steps, _ = series(events, "discriminator", "critic_gap")
+    if len(steps):
+        for name, label, colour in (
+            ("real_mean", "E[D(x)]", "tab:blue"),
+            ("fake_mean", "E[D(G(z))]", "tab:orange"),
+            ("critic_gap", "gap (Wasserstein estimate)", "tab:green"),
+        ):
+            _plot_line(axes, *series(events, "discriminator", name), label, colour)
+        axes.set_title("critic's scores")
+        return True
+    axes.set_title("D's outputs")
+    return False
+
+
+def _gradients(axes, events: list[dict[str, Any]]) -> bool:
+    drawn = False
+    for net, colour in (("g", "tab:blue"), ("d", "tab:orange")):
+        steps, norms = series(events, "gradients", f"{net}_norm")
+        if len(steps):
+            positive = np.where(norms > 0, norms, np.nan)
+            _plot_line(axes, steps, positive, f"{net.upper()} gradient norm", colour)
+            drawn = True
+    if drawn:
+        axes.set_yscale("log")
+    axes.set_title("gradient norms (L2, per optimizer step)")
+    return drawn
+
+
+def _distances(axes, events: list[dict[str, Any]]) -> bool:
+    steps, fid = series(events, "evaluation", "fid")
+    if not len(steps):
+        axes.set_title("FID and KID")
+        return False
+    axes.plot(steps, fid, color="tab:red", marker="o", markersize=3, label="FID")
+    axes.set_ylabel("FID", color="tab:red")
+    k_steps, kid = series(events, "evaluation", "kid_mean")
+    if len(k_steps):
+        twin = axes.twinx()
+        twin.plot(k_steps, kid, color="tab:blue", marker="s", markersize=3, label="KID")
+        twin.set_ylabel("KID", color="tab:blue")
+    axes.set_title("FID (left) and KID (right) against the reference")
+    return True
+
+
+def _coverage(axes, events: list[dict[str, Any]]) -> bool:
+    drawn = False
+    for name, colour in zip(("precision", "recall", "density", "coverage", "spread_ratio"), _colours(5), strict=True):
+        steps, values = series(events, "evaluation", name)
+        if len(steps):
+            axes.plot(steps, values, color=colour, marker="o", markersize=3, label=name)
+            drawn = True
+    axes.axhline(1.0, color="grey", linestyle=":", linewidth=0.8)
+    axes.set_title("fidelity, diversity and spread of the samples")
+    return drawn
+
+
+def _alarm_lines(axes, alarms: list[dict[str, Any]]) -> None:
+    for alarm in alarms:
+        if isinstance(alarm.get("step"), int):
+            colour = ALARM_COLOURS.get(alarm.get("rule"), "grey")
+            axes.axvline(alarm["step"], color=colour, linestyle="--", linewidth=1.0, alpha=0.8)
+
+
+def latest_samples(run_dir: str | Path, events: list[dict[str, Any]]) -> tuple[int, bytes] | None:
+    """Step and PNG bytes of the newest sample picture the record names inside `run_dir`, if readable."""
+    root = Path(run_dir).resolve()
+    for event in reversed(events):
+        name = event.get("samples") if event.get("kind") == "evaluation" else None
+        if not isinstance(name, str):
+            continue
+        path = (root / name).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            continue  # a record names files of its own folder only
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if data.startswith(b"\x89PNG\r\n\x1a\n"):
+            return event["step"], data
+    return None
+
+
+def dashboard_png(record: RunRecord, run_dir: str | Path, title: str | None = None, dpi: int = 90) -> bytes:
+    """The dashboard of the run in `run_dir` (see the module docstring) as PNG bytes, `dpi` dots per inch."""
+    buffer = io.BytesIO()
+    dashboard_figure(record, run_dir, title).savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def dashboard_figure(record: RunRecord, run_dir: str | Path, title: str | None = None) -> Any:
+    """The dashboard as a matplotlib `Figure` (13 x 12 inches): five time panels and the latest samples."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    events = record.events
+    alarms = [e for e in events if e.get("kind") == "alarm"]
+    figure = Figure(figsize=(13, 12), layout="constrained")
+    grid = figure.subplots(3, 2)
+    panels = [(grid[0, 0], _losses), (grid[0, 1], _d_outputs), (grid[1, 0], _gradients)]
+    panels += [(grid[1, 1], _distances), (grid[2, 0], _coverage)]
+    for axes, draw in panels:
+        if draw(axes, events):
+            _alarm_lines(axes, alarms)
+            axes.legend(fontsize=7, loc="best")
+        else:
+            _empty(axes, "nothing recorded")
+        axes.set_xlabel("step")
+        axes.grid(alpha=0.3)
+    picture = grid[2, 1]
+    picture.axis("off")
+    found = latest_samples(run_dir, events)
+    if found is None:
+        _empty(picture, "no sample picture")
+    else:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(found[1])) as image:
+            picture.imshow(np.asarray(image.convert("RGB")), interpolation="nearest")
+        picture.set_title(f"generated samples at step {found[0]}")
+    counts = Counter(a.get("rule") for a in alarms)
+    if counts:
+        handles = [
+            Line2D([], [], color=ALARM_COLOURS.get(rule, "grey"), linestyle="--", label=f"alarm: {rule} ×{n}")
+            for rule, n in counts.items()
+        ]
+        figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=9)
+    steps = [e["step"] for e in events if isinstance(e.get("step"), int)]
+    span = f"steps {min(steps)}–{max(steps)}" if steps else "no steps"
+    alarm_text = f"{len(alarms)} alarm{'s' if len(alarms) != 1 else ''}" if alarms else "no alarms"
+    figure.suptitle(f"{title or Path(run_dir).name}: {span}, {alarm_text}", fontsize=13)
+    return figure
