@@ -1,0 +1,103 @@
+"""False-alarm rate and power of `gan-eval gate --max-increase` at several sample sizes.
+
+The "generator" is a Gaussian fitted to the real Inception pool3 features of
+the shipped digits set (mean and covariance of `digits-all`, with a small
+ridge so it is full rank); the reference is the shipped `digits-train`
+statistics, held fixed as in CI. For each sample size n:
+
+- null: pairs of independent samples of the same generator, the first as the
+  baseline and the second as "now", judged with the gate's rule
+  (Δ − δ > z·√(σ_now² + σ_base²), δ = 0, α = 0.01, σ from 100 bootstrap
+  replicates); the share that fails is the false-alarm rate;
+- sampling noise: the standard deviation of FID across the independent
+  samples, next to the mean bootstrap estimate of it;
+- power: the share of pairs that fail when "now" is shifted in mean so that
+  its FID rises by about X (a mean shift s adds |s|² to FID).
+
+Usage: python benchmarks/gate_false_alarms.py [--trials 40] [--sizes 250,500,1000]
+Prints one table; takes about 10 minutes on 2 CPU cores with the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from statistics import NormalDist
+
+import numpy as np
+
+from gan_eval.gate import Limits, compare, make_baseline
+from gan_eval.metrics.fid import fid_from_features
+from gan_eval.metrics.fid_bootstrap import fid_bootstrap
+from gan_eval.references import load_reference
+from gan_eval.stats import GanEvalWarning
+
+
+def evaluation(reference, features: np.ndarray, replicates: int, seed: int) -> dict:
+    """A result as the gate reads it: FID and its bootstrap standard deviation."""
+    value = fid_from_features(reference, features)
+    std = fid_bootstrap(reference, features, replicates, seed=seed).std
+    return {"fid": value, "fid_bootstrap_std": std, "n_real": reference.count, "n_fake": len(features), "settings": {}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=40, help="pairs per sample size and shift")
+    parser.add_argument("--sizes", default="250,500,1000", help="generated sample sizes")
+    parser.add_argument("--increases", default="1,2,5", help="FID increases to detect (power)")
+    parser.add_argument("--replicates", type=int, default=100, help="bootstrap replicates per evaluation")
+    parser.add_argument("--alpha", type=float, default=0.01)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", GanEvalWarning)
+
+    reference = load_reference("digits-train")
+    model = load_reference("digits-all")
+    mean, cov = model.mean(), model.covariance()
+    cov = cov + np.eye(len(mean)) * 1e-6 * np.trace(cov) / len(mean)
+    factor = np.linalg.cholesky(cov)
+    rng = np.random.default_rng(0)
+    direction = rng.normal(size=len(mean))
+    direction /= np.linalg.norm(direction)
+    limits = Limits(max_increase={"fid": 0.0}, alpha=args.alpha)
+    z = NormalDist().inv_cdf(1 - args.alpha)
+
+    def draw(n: int, shift: float) -> np.ndarray:
+        return mean + shift * direction + rng.normal(size=(n, len(mean))) @ factor.T
+
+    print(f"alpha={args.alpha} z={z:.3f} trials={args.trials} replicates={args.replicates}")
+    print(
+        "n      FID mean  FID std  boot std  false alarms  "
+        + "  ".join(f"power +{x}" for x in args.increases.split(","))
+    )
+    for n in (int(v) for v in args.sizes.split(",")):
+        start = time.perf_counter()
+        values, stds, alarms = [], [], 0
+        seed = 0
+        for _ in range(args.trials):
+            base = evaluation(reference, draw(n, 0.0), args.replicates, seed)
+            now = evaluation(reference, draw(n, 0.0), args.replicates, seed + 1)
+            seed += 2
+            values += [base["fid"], now["fid"]]
+            stds += [base["fid_bootstrap_std"], now["fid_bootstrap_std"]]
+            alarms += not compare(now, make_baseline(base), limits).passed
+        power = []
+        for increase in (float(v) for v in args.increases.split(",")):
+            hits = 0
+            for _ in range(args.trials):
+                base = evaluation(reference, draw(n, 0.0), args.replicates, seed)
+                now = evaluation(reference, draw(n, increase**0.5), args.replicates, seed + 1)
+                seed += 2
+                hits += not compare(now, make_baseline(base), limits).passed
+            power.append(hits / args.trials)
+        print(
+            f"{n:<6} {np.mean(values):8.3f}  {np.std(values, ddof=1):7.3f}  {np.mean(stds):8.3f}  "
+            f"{alarms:>3}/{args.trials:<3} ({alarms / args.trials:.3f})  "
+            + "  ".join(f"{p:9.2f}" for p in power)
+            + f"   [{time.perf_counter() - start:.0f} s]",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
