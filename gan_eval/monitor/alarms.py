@@ -25,6 +25,7 @@ threshold does not fire again and again. The thresholds are the fields of
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -116,6 +117,7 @@ class AlarmRulebook:
         self._active: dict[tuple[str, str], int] = {}
         self._grad_history = {net: deque(maxlen=r.explode_window) for net in ("G", "D")}
         self._grad_early: dict[str, list[float]] = {"G": [], "D": []}
+        self._early_top: dict[str, float] = {}
         self._g_block: deque[float] = deque(maxlen=r.vanish_block)
         self._g_peak = 0.0
         self._g_recent: deque[float] = deque(maxlen=r.overpower_window)
@@ -191,8 +193,10 @@ class AlarmRulebook:
                 # the usual fluctuations), not the median. A network whose gradients shrink (a saturated D)
                 # has a tiny recent level that noise multiplies by 10 easily; its early level keeps the
                 # baseline at the run's typical scale.
-                q = r.explode_quantile
-                baseline = max(float(np.quantile(history, q)), float(np.quantile(early, q)))
+                if net not in self._early_top and len(early) == r.explode_window:
+                    self._early_top[net] = quantile(early, r.explode_quantile)  # fixed from now on
+                early_top = self._early_top.get(net)
+                baseline = max(quantile(history, r.explode_quantile), early_top or quantile(early, r.explode_quantile))
             exploding = baseline > 0 and peak > r.explode_factor * baseline
             if self._latch(EXPLODING, net, exploding, rearm=r.explode_rearm):
                 message = (
@@ -211,7 +215,7 @@ class AlarmRulebook:
             if net == "G":
                 self._g_block.append(mean)
                 if len(self._g_block) == self._g_block.maxlen:
-                    self._g_peak = max(self._g_peak, float(np.median(self._g_block)))
+                    self._g_peak = max(self._g_peak, statistics.median(self._g_block))
                 self._g_recent.append(mean)
         return fired
 
@@ -230,13 +234,13 @@ class AlarmRulebook:
         r = self.rules
         window = self._d_outputs
         full = len(window) == window.maxlen
-        real = np.array([w[0] for w in window])
-        fake = np.array([w[1] for w in window])
-        saturated = full and bool((real >= r.overpower_real).all() and (fake <= r.overpower_fake).all())
-        extreme = saturated and bool((real >= 1 - r.overpower_extreme).all() and (fake <= r.overpower_extreme).all())
+        saturated = full and all(real >= r.overpower_real and fake <= r.overpower_fake for real, fake in window)
+        extreme = saturated and all(
+            real >= 1 - r.overpower_extreme and fake <= r.overpower_extreme for real, fake in window
+        )
         ratio = math.nan
-        if self._g_peak > 0 and len(self._g_recent) == self._g_recent.maxlen:
-            ratio = float(np.median(self._g_recent)) / self._g_peak
+        if saturated and self._g_peak > 0 and len(self._g_recent) == self._g_recent.maxlen:
+            ratio = statistics.median(self._g_recent) / self._g_peak
         vanished = ratio <= r.vanish_ratio
         if not self._latch(OVERPOWERS, "D", saturated and (vanished or extreme), rearm=r.overpower_window):
             return []
@@ -251,15 +255,17 @@ class AlarmRulebook:
                 f"the saturation is extreme (beyond {1 - r.overpower_extreme:g} and {r.overpower_extreme:g}): "
                 "G still gets gradients but cannot close the gap"
             )
+        real_mean = math.fsum(w[0] for w in window) / len(window)
+        fake_mean = math.fsum(w[1] for w in window) / len(window)
         message = (
             f"the discriminator overpowers the generator: for the last {len(window)} batches D(x) >= "
-            f"{r.overpower_real:g} (mean {real.mean():.4f}) and D(G(z)) <= {r.overpower_fake:g} "
-            f"(mean {fake.mean():.4f}), and {why}. Weaken D (lower its learning rate or its steps per G step, "
+            f"{r.overpower_real:g} (mean {real_mean:.4f}) and D(G(z)) <= {r.overpower_fake:g} "
+            f"(mean {fake_mean:.4f}), and {why}. Weaken D (lower its learning rate or its steps per G step, "
             "add instance noise, R1 or spectral normalisation) or use the non-saturating G loss."
         )
         values = {
-            "d_real_mean": float(real.mean()),
-            "d_fake_mean": float(fake.mean()),
+            "d_real_mean": real_mean,
+            "d_fake_mean": fake_mean,
             "window": len(window),
             "g_grad_ratio": ratio,
         }
@@ -268,7 +274,7 @@ class AlarmRulebook:
     def _overfitting(self, step: int | None) -> list[Alarm]:
         r = self.rules
         full = len(self._r_t) == self._r_t.maxlen
-        mean = float(np.mean(self._r_t))
+        mean = math.fsum(self._r_t) / len(self._r_t)
         if not self._latch(OVERFITTING, "D", full and mean > r.overfit_rt, rearm=r.overfit_window):
             return []
         message = (
@@ -357,6 +363,15 @@ class AlarmRulebook:
                 values = {k: event[k] for k in ("spread_ratio", "recall", "coverage") if _is_number(event.get(k))}
                 fired.append(Alarm(COLLAPSE, event.get("step"), subject, message, dict(values, streak=streak)))
         return fired
+
+
+def quantile(values: Iterable[float], q: float) -> float:
+    """The `q`-quantile of a few numbers, interpolating linearly between order statistics (NumPy's default)."""
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from gan_eval.monitor.alarms import (
     OVERPOWERS,
     AlarmRulebook,
     dominant_oscillation,
+    quantile,
 )
 
 RING_CENTRES = np.array([[math.cos(k * math.pi / 4), math.sin(k * math.pi / 4)] for k in range(8)])
@@ -188,3 +189,10 @@ def test_exploding_rule_ignores_heavy_tailed_noise_and_catches_a_jump():
     # The baseline: the larger 0.9-quantile of the last 100 and the first 100 records.
     baseline = max(np.quantile(norms[-100:], 0.9), np.quantile(norms[:100], 0.9))
     assert fired[0].values["baseline"] == pytest.approx(baseline)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 100])
+@pytest.mark.parametrize("q", [0.0, 0.5, 0.9, 1.0])
+def test_quantile_equals_numpy(n, q):
+    values = np.random.default_rng(n).lognormal(size=n).tolist()
+    assert quantile(values, q) == pytest.approx(np.quantile(values, q), rel=1e-12)
