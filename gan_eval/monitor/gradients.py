@@ -68,12 +68,20 @@ class GradientWatch:
                 self._pending[name].append(norm)
 
     def drain(self) -> dict[str, list[float]]:
-        """The norms measured since the last drain, per network, as floats (one device sync)."""
-        out = {}
-        for name, norms in self._pending.items():
-            if norms:
-                out[name] = torch.stack(norms).tolist()
-                norms.clear()
+        """The norms measured since the last drain, per network, as floats (one device sync per device)."""
+        names = [name for name, norms in self._pending.items() if norms]
+        if not names:
+            return {}
+        counts = [len(self._pending[name]) for name in names]
+        norms = [n for name in names for n in self._pending[name]]
+        # One transfer when G and D share a device; one per norm when they do not.
+        one_device = len({n.device for n in norms}) == 1
+        flat = torch.stack(norms).tolist() if one_device else [n.item() for n in norms]
+        out, start = {}, 0
+        for name, count in zip(names, counts, strict=True):
+            out[name] = flat[start : start + count]
+            start += count
+            self._pending[name].clear()
         return out
 
     def remove(self) -> None:

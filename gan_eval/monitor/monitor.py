@@ -51,15 +51,23 @@ OUTPUT_KINDS = ("logits", "probs", "critic")
 SAMPLES_DIR = "samples"
 
 
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise GanEvalError(f"{name}: expected a number or a one-element tensor, got shape {tuple(value.shape)}")
-        return float(value.detach().item())
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise GanEvalError(f"{name}={value!r} is not a number") from None
+def _numbers(scalars: dict[str, Any]) -> dict[str, float]:
+    """Numbers and one-element tensors as floats; the tensors of one device are read with one sync."""
+    values: dict[str, float] = {}
+    tensors: dict[torch.device, dict[str, torch.Tensor]] = {}
+    for name, value in scalars.items():
+        if isinstance(value, torch.Tensor):
+            if value.numel() != 1:
+                raise GanEvalError(f"{name}: expected a number or a one-element tensor, got shape {tuple(value.shape)}")
+            tensors.setdefault(value.device, {})[name] = value.detach().reshape(()).to(torch.float64)
+            continue
+        try:
+            values[name] = float(value)
+        except (TypeError, ValueError):
+            raise GanEvalError(f"{name}={value!r} is not a number") from None
+    for group in tensors.values():
+        values.update(zip(group, torch.stack(list(group.values())).tolist(), strict=True))
+    return {name: values[name] for name in scalars}
 
 
 def _step(step: Any) -> int:
@@ -183,7 +191,7 @@ class Monitor:
         reserved = {"kind", "step", "time"} & set(scalars)
         if reserved:
             raise GanEvalError(f"log(): {', '.join(sorted(reserved))} is a reserved name")
-        values = {name: _number(name, value) for name, value in scalars.items()}
+        values = _numbers(scalars)
         self._record({"kind": "scalars", "step": step, **values})
 
     def discriminator(self, step: int, real_out: torch.Tensor, fake_out: torch.Tensor, kind: str = "logits") -> None:
