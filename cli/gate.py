@@ -204,8 +204,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(verdict.summary())
         print(_table(verdict))
+    from gan_eval.distributed import is_primary
+
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_file:
+    if summary_file and is_primary():
         try:
             with open(summary_file, "a", encoding="utf-8") as handle:
                 handle.write(markdown(verdict))

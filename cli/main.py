@@ -7,7 +7,9 @@ stderr and exit with code 2; Ctrl-C exits with 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import json
 import sys
 import warnings
@@ -219,11 +221,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
+    from gan_eval import distributed
+
+    primary = True
     try:
-        return args.handler(args)
+        if distributed.launched():
+            distributed.init_from_env(getattr(args, "device", None))
+            primary = distributed.is_primary()
+            if not primary:  # under torchrun, rank 0 alone prints and shows progress
+                args.quiet = True
+                warnings.simplefilter("ignore")
+        with contextlib.redirect_stdout(sys.stdout if primary else io.StringIO()):
+            return args.handler(args)
     except GanEvalError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if primary:
+            print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        distributed.shutdown()

@@ -4,11 +4,15 @@ Data goes to a temporary file in the destination's folder, is flushed to disk,
 then renamed over the destination with `os.replace`, which is atomic on POSIX
 and Windows file systems. A failure or a kill before the rename leaves the
 destination untouched; the temporary file is removed on failure.
+
+Under torchrun only rank 0 writes (every rank computes the same bytes): on
+the other ranks the data goes to a scratch buffer and nothing is touched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +25,11 @@ from gan_eval.errors import GanEvalError
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Open a binary file that replaces `path` only when the block ends without error."""
+    from gan_eval import distributed
+
+    if not distributed.is_primary():
+        yield io.BytesIO()
+        return
     dest = Path(path)
     folder = dest.parent
     try:

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
+from gan_eval import distributed
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.base import FeatureExtractor
 from gan_eval.sources.arrays import ArraySource
@@ -73,18 +74,22 @@ def iter_batches(
     skip_bad: bool,
     skipped: list[str],
     pin_memory: bool = False,
+    bounds: tuple[int, int] | None = None,
 ) -> Iterator[torch.Tensor | list[torch.Tensor]]:
     """uint8 batches of `source` in order: `(B, 3, H, W)` for arrays, lists of `(3, H, W)` otherwise.
 
-    Bad files raise `GanEvalError`, or with `skip_bad` are appended to `skipped`.
+    `bounds`: only the items `[start, stop)` (a shard); default all. Bad files
+    raise `GanEvalError`, or with `skip_bad` are appended to `skipped`.
     """
+    first, last = bounds or (0, len(source))
     if isinstance(source, ArraySource):
-        for start in range(0, len(source), batch_size):
-            chunk = source.load_range(start, min(start + batch_size, len(source)))
+        for start in range(first, last, batch_size):
+            chunk = source.load_range(start, min(start + batch_size, last))
             yield torch.from_numpy(np.ascontiguousarray(chunk)).permute(0, 3, 1, 2).contiguous()
         return
+    decoded = _DecodedImages(source)
     loader = DataLoader(
-        _DecodedImages(source),
+        decoded if (first, last) == (0, len(source)) else Subset(decoded, range(first, last)),
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=_keep_items,
@@ -116,7 +121,11 @@ def extract(
     skip_bad: bool = False,
     keep_features: bool = False,
 ) -> Extraction:
-    """Features of every image of `source` for `heads`, as statistics (and arrays if `keep_features`)."""
+    """Features of every image of `source` for `heads`, as statistics (and arrays if `keep_features`).
+
+    Under torchrun (see `gan_eval.distributed`) this rank extracts its shard
+    and the result is combined across ranks: every rank returns the whole.
+    """
     from tqdm import tqdm
 
     if batch_size < 1:
@@ -127,25 +136,55 @@ def extract(
     result = Extraction(stats={h: FeatureStats(extractor.dims[h]) for h in heads})
     kept: dict[str, list[np.ndarray]] = {h: [] for h in heads}
     pin = extractor.device.type == "cuda"
+    bounds = distributed.shard_bounds(len(source))
+    error = None
     with tqdm(
-        total=len(source),
+        total=bounds[1] - bounds[0],
         unit="img",
         desc=os.path.basename(source.name) or source.name,
-        disable=not progress,
+        disable=not progress or not distributed.is_primary(),
         file=sys.stderr,
         dynamic_ncols=True,
     ) as bar:
-        batches = iter_batches(source, batch_size, workers, skip_bad, result.skipped, pin)
-        for batch in batches:
-            features = extractor.extract(batch, heads)
-            for head, values in features.items():
-                result.stats[head].update(values)
-                if keep_features:
-                    kept[head].append(values.cpu().numpy())
-            result.count += len(batch)
-            bar.update(result.count + len(result.skipped) - bar.n)
+        try:
+            batches = iter_batches(source, batch_size, workers, skip_bad, result.skipped, pin, bounds)
+            for batch in batches:
+                features = extractor.extract(batch, heads)
+                for head, values in features.items():
+                    result.stats[head].update(values)
+                    if keep_features:
+                        kept[head].append(values.cpu().numpy())
+                result.count += len(batch)
+                bar.update(result.count + len(result.skipped) - bar.n)
+        except GanEvalError as exc:
+            if not distributed.active():
+                raise
+            error = str(exc)
+    if distributed.active():
+        distributed.raise_if_any(error)
+        _combine_ranks(result, kept, extractor.dims, keep_features)
     if result.count == 0:
         raise GanEvalError(f"{source.name}: no image could be read ({len(result.skipped)} skipped)")
     if keep_features:
-        result.features = {h: np.concatenate(v) for h, v in kept.items()}
+        result.features = {
+            h: np.concatenate(v) if v else np.zeros((0, extractor.dims[h]), np.float32) for h, v in kept.items()
+        }
     return result
+
+
+def _combine_ranks(
+    result: Extraction, kept: dict[str, list[np.ndarray]], dims: dict[str, int], keep_features: bool
+) -> None:
+    """Sum the statistics over ranks and, if kept, gather the features in rank (= input) order; in place."""
+    for head, stats in result.stats.items():
+        dim = dims[head]
+        total = torch.zeros(dim, dtype=torch.float64) if stats.total is None else torch.from_numpy(stats.total)
+        outer = torch.zeros(dim, dim, dtype=torch.float64) if stats.outer is None else torch.from_numpy(stats.outer)
+        stats.count = int(distributed.all_sum(torch.tensor([stats.count], dtype=torch.int64)).item())
+        stats.total = distributed.all_sum(total).numpy()
+        stats.outer = distributed.all_sum(outer).numpy()
+        if keep_features:
+            local = np.concatenate(kept[head]) if kept[head] else np.zeros((0, dim), np.float32)
+            kept[head] = [part for part in distributed.all_gather_objects(local) if len(part)]
+    result.count = int(distributed.all_sum(torch.tensor([result.count], dtype=torch.int64)).item())
+    result.skipped = [item for part in distributed.all_gather_objects(result.skipped) for item in part]
