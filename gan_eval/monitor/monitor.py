@@ -121,6 +121,10 @@ class Monitor:
             raise GanEvalError(f"every={every!r}: must be a positive integer or None")
         if n_samples < 2:
             raise GanEvalError(f"n_samples={n_samples}: evaluation needs at least 2 samples")
+        if isinstance(reference, (str, os.PathLike)) and not Path(reference).exists():
+            from gan_eval.sources import open_input
+
+            open_input(reference)  # fail now, not at the first evaluation: a built-in name or an error
         self.out_dir = Path(out_dir)
         if not resume and (self.out_dir / "events.jsonl").exists():
             raise GanEvalError(f"{self.out_dir} already holds a run record; use resume=True or another folder")

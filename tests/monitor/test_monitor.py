@@ -213,7 +213,6 @@ def test_statistics_reference_gives_fid_and_spread_only(tmp_path):
     "reference, latent_shape, message",
     [
         (np.zeros((10, 3)), 2, "3-d points; the generator makes 2-d"),
-        ("missing.npy", 2, r"missing\.npy does not exist"),
         (None, (2, 2, 2), "expected points"),
     ],
 )
@@ -223,6 +222,12 @@ def test_evaluation_errors_are_one_line(tmp_path, reference, latent_shape, messa
     monitor = _monitor(tmp_path / "run", reference=reference, every=None, n_samples=10)
     with monitor, pytest.raises(GanEvalError, match=message):
         monitor.evaluate(0, _Shift(1.0, 0.0), latent_shape=latent_shape)
+
+
+def test_a_missing_reference_fails_at_construction(tmp_path):
+    with pytest.raises(GanEvalError, match=r"missing\.npy does not exist"):
+        _monitor(tmp_path / "run", reference=tmp_path / "missing.npy")
+    assert not (tmp_path / "run").exists()
 
 
 def test_non_finite_samples_skip_the_metrics(tmp_path):
