@@ -148,3 +148,23 @@ def test_evaluate_now_against_a_shipped_reference(capsys, tmp_path: Path, real_w
     assert json.loads(out)["fid"] == pytest.approx(first["fid"], rel=1e-9)
     code, out, _ = run(capsys, "gate", "--real", "digits-test", "--fake", fake, "--max-fid", "1e6", "--json", *common)
     assert json.loads(out)["result"]["fid"] == first["fid"]
+
+    # a pytorch-fid / TTUR / clean-fid style file (mu and sigma only) as the reference
+    from gan_eval.references import load_reference
+
+    stats = load_reference("digits-test")
+    np.savez(tmp_path / "pytorch_fid_stats.npz", mu=stats.mean(), sigma=stats.covariance())
+    code, out, err = run(
+        capsys,
+        "gate",
+        "--real",
+        tmp_path / "pytorch_fid_stats.npz",
+        "--fake",
+        fake,
+        "--max-fid",
+        "1e6",
+        "--json",
+        *common,
+    )
+    assert code == 0, err
+    assert json.loads(out)["result"]["fid"] == pytest.approx(first["fid"], rel=1e-9)
