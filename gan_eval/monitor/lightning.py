@@ -62,7 +62,7 @@ class MonitorCallback(Callback):
         self.discriminator_name = discriminator
         self.latent_shape = latent_shape
         self.scalars = None if scalars is None else tuple(scalars)
-        self.close = close
+        self.close_at_end = close
 
     def _network(self, pl_module: Any, name: str) -> torch.nn.Module:
         network = getattr(pl_module, name, None)
@@ -95,5 +95,5 @@ class MonitorCallback(Callback):
             self.monitor.evaluate(step, self._network(pl_module, self.generator_name), self.latent_shape)
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
-        if self.close:
+        if self.close_at_end:
             self.monitor.close()

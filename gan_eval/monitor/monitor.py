@@ -77,12 +77,12 @@ def _step(step: Any) -> int:
 
 
 def _tensorboard_writer(folder: Path) -> Any:
-    """A TensorBoard `SummaryWriter` into `folder`, or None when tensorboard is not installed."""
+    """A TensorBoard `SummaryWriter` into `folder` flushing every 10 s, or None when tensorboard is not installed."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
-    return SummaryWriter(str(folder))
+    return SummaryWriter(str(folder), flush_secs=10)
 
 
 class Monitor:
