@@ -3,6 +3,7 @@
 from gan_eval.errors import GanEvalError
 from gan_eval.evaluation import FidResult, Result, compute_statistics, evaluate, fid, load_extractor
 from gan_eval.metrics.registry import MetricOptions
+from gan_eval.monitor import Monitor
 from gan_eval.stats import FeatureStats, load_stats, save_stats
 from gan_eval.version import __version__
 
@@ -11,6 +12,7 @@ __all__ = [
     "FidResult",
     "GanEvalError",
     "MetricOptions",
+    "Monitor",
     "Result",
     "__version__",
     "compute_statistics",
