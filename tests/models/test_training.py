@@ -100,6 +100,19 @@ def test_seeded_runs_are_identical_bit_for_bit(model: str, data: str, batch: int
     assert config_a.training["final_losses"] == config_b.training["final_losses"]
 
 
+def test_a_run_is_the_start_of_a_longer_run() -> None:
+    # No schedule depends on the total length: a snapshot after 3 of 6 steps is the 3-step run (reference_models).
+    short, _ = train("dcgan", "digits", steps=3, seed=2, batch_size=4, progress=False)
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+
+    def keep(step: int, _losses: dict[str, float], generator: torch.nn.Module, _d: torch.nn.Module) -> None:
+        snapshots[step] = {k: v.clone() for k, v in generator.state_dict().items()}
+
+    train("dcgan", "digits", steps=6, seed=2, batch_size=4, progress=False, on_step=keep)
+    assert snapshots[3].keys() == short.state_dict().keys()
+    assert all(torch.equal(snapshots[3][k], v) for k, v in short.state_dict().items())
+
+
 def test_on_step_sees_every_step() -> None:
     seen: list[int] = []
     train("lsgan", "ring8", steps=4, seed=0, batch_size=8, progress=False, on_step=lambda s, *_: seen.append(s))
