@@ -128,11 +128,12 @@ def _evaluate_now(args: argparse.Namespace, limits) -> dict:
 
         from gan_eval.models.checkpoint import WEIGHTS_FILE, load_generator
         from gan_eval.models.sampling import sample
+        from gan_eval.sources import ArraySource
 
         generator, config = load_generator(args.generator)
         if not config.is_images:
             raise GanEvalError(f"--generator {args.generator} makes 2-D points; the gate judges image generators")
-        fake = sample(generator, config, args.n, seed=args.latent_seed)
+        fake = ArraySource(sample(generator, config, args.n, seed=args.latent_seed), f"samples of {args.generator}")
         extra = {"latent_seed": args.latent_seed, "generator": args.generator}
         extra["generator_sha256"] = hashlib.sha256((Path(args.generator) / WEIGHTS_FILE).read_bytes()).hexdigest()
     result = evaluate(

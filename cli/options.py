@@ -7,6 +7,7 @@ arguments the same way: one `error: ...` line and exit code 2.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import NoReturn
 
@@ -15,6 +16,11 @@ EXIT_USAGE = 2
 
 class Parser(argparse.ArgumentParser):
     """argparse with a one-line error and exit code 2."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # `--float-range -1,1` as the help writes it: without this, argparse takes "-1,1" for an option.
+        self._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d+[,:]\d+$")
 
     def error(self, message: str) -> NoReturn:
         print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)

@@ -96,7 +96,8 @@ class FeatureCache:
                     meta=dict(meta.get("stats_meta", {})),
                 )
                 features = data["features"] if "features" in data.files else None
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError):
+        # A damaged entry: unreadable, or a member np.load hands back as raw bytes (AttributeError, TypeError).
+        except (OSError, ValueError, KeyError, EOFError, AttributeError, TypeError, zipfile.BadZipFile):
             return None
         if stats.total is None or stats.total.shape != (stats.dim,) or stats.outer.shape != (stats.dim, stats.dim):
             return None

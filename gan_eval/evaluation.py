@@ -183,7 +183,8 @@ def _unavailable_reason(
                 "pool3; import torch-fidelity's weights with `gan-eval weights import` to enable it)"
             )
     for side, needed in spec.min_samples(options).items():
-        if _size(opened[side]) < needed:
+        unknown = isinstance(opened[side], FeatureStats) and opened[side].count == 0  # pytorch-fid files omit n
+        if not unknown and _size(opened[side]) < needed:
             return f"it needs at least {needed} images per set; {_name(opened[side])} has {_size(opened[side])}"
     return None
 

@@ -23,6 +23,7 @@ other settings is an error, never a silent pass.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,10 +116,24 @@ def check_comparable(result: dict[str, Any], baseline: dict[str, Any], baseline_
             )
 
 
+def _finite(value: Any, what: str) -> float:
+    """`value` as a float; a NaN, an infinity or a non-number is an error (it would never fail a limit)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise GanEvalError(f"{what} is {value!r}, not a finite number")
+    return float(value)
+
+
+def _check_values(values: dict[str, Any], what: str) -> None:
+    """Refuse a gated metric or noise estimate in `values` that is present but not a finite number."""
+    for key in (*LOWER_IS_BETTER, *HIGHER_IS_BETTER, *NOISE_KEYS.values()):
+        if values.get(key) is not None:
+            _finite(values[key], f"{what}: {key}")
+
+
 def _noise(values: dict[str, Any], metric: str) -> float | None:
     key = NOISE_KEYS.get(metric)
     value = values.get(key) if key else None
-    return float(value) if value is not None else None
+    return _finite(value, key) if value is not None else None
 
 
 def compare(result: dict[str, Any], baseline: dict[str, Any] | None, limits: Limits) -> Verdict:
@@ -130,7 +145,9 @@ def compare(result: dict[str, Any], baseline: dict[str, Any] | None, limits: Lim
         now = result.get(metric)
         if now is None:
             raise GanEvalError(f"the result has no {metric}; a limit is set on it (compute it, or drop the limit)")
+        now = _finite(now, f"the result's {metric}")
         before = base_values.get(metric)
+        before = None if before is None else _finite(before, f"the baseline's {metric}")
         parts, failures = [], []
         if metric in limits.maximum:
             parts.append(f"<= {limits.maximum[metric]:g}")
@@ -179,13 +196,11 @@ def save_baseline(baseline: dict[str, Any], path: str | os.PathLike[str]) -> Non
 
 def _read_json(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
     try:
-        text = Path(path).read_text()
+        data = json.loads(Path(path).read_bytes())
     except FileNotFoundError:
         raise GanEvalError(f"{what} {path} does not exist") from None
     except OSError as exc:
         raise GanEvalError(f"{what} {path}: cannot read ({exc.strerror})") from None
-    try:
-        data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise GanEvalError(f"{what} {path} is not JSON ({exc})") from None
     if not isinstance(data, dict):
@@ -200,6 +215,7 @@ def load_baseline(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise GanEvalError(f"baseline {path} is not a gan-eval baseline (no gan_eval_baseline: {BASELINE_FORMAT})")
     if not isinstance(data.get("values"), dict) or not isinstance(data.get("comparable"), dict):
         raise GanEvalError(f"baseline {path} lacks its values or settings")
+    _check_values(data["values"], f"baseline {path}")
     return data
 
 
@@ -208,6 +224,7 @@ def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
     data = _read_json(path, "result")
     if not isinstance(data.get("settings"), dict) or "n_fake" not in data:
         raise GanEvalError(f"result {path} is not a gan-eval report (no settings or n_fake)")
+    _check_values(data, f"result {path}")
     return data
 
 

@@ -133,12 +133,23 @@ def save_stats(stats: FeatureStats, path: str | os.PathLike[str]) -> None:
 
 
 def is_stats_file(path: Path) -> bool:
-    """True for an `.npz` archive that holds `mu` and `sigma` arrays."""
+    """True for an `.npz` archive that holds a `mu` or a `sigma` array (`load_stats` names a missing one)."""
     if path.suffix.lower() != ".npz" or not zipfile.is_zipfile(path):
         return False
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
-    return {"mu.npy", "sigma.npy"} <= names
+    return bool({"mu.npy", "sigma.npy"} & names)
+
+
+def _sample_count(arrays: dict[str, Any], meta: dict[str, Any], path: Path) -> int:
+    """`n` from the file (0 when it does not say, as in pytorch-fid's files), refusing a value that is no count."""
+    raw = arrays["n"] if "n" in arrays else meta.get("n", 0)
+    value = raw.item() if isinstance(raw, np.ndarray) and raw.ndim == 0 else raw
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or value < 0:
+        raise GanEvalError(f"statistics file {path} has n={raw!r}, not a sample count")
+    return value
 
 
 def load_stats(
@@ -164,6 +175,9 @@ def load_stats(
         raise GanEvalError(f"statistics file {path} is not a readable .npz archive") from None
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise GanEvalError(f"statistics file {path} is not a readable .npz archive ({exc})") from None
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # np.load hands back raw bytes for a member that is not .npy
+            raise GanEvalError(f"statistics file {path}: member {key!r} is not NumPy array data")
     for key in ("mu", "sigma"):
         if key not in arrays:
             raise GanEvalError(f"statistics file {path} has no '{key}' array")
@@ -183,7 +197,9 @@ def load_stats(
             meta = json.loads(str(arrays[META_KEY]))
         except json.JSONDecodeError:
             raise GanEvalError(f"statistics file {path} has unreadable {META_KEY}") from None
-    count = int(arrays["n"]) if "n" in arrays and arrays["n"].ndim == 0 else int(meta.get("n", 0))
+        if not isinstance(meta, dict):
+            raise GanEvalError(f"statistics file {path} has unreadable {META_KEY} (not a JSON object)")
+    count = _sample_count(arrays, meta, path)
     dim = mu.shape[0]
     if expected_dim is not None and dim != expected_dim:
         raise GanEvalError(f"statistics file {path} has {dim}-d features; this extractor gives {expected_dim}-d")

@@ -144,6 +144,8 @@ def load_array_file(path: str | os.PathLike[str], value_range: tuple[float, floa
                         "store one array, or name it 'images'"
                     )
                 array = data[key]
+                if not isinstance(array, np.ndarray):  # np.load hands back raw bytes for a member that is not .npy
+                    raise GanEvalError(f"{path}: member {key!r} is not NumPy array data")
     except ValueError as exc:
         if "pickle" in str(exc).lower() or "object" in str(exc).lower():
             raise GanEvalError(f"{path}: array holds pickled objects; refusing to load it") from None
