@@ -81,10 +81,24 @@ def _digits() -> TrainingData:
     return image_training_data("digits", digits_images("train"), digits_labels("train"), 10)
 
 
+def _stacked_digits() -> TrainingData:
+    """Three uniformly drawn train-split digits per sample as R, G, B (`gan_eval.datasets.stacked_digits`)."""
+    from gan_eval.datasets.digits import digits_images
+
+    grey = torch.from_numpy(digits_images("train")[..., 0].copy()).float() / 127.5 - 1
+
+    def draw(n: int, rng: torch.Generator) -> tuple[torch.Tensor, None]:
+        index = torch.randint(grey.shape[0], (n, 3), generator=rng)
+        return grey[index], None
+
+    return TrainingData("stacked-digits", "images", (3, 32, 32), 0, draw)
+
+
 TRAINING_SETS: dict[str, Callable[[], TrainingData]] = {
     "ring8": lambda: point_training_data(RING8),
     "grid25": lambda: point_training_data(GRID25),
     "digits": _digits,
+    "stacked-digits": _stacked_digits,
 }
 
 

@@ -45,6 +45,17 @@ def test_digits_training_set_is_the_train_split_in_minus_one_to_one() -> None:
     assert labels.shape == (20,) and labels.min() >= 0 and labels.max() <= 9
 
 
+def test_stacked_digits_training_set_stacks_three_train_digits() -> None:
+    data = training_data("stacked-digits")
+    assert (data.kind, data.shape, data.n_classes) == ("images", (3, 32, 32), 0)
+    images, labels = data.draw(20, torch.Generator().manual_seed(0))
+    assert labels is None and images.shape == (20, 3, 32, 32)
+    grey = torch.from_numpy(digits_images("train")[..., 0]).double()
+    for image in (images.double() + 1) * 127.5:
+        for channel in image:
+            assert (grey - channel).abs().flatten(1).max(1).values.min() < 1e-4
+
+
 def test_unknown_names() -> None:
     with pytest.raises(GanEvalError, match="--data nope"):
         training_data("nope")
@@ -57,7 +68,7 @@ def test_unknown_names() -> None:
 
 
 def test_training_sets_listed() -> None:
-    assert {"ring8", "grid25", "digits"} <= set(TRAINING_SETS)
+    assert {"ring8", "grid25", "digits", "stacked-digits"} <= set(TRAINING_SETS)
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))
