@@ -178,6 +178,9 @@ def _npz_bytes(**arrays: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+# Data sets whose float32 features fit in this many bytes are stored as features, others as moments.
+FEATURES_BUDGET = 16 * 2**20
+
 REFERENCE_SETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("digits", ("train", "test")),
     ("stacked-digits", ("test",)),
@@ -192,9 +195,10 @@ def rebuild_references(
     """Recompute every shipped reference with `extract_features(builtin_set_name) -> (N, D) float32`.
 
     For each data set of `REFERENCE_SETS` that is built in, the features of its
-    splits are stored one after the other in `<dataset>-pool3.npz`; each split
-    is a named reference (`digits-test`), and a data set with several splits
-    also gets `<dataset>-all`. Writes the data files and then the manifest,
+    splits are stored one after the other in `<dataset>-pool3.npz` when they
+    fit `FEATURES_BUDGET` (each split is a named reference, `digits-test`, and
+    a data set with several splits also gets `<dataset>-all`); otherwise each
+    split's float64 moments go to `<dataset>-<split>-moments.npz`. Writes the data files and then the manifest,
     each atomically; returns the entries.
     """
     from gan_eval.datasets import BUILTIN_IMAGE_SETS
@@ -212,22 +216,45 @@ def rebuild_references(
             parts.append(features)
             rows[split] = (start, start + len(features))
             start += len(features)
-        if len(present) > 1:
-            rows["all"] = (0, start)
-        path = folder / f"{dataset}-pool3.npz"
-        atomic_write_bytes(path, _npz_bytes(features=np.concatenate(parts)))
-        sha = _sha256(path)
-        for split, (first, stop) in rows.items():
+        features = np.concatenate(parts)
+        if features.nbytes <= FEATURES_BUDGET:
+            if len(present) > 1:
+                rows["all"] = (0, start)
+            path = folder / f"{dataset}-pool3.npz"
+            atomic_write_bytes(path, _npz_bytes(features=features))
+            sha = _sha256(path)
+            for split, (first, stop) in rows.items():
+                entries.append(
+                    ReferenceEntry(
+                        f"{dataset}-{split}",
+                        path.name,
+                        "features",
+                        dataset,
+                        split,
+                        (first, stop),
+                        stop - first,
+                        sha256=sha,
+                        **common,
+                    )
+                )
+            continue
+        for split, (first, stop) in rows.items():  # too many samples to keep: float64 moments
+            stats = FeatureStats(features.shape[1])
+            for block in range(first, stop, 1000):
+                stats.update(features[block : min(block + 1000, stop)])
+            path = folder / f"{dataset}-{split}-moments.npz"
+            payload = _npz_bytes(mu=stats.mean(), sigma_upper=pack_upper(stats.covariance()), n=np.int64(stats.count))
+            atomic_write_bytes(path, payload)
             entries.append(
                 ReferenceEntry(
                     f"{dataset}-{split}",
                     path.name,
-                    "features",
+                    "moments",
                     dataset,
                     split,
-                    (first, stop),
-                    stop - first,
-                    sha256=sha,
+                    None,
+                    stats.count,
+                    sha256=_sha256(path),
                     **common,
                 )
             )

@@ -116,6 +116,26 @@ def test_rebuild_writes_a_manifest_that_verifies(tmp_path: Path) -> None:
         load_reference("digits-test", tmp_path)
 
 
+def test_large_sets_are_stored_as_float64_moments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gan_eval.references as references
+
+    def fake_extract(name: str) -> np.ndarray:
+        n = len(BUILTIN_IMAGE_SETS[name]())
+        return np.random.default_rng(len(name)).random((n, 6), dtype=np.float32)
+
+    settings = {"extractor": "stand-in", "weights_sha256": "0" * 64, "resize": "none", "precision": "exact"}
+    monkeypatch.setattr(references, "FEATURES_BUDGET", 1000)
+    entries = rebuild_references(fake_extract, settings, tmp_path)
+    assert {e.storage for e in entries} == {"moments"}
+    assert "digits-all" not in {e.name for e in entries}
+    assert verify_manifest(tmp_path) == []
+    features = fake_extract("digits:test").astype(np.float64)
+    loaded = load_reference("digits-test", tmp_path)
+    assert loaded.features is None and loaded.count == len(features)
+    np.testing.assert_allclose(loaded.mean(), features.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(loaded.covariance(), np.cov(features, rowvar=False), rtol=1e-10)
+
+
 @pytest.mark.inception
 def test_stored_features_equal_a_fresh_extraction(real_weights: Path) -> None:
     from gan_eval.evaluation import load_extractor
