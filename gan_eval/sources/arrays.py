@@ -64,17 +64,16 @@ class ArraySource:
         if isinstance(array, torch.Tensor):
             array = array.detach().cpu().numpy()
         self.name = name
-        if array.dtype == np.uint8:
-            pass
-        elif np.issubdtype(array.dtype, np.floating):
-            if value_range not in ((0.0, 1.0), (-1.0, 1.0)):
-                raise GanEvalError(f"value range {value_range} is not supported; use (0, 1) or (-1, 1)")
-            _check_values(array, name, value_range)
-        else:
+        floating = np.issubdtype(array.dtype, np.floating)
+        if array.dtype != np.uint8 and not floating:
             raise GanEvalError(
                 f"{name}: arrays of dtype {array.dtype} are not supported; use uint8, or float in [0, 1]"
             )
-        self.array = _to_nhwc(array, name)
+        if floating and value_range not in ((0.0, 1.0), (-1.0, 1.0)):
+            raise GanEvalError(f"value range {value_range} is not supported; use (0, 1) or (-1, 1)")
+        self.array = _to_nhwc(array, name)  # the rank first: the value check reads images along axis 0
+        if floating:
+            _check_values(self.array, name, value_range)
         self.value_range = value_range
         if self.array.shape[0] == 0:
             raise GanEvalError(f"{name}: array holds no images")
