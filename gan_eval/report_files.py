@@ -5,8 +5,8 @@
 - `precision_recall.png`: the (recall, precision) pair in the unit square,
   with density and coverage beside it when they were computed.
 
-Every file is rendered in memory first and then written atomically, so a
-failure leaves no partial report behind.
+Every file is rendered in memory first, and the files are written together
+atomically (all replaced or none), so a failure leaves no partial report.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_eval.atomic import atomic_write_bytes
+from gan_eval.atomic import atomic_write_files
 from gan_eval.errors import GanEvalError
 from gan_eval.evaluation import Result
 
@@ -122,11 +122,8 @@ def check_output_folder(folder: str | os.PathLike[str]) -> Path:
 
 
 def write_report(result: Result, folder: str | os.PathLike[str]) -> list[Path]:
-    """Write `report.json` and the figures into `folder` (created if needed); returns the paths."""
+    """Write `report.json` and the figures into `folder` (created if needed), all or none; returns the paths."""
     path = check_output_folder(folder)
-    files = report_files(result)
-    written = []
-    for name, data in files.items():
-        atomic_write_bytes(path / name, data)
-        written.append(path / name)
-    return written
+    files = {path / name: data for name, data in report_files(result).items()}
+    atomic_write_files(files)
+    return list(files)

@@ -1,0 +1,114 @@
+"""Run `gan-eval ARGS` in a subprocess with faults made to happen at a known moment (for test_faults.py).
+
+    python fault_driver.py [options] -- ARGS...
+
+Options:
+  --stand-in          a tiny fixed random network instead of Inception (16-d "pool3"), so that a
+                      subprocess does not spend its time on the real one; everything else is real
+  --download-weights  with --stand-in: resolve the weights first, as the real loader does (a download
+                      from $GAN_EVAL_WEIGHTS_URL when the cache is empty)
+  --slow-batch S      the stand-in sleeps S seconds per batch
+  --marker PATH       created when the fault point is reached: the first batch, or the pause below
+  --pause-in-write S  sleep S seconds in the first fsync of a file, i.e. inside an atomic write, with the
+                      data written to the temporary file but not yet renamed into place
+  --file-size-limit N RLIMIT_FSIZE of N bytes, SIGXFSZ ignored: a write past N fails with EFBIG, as a
+                      full disk fails with ENOSPC
+
+The exit code is the command's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import signal
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+
+class StandInExtractor:
+    """8x8 average pool of the uint8 image through a fixed random projection to 16 dims."""
+
+    name = "stand-in"
+    heads = ("pool3",)
+    dims = {"pool3": 16}  # noqa: RUF012 (read-only, as FeatureExtractor declares it)
+
+    def __init__(self, slow_batch: float, marker: Path | None) -> None:
+        self.device = torch.device("cpu")
+        self.projection = torch.randn(3 * 8 * 8, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        self.slow_batch = slow_batch
+        self.marker = marker
+
+    def settings(self) -> dict[str, str]:
+        return {
+            "extractor": self.name,
+            "weights_sha256": "0" * 64,
+            "resize": "adaptive-avg-8",
+            "precision": "exact",
+            "device": "cpu",
+        }
+
+    def extract(self, images, heads=("pool3",)):
+        if self.marker is not None:
+            self.marker.touch()
+        time.sleep(self.slow_batch)
+        pooled = [torch.nn.functional.adaptive_avg_pool2d(i.double().unsqueeze(0), 8) for i in images]
+        return {"pool3": (torch.cat(pooled).flatten(1) / 255 @ self.projection).float()}
+
+
+def _use_stand_in(options: argparse.Namespace) -> None:
+    from gan_eval import evaluation
+    from gan_eval.weights import resolve_weights_path
+
+    def load_extractor(weights=None, device=None, precision=None, progress=True):
+        if options.download_weights:
+            resolve_weights_path(weights, progress)
+        return StandInExtractor(options.slow_batch, options.marker if options.pause_in_write is None else None)
+
+    evaluation.load_extractor = load_extractor
+
+
+def _pause_in_first_fsync(seconds: float, marker: Path | None) -> None:
+    real_fsync = os.fsync
+    paused = []
+
+    def fsync(fd: int) -> None:
+        if not paused:
+            paused.append(fd)
+            if marker is not None:
+                marker.touch()
+            time.sleep(seconds)
+        real_fsync(fd)
+
+    os.fsync = fsync
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stand-in", action="store_true")
+    parser.add_argument("--download-weights", action="store_true")
+    parser.add_argument("--slow-batch", type=float, default=0.0)
+    parser.add_argument("--marker", type=Path)
+    parser.add_argument("--pause-in-write", type=float)
+    parser.add_argument("--file-size-limit", type=int)
+    parser.add_argument("args", nargs=argparse.REMAINDER)
+    options = parser.parse_args()
+    args = options.args[1:] if options.args[:1] == ["--"] else options.args
+    if options.file_size_limit is not None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (options.file_size_limit, options.file_size_limit))
+    if options.stand_in:
+        _use_stand_in(options)
+    if options.pause_in_write is not None:
+        _pause_in_first_fsync(options.pause_in_write, options.marker)
+    from gan_eval.cli.main import main as gan_eval_main
+
+    return gan_eval_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
