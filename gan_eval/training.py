@@ -82,14 +82,22 @@ def _digits() -> TrainingData:
 
 
 def _stacked_digits() -> TrainingData:
-    """Three uniformly drawn train-split digits per sample as R, G, B (`gan_eval.datasets.stacked_digits`)."""
-    from gan_eval.datasets.digits import digits_images
+    """Stacked digits with uniform modes: per channel a uniform class, then a uniform train image of it.
 
-    grey = torch.from_numpy(digits_images("train")[..., 0].copy()).float() / 127.5 - 1
+    The distribution that `stacked-digits:train` is a stratified sample of (`gan_eval.datasets.stacked_digits`).
+    """
+    from gan_eval.datasets.digits import digits_images, digits_labels
+
+    labels = torch.from_numpy(digits_labels("train"))
+    order = torch.argsort(labels, stable=True)
+    grey = torch.from_numpy(digits_images("train")[..., 0].copy()).float()[order] / 127.5 - 1
+    counts = torch.bincount(labels, minlength=10)
+    starts = torch.cumsum(counts, 0) - counts
 
     def draw(n: int, rng: torch.Generator) -> tuple[torch.Tensor, None]:
-        index = torch.randint(grey.shape[0], (n, 3), generator=rng)
-        return grey[index], None
+        digit = torch.randint(10, (n, 3), generator=rng)
+        within = (torch.rand(n, 3, generator=rng, dtype=torch.float64) * counts[digit]).long()
+        return grey[starts[digit] + within], None
 
     return TrainingData("stacked-digits", "images", (3, 32, 32), 0, draw)
 
@@ -254,11 +262,14 @@ def train(
     batch_size: int | None = None,
     on_step: StepCallback | None = None,
     progress: bool = True,
+    on_start: Callable[[nn.Module, nn.Module], None] | None = None,
 ) -> tuple[nn.Module, GeneratorConfig]:
     """Train `model` on `data` (a name or a `TrainingData`); returns the generator (eval mode) and its config.
 
-    The config's `training` entry records the device, the wall time in seconds,
-    the torch version and the last step's losses.
+    `on_start(generator, discriminator)` runs once the nets exist, before the
+    first step (to attach hooks); `on_step` after every generator step. The
+    config's `training` entry records the device, the wall time in seconds,
+    the intra-op thread count, the torch version and the last step's losses.
     """
     if steps < 1:
         raise GanEvalError(f"--steps {steps}: must be at least 1")
@@ -266,11 +277,14 @@ def train(
         data = training_data(data)
     config = make_config(model, data, steps, seed, batch_size)
     trainer = Trainer(config, data, device)
+    if on_start is not None:
+        on_start(trainer.generator, trainer.discriminator)
     start = time.perf_counter()
     losses = trainer.run(steps, on_step=on_step, progress=progress)
     record = {
         "device": str(trainer.device),
         "seconds": round(time.perf_counter() - start, 2),
+        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "final_losses": {k: round(v, 6) for k, v in losses.items()},
     }

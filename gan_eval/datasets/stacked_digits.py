@@ -13,9 +13,9 @@ channel a digit image of the mode's class drawn uniformly (with replacement)
 from the 898 images of the digits' train split, seed 0; `stacked-digits:test`
 is built the same way from the 899 images of the test split, seed 1. So the
 reference's mode histogram is exactly the uniform one of Stacked MNIST.
-Training (`gan-eval train --data stacked-digits`) draws three uniformly
-random train-split images per sample at every batch instead (class shares
-then follow the digits', 9.6% to 10.5%).
+Training (`gan-eval train --data stacked-digits`) draws fresh samples of the
+same distribution at every batch: per channel a uniformly drawn class, then a
+uniformly drawn train-split image of that class.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -127,6 +129,39 @@ def save_generator(folder: str | os.PathLike[str], generator: nn.Module, config:
     atomic_write_bytes(folder / WEIGHTS_FILE, buffer.getvalue())
     text = json.dumps(config.to_json(), indent=2, sort_keys=True) + "\n"
     atomic_write_bytes(folder / CONFIG_FILE, text.encode())
+    return folder
+
+
+def check_new_checkpoint_folder(folder: str | os.PathLike[str]) -> Path:
+    """`folder` as a Path when `create_checkpoint` can write it: absent, or an empty folder."""
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        what = "is a file" if not folder.is_dir() else "exists and is not empty"
+        raise GanEvalError(f"--out {folder} {what}; name a new or empty folder")
+    return folder
+
+
+def create_checkpoint(folder: str | os.PathLike[str], generator: nn.Module, config: GeneratorConfig) -> Path:
+    """Write a new checkpoint folder all at once: both files go to a hidden sibling folder, renamed at the end.
+
+    `folder` must be absent or empty; a failure or a kill leaves it as it was.
+    """
+    folder = check_new_checkpoint_folder(folder)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    except OSError as exc:
+        raise GanEvalError(f"cannot write {folder}: {exc.strerror or exc}") from None
+    try:
+        save_generator(staging, generator, config)
+        os.chmod(staging, 0o755)
+        os.replace(staging, folder)  # replaces an empty folder atomically on POSIX
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise GanEvalError(f"cannot write {folder}: {exc.strerror or exc}") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return folder
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_eval.datasets.digits import digits_images
+from gan_eval.datasets.digits import digits_images, digits_labels
 from gan_eval.datasets.toy2d import TOY_2D
 from gan_eval.errors import GanEvalError
 from gan_eval.models.registry import MODELS
@@ -45,15 +45,23 @@ def test_digits_training_set_is_the_train_split_in_minus_one_to_one() -> None:
     assert labels.shape == (20,) and labels.min() >= 0 and labels.max() <= 9
 
 
-def test_stacked_digits_training_set_stacks_three_train_digits() -> None:
+def test_stacked_digits_training_set_has_uniform_classes_per_channel() -> None:
     data = training_data("stacked-digits")
     assert (data.kind, data.shape, data.n_classes) == ("images", (3, 32, 32), 0)
-    images, labels = data.draw(20, torch.Generator().manual_seed(0))
-    assert labels is None and images.shape == (20, 3, 32, 32)
-    grey = torch.from_numpy(digits_images("train")[..., 0]).double()
-    for image in (images.double() + 1) * 127.5:
+    images, labels = data.draw(400, torch.Generator().manual_seed(0))
+    assert labels is None and images.shape == (400, 3, 32, 32)
+    grey = torch.from_numpy(digits_images("train")[..., 0]).double().flatten(1)
+    train_labels = digits_labels("train")
+    channels = ((images.double() + 1) * 127.5).flatten(2)
+    found = []
+    for image in channels:
         for channel in image:
-            assert (grey - channel).abs().flatten(1).max(1).values.min() < 1e-4
+            distance, index = (grey - channel).abs().max(1).values.min(0)
+            assert distance < 1e-4  # every channel is a training digit
+            found.append(train_labels[int(index)])
+    # 1,200 channels, classes uniform: Pearson's chi-square below its 0.999 quantile for 9 degrees of freedom.
+    counts = np.bincount(found, minlength=10)
+    assert ((counts - 120) ** 2 / 120).sum() < 27.88
 
 
 def test_unknown_names() -> None:

@@ -1,0 +1,164 @@
+"""`detect_collapse(real, fake)`: every mode-collapse detector that applies to the inputs, one verdict.
+
+- REAL names a 2-D mixture (`ring8`, `grid25`): FAKE is an `(N, 2)` array
+  (or a `.npy` file of one) and the verdict is `mixture_collapse`'s: modes
+  covered, high-quality share, reverse KL (`gan_eval.diagnostics.modes`).
+- REAL is an image set: both sets go through the feature pipeline (the
+  standard Inception pool3 features, from the feature cache when present)
+  and `feature_collapse` runs NDB, birthday support, coverage, recall and
+  authenticity on them (`gan_eval.diagnostics.feature_space`). When REAL is
+  `stacked-digits:train` or `stacked-digits:test`, each channel of both sets
+  is also read by the digit classifier and `label_collapse` compares the
+  1,000-mode histograms (`gan_eval.diagnostics.digit_classifier`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gan_eval.datasets.toy2d import TOY_2D
+from gan_eval.diagnostics.feature_space import MAX_SAMPLES, NDB_BINS, feature_collapse
+from gan_eval.diagnostics.modes import label_collapse, mixture_collapse
+from gan_eval.diagnostics.verdict import CollapseVerdict
+from gan_eval.errors import GanEvalError
+from gan_eval.evaluation import load_extractor
+from gan_eval.extractors.base import FeatureExtractor
+from gan_eval.features import input_features
+from gan_eval.sources import open_input
+from gan_eval.sources.base import ImageSource
+from gan_eval.stats import FeatureStats
+from gan_eval.weights import HEAD_POOL3
+
+STACKED_REFERENCES = ("stacked-digits:train", "stacked-digits:test")
+
+PointsInput = str | os.PathLike[str] | np.ndarray | torch.Tensor
+
+
+def load_points(fake: PointsInput, what: str = "FAKE") -> np.ndarray:
+    """An `(N, 2)` float64 array from an array or a `.npy` file (read without pickles)."""
+    if isinstance(fake, (np.ndarray, torch.Tensor)):
+        array = np.asarray(fake.detach().cpu().numpy() if isinstance(fake, torch.Tensor) else fake)
+        name = f"{what} array"
+    else:
+        path = Path(fake)
+        name = str(path)
+        if not path.is_file():
+            raise GanEvalError(f"{path}: no such file (expected an (N, 2) array in .npy)")
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise GanEvalError(f"{path}: not a readable .npy array ({str(exc).splitlines()[0][:120]})") from None
+        if not isinstance(array, np.ndarray):
+            raise GanEvalError(f"{path}: holds several arrays; save one (N, 2) array with np.save")
+    if array.ndim != 2 or array.shape[1] != 2 or array.shape[0] == 0:
+        raise GanEvalError(f"{name}: expected an (N, 2) array of points, got shape {array.shape}")
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise GanEvalError(f"{name}: expected numbers, got dtype {array.dtype}")
+    return array.astype(np.float64)
+
+
+def _images(source: ImageSource) -> np.ndarray:
+    """All images of `source` as `(N, 3, 32, 32)` uint8, for the digit classifier."""
+    first = source.load(0)
+    if first.shape != (32, 32, 3):
+        raise GanEvalError(f"{source.name}: stacked-digits modes need 32x32 RGB images, got {first.shape[:2]}")
+    images = np.empty((len(source), 32, 32, 3), dtype=np.uint8)
+    for index in range(len(source)):
+        image = source.load(index)
+        if image.shape != (32, 32, 3):
+            raise GanEvalError(f"{source.describe(index)}: image of shape {image.shape[:2]}; all must be 32x32")
+        images[index] = image
+    return images.transpose(0, 3, 1, 2)
+
+
+def stacked_digits_collapse(real: ImageSource, fake: ImageSource, min_count: int = 1) -> CollapseVerdict:
+    """Labelled modes of two stacked-digits image sets, each channel read by the cached digit classifier."""
+    from gan_eval.diagnostics.digit_classifier import load_digit_classifier, stacked_modes
+
+    real_images, fake_images = _images(real), _images(fake)
+    net = load_digit_classifier()
+    real_modes, fake_modes = stacked_modes(net, real_images), stacked_modes(net, fake_images)
+    return label_collapse(real_modes, fake_modes, min_count=min_count, reference=real.name)
+
+
+def _features(
+    source: ImageSource,
+    extractor: FeatureExtractor,
+    cache: bool,
+    batch_size: int,
+    workers: int | None,
+    progress: bool,
+    skip_bad: bool,
+) -> np.ndarray:
+    from gan_eval.cache import FeatureCache
+
+    found = input_features(
+        source,
+        extractor,
+        (HEAD_POOL3,),
+        (HEAD_POOL3,),
+        cache=FeatureCache() if cache else None,
+        batch_size=batch_size,
+        workers=workers,
+        progress=progress,
+        skip_bad=skip_bad,
+    )
+    return found.features[HEAD_POOL3]
+
+
+def detect_collapse(
+    real: Any,
+    fake: Any,
+    *,
+    min_count: int = 1,
+    extractor: FeatureExtractor | None = None,
+    weights: str | None = None,
+    device: str | torch.device | None = None,
+    precision: str | None = None,
+    batch_size: int = 64,
+    workers: int | None = None,
+    progress: bool = True,
+    skip_bad: bool = False,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    cache: bool = True,
+    ndb_bins: int = NDB_BINS,
+    max_samples: int = MAX_SAMPLES,
+    seed: int = 0,
+) -> CollapseVerdict:
+    """The mode-collapse verdict of `fake` against `real` (module docstring for what runs when).
+
+    `real`: a mixture name, a built-in set, a folder, `.zip` or `.npy`/`.npz`
+    images; `fake`: `(N, 2)` points for a mixture, images otherwise.
+    `extractor` replaces the Inception network (then `weights`, `device` and
+    `precision` are unused). `ndb_bins`, `max_samples` and `seed` go to
+    `feature_collapse`.
+    """
+    if isinstance(real, str) and real in TOY_2D:
+        return mixture_collapse(TOY_2D[real], load_points(fake), min_count=min_count)
+    sources = {}
+    for side, spec in (("REAL", real), ("FAKE", fake)):
+        opened = open_input(spec, value_range)
+        if isinstance(opened, FeatureStats):
+            raise GanEvalError(f"{side} {spec}: a statistics file has no per-sample features; give the images")
+        sources[side] = opened
+    labelled = None
+    if isinstance(real, str) and real in STACKED_REFERENCES:
+        labelled = stacked_digits_collapse(sources["REAL"], sources["FAKE"], min_count)
+    if extractor is None:
+        extractor = load_extractor(weights, device, precision, progress)
+    x, y = (_features(s, extractor, cache, batch_size, workers, progress, skip_bad) for s in sources.values())
+    verdict = feature_collapse(
+        x, y, reference=sources["REAL"].name, ndb_bins=ndb_bins, max_samples=max_samples, seed=seed
+    )
+    verdict = CollapseVerdict(
+        reference=verdict.reference,
+        detectors=verdict.detectors,
+        values=verdict.values,
+        settings={**verdict.settings, **extractor.settings(), "min_count": min_count},
+    )
+    return labelled.merged(verdict) if labelled is not None else verdict
