@@ -6,10 +6,13 @@
 - REAL is an image set: both sets go through the feature pipeline (the
   standard Inception pool3 features, from the feature cache when present)
   and `feature_collapse` runs NDB, birthday support, coverage, recall and
-  authenticity on them (`gan_eval.diagnostics.feature_space`). When REAL is
-  `stacked-digits:train` or `stacked-digits:test`, each channel of both sets
-  is also read by the digit classifier and `label_collapse` compares the
-  1,000-mode histograms (`gan_eval.diagnostics.digit_classifier`).
+  authenticity on them (`gan_eval.diagnostics.feature_space`).
+- When REAL is a built-in digits set, both sets' images are also read by the
+  digit classifier (`gan_eval.diagnostics.digit_classifier`) and
+  `label_collapse` compares the mode histograms: for `stacked-digits:train`
+  and `stacked-digits:test` each channel is classified (1,000 modes); for
+  `digits:train`, `digits:test` and `digits:all` the mean of the three
+  channels (10 modes).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from gan_eval.stats import FeatureStats
 from gan_eval.weights import HEAD_POOL3
 
 STACKED_REFERENCES = ("stacked-digits:train", "stacked-digits:test")
+DIGIT_REFERENCES = ("digits:train", "digits:test", "digits:all")
 
 PointsInput = str | os.PathLike[str] | np.ndarray | torch.Tensor
 
@@ -62,28 +66,35 @@ def load_points(fake: PointsInput, what: str = "FAKE") -> np.ndarray:
     return array.astype(np.float64)
 
 
-def _images(source: ImageSource) -> np.ndarray:
+def _images(source: ImageSource, what: str) -> np.ndarray:
     """All images of `source` as `(N, 3, 32, 32)` uint8, for the digit classifier."""
-    first = source.load(0)
-    if first.shape != (32, 32, 3):
-        raise GanEvalError(f"{source.name}: stacked-digits modes need 32x32 RGB images, got {first.shape[:2]}")
     images = np.empty((len(source), 32, 32, 3), dtype=np.uint8)
     for index in range(len(source)):
         image = source.load(index)
         if image.shape != (32, 32, 3):
-            raise GanEvalError(f"{source.describe(index)}: image of shape {image.shape[:2]}; all must be 32x32")
+            raise GanEvalError(f"{source.describe(index)}: {what} need 32x32 RGB images, got {image.shape[:2]}")
         images[index] = image
     return images.transpose(0, 3, 1, 2)
 
 
-def stacked_digits_collapse(real: ImageSource, fake: ImageSource, min_count: int = 1) -> CollapseVerdict:
-    """Labelled modes of two stacked-digits image sets, each channel read by the cached digit classifier."""
-    from gan_eval.diagnostics.digit_classifier import load_digit_classifier, stacked_modes
+def digit_label_collapse(real: ImageSource, fake: ImageSource, stacked: bool, min_count: int = 1) -> CollapseVerdict:
+    """Labelled modes of two 32x32 digit image sets, read by the cached digit classifier.
 
-    real_images, fake_images = _images(real), _images(fake)
+    `stacked`: each channel is a digit (modes `100 r + 10 g + b`); otherwise the
+    rounded mean of the three channels is one digit (modes 0..9).
+    """
+    from gan_eval.diagnostics.digit_classifier import classify_digits, load_digit_classifier, stacked_modes
+
+    what = "stacked-digits modes" if stacked else "digit modes"
+    real_images, fake_images = _images(real, what), _images(fake, what)
     net = load_digit_classifier()
-    real_modes, fake_modes = stacked_modes(net, real_images), stacked_modes(net, fake_images)
-    return label_collapse(real_modes, fake_modes, min_count=min_count, reference=real.name)
+
+    def modes(images: np.ndarray) -> np.ndarray:
+        if stacked:
+            return stacked_modes(net, images)
+        return classify_digits(net, np.rint(images.mean(axis=1)).astype(np.uint8))
+
+    return label_collapse(modes(real_images), modes(fake_images), min_count=min_count, reference=real.name)
 
 
 def _features(
@@ -147,8 +158,9 @@ def detect_collapse(
             raise GanEvalError(f"{side} {spec}: a statistics file has no per-sample features; give the images")
         sources[side] = opened
     labelled = None
-    if isinstance(real, str) and real in STACKED_REFERENCES:
-        labelled = stacked_digits_collapse(sources["REAL"], sources["FAKE"], min_count)
+    if isinstance(real, str) and real in STACKED_REFERENCES + DIGIT_REFERENCES:
+        stacked = real in STACKED_REFERENCES
+        labelled = digit_label_collapse(sources["REAL"], sources["FAKE"], stacked, min_count)
     if extractor is None:
         extractor = load_extractor(weights, device, precision, progress)
     x, y = (_features(s, extractor, cache, batch_size, workers, progress, skip_bad) for s in sources.values())

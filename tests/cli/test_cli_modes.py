@@ -197,7 +197,7 @@ def test_images_two_classes_fire(
 
 
 def test_copies_of_the_reference_fire_authenticity(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, stand_in_network
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, stand_in_network, cached_classifier
 ) -> None:
     np.save(tmp_path / "copies.npy", nchw(digits_images("train")[::2]))
     payload = run_json(capsys, "digits:train", tmp_path / "copies.npy")
@@ -241,6 +241,25 @@ def test_stacked_digits_sample_passes_and_few_modes_fire(
     # 27 modes, plus the few that misread test-split digits land in.
     assert payload["modes_covered"] < 60
     assert payload["detectors"][0]["threshold"] > 900
+
+
+def test_digits_reference_adds_ten_labelled_modes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, stand_in_network, cached_classifier
+) -> None:
+    images, labels = digits_images("test"), digits_labels("test")
+    np.save(tmp_path / "test.npy", nchw(images))
+    payload = run_json(capsys, "digits:train", tmp_path / "test.npy")
+    assert [d["name"] for d in payload["detectors"]][:2] == ["modes", "mode_kl"]
+    assert (payload["modes_covered"], payload["modes_total"]) == (10, 10)
+    assert not {"modes", "mode_kl"} & set(payload["fired"])
+
+    np.save(tmp_path / "two.npy", nchw(images[labels < 2]))
+    payload = run_json(capsys, "digits:train", tmp_path / "two.npy")
+    assert {"modes", "mode_kl"} <= set(payload["fired"])
+    # The classifier misreads a few of the 179 test-split 0s and 1s; --min-count 10 ignores such strays.
+    assert payload["modes_covered"] < 10
+    payload = run_json(capsys, "digits:train", tmp_path / "two.npy", "--min-count", "10")
+    assert payload["modes_covered"] == 2 and "modes" in payload["fired"]
 
 
 def test_stacked_digits_needs_32x32(
