@@ -48,6 +48,8 @@ class ImageFolderSource:
 
     def load(self, index: int) -> np.ndarray:
         path = self.files[index]
+        if path.exists() and not path.is_file():  # reading a named pipe or a device would block or never end
+            raise GanEvalError(f"{path}: not a regular file")
         try:
             return decode_image(str(path), str(path))
         except PermissionError:

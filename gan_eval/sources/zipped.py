@@ -14,6 +14,10 @@ import numpy as np
 from gan_eval.errors import GanEvalError
 from gan_eval.sources.decode import IMAGE_EXTENSIONS, decode_image
 
+# Larger than any image file under Pillow's decompression-bomb limit (89.5 million 16-bit RGBA pixels
+# uncompressed are 716 MB); members are read into memory, so a bigger one is refused unread.
+MAX_MEMBER_BYTES = 1 << 30
+
 
 def _escapes_root(member: str) -> bool:
     path = PurePosixPath(member.replace("\\", "/"))
@@ -70,6 +74,9 @@ class ZipSource:
             self._archive = zipfile.ZipFile(self.path)
             self._pid = os.getpid()
         name = self.describe(index)
+        size = self._crcs[self.members[index]][1]
+        if size > MAX_MEMBER_BYTES:
+            raise GanEvalError(f"{name}: member of {size} bytes, over the {MAX_MEMBER_BYTES} bytes an image may have")
         try:
             data = self._archive.read(self.members[index])
         except (zipfile.BadZipFile, OSError, EOFError) as exc:

@@ -232,6 +232,13 @@ def _(ws: Workspace) -> Case:
     return Case(stats(ws, folder), (folder / "gone.png",))
 
 
+@case("image-named-pipe")
+def _(ws: Workspace) -> Case:
+    folder = image_folder(ws.inputs / "images", 1)
+    os.mkfifo(folder / "pipe.png")  # reading it would block forever
+    return Case(stats(ws, folder), (folder / "pipe.png",), "not a regular file")
+
+
 @case("image-all-bad-with-skip-bad")
 def _(ws: Workspace) -> Case:
     folder = ws.inputs / "images"
@@ -299,6 +306,13 @@ def _(ws: Workspace) -> Case:
 def _(ws: Workspace) -> Case:
     archive = ws.zip_file({"a.png": png_bytes(), "bomb.png": bomb_png()})
     return Case(stats(ws, archive), (f"{archive}:bomb.png",), "decompression-bomb")
+
+
+@case("zip-member-over-the-size-limit")
+def _(ws: Workspace) -> Case:
+    ws.monkeypatch.setattr("gan_eval.sources.zipped.MAX_MEMBER_BYTES", 10_000)  # the real limit is 1 GiB
+    archive = ws.zip_file({"a.png": png_bytes(), "huge.png": bytes(20_000)})
+    return Case(stats(ws, archive), (f"{archive}:huge.png",), "member of 20000 bytes, over the 10000 bytes")
 
 
 @case("zip-without-images")
