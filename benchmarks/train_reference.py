@@ -9,9 +9,12 @@ gives on the same machine; the full one is what `--steps <steps>` gives.
 Training uses `--threads` intra-op threads (1 by default: fastest for these
 small nets on a shared CPU, and the float sums then have one fixed order).
 
-With `--fid-samples N` (default 300), both generators' FID against
-`digits:test` is measured with N samples (seed 0) through the standard
-Inception pipeline and printed with the wall times as one JSON object.
+With `--samples N` (default 300), N samples (seed 0) of each generator are
+measured through the standard Inception pipeline: FID against `digits:test`,
+and the mode-collapse verdict of `gan-eval modes digits:train` (10 labelled
+digit modes, NDB, birthday support, coverage, recall, authenticity). All is
+printed with the wall times as one JSON object. `--measure-only` measures
+the checkpoints already in `--out` without training.
 
     python benchmarks/train_reference.py [--out reference_models] [--steps 4000] [--degraded-steps 1000]
 """
@@ -66,12 +69,20 @@ def train_reference(out: Path, steps: int, degraded_steps: int, seed: int) -> di
     return times
 
 
-def measure_fid(folder: Path, n: int) -> float:
-    """FID of `n` samples (seed 0) of the checkpoint in `folder` against `digits:test`."""
+def measure(folder: Path, n: int) -> dict[str, object]:
+    """FID against `digits:test` and the collapse verdict against `digits:train` of `n` samples (seed 0)."""
     import gan_eval
+    from gan_eval.diagnostics.detect import detect_collapse
 
     generator, config = load_generator(folder)
-    return float(gan_eval.fid("digits:test", sample(generator, config, n, seed=0), progress=False).fid)
+    images = sample(generator, config, n, seed=0)
+    verdict = detect_collapse("digits:train", images, progress=False)
+    return {
+        "fid_vs_digits_test": round(float(gan_eval.fid("digits:test", images, progress=False).fid), 2),
+        "collapsed": verdict.collapsed,
+        "fired": list(verdict.fired),
+        "detectors": {d.name: [round(float(d.value), 4), round(float(d.threshold), 4)] for d in verdict.detectors},
+    }
 
 
 def main() -> None:
@@ -81,21 +92,23 @@ def main() -> None:
     parser.add_argument("--degraded-steps", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--fid-samples", type=int, default=300, help="0 skips the FID measurement")
+    parser.add_argument("--samples", type=int, default=300, help="samples per measurement; 0 skips measuring")
+    parser.add_argument("--measure-only", action="store_true", help="measure the checkpoints in --out, no training")
     args = parser.parse_args()
     if not 1 <= args.degraded_steps < args.steps:
         parser.error("--degraded-steps must be at least 1 and below --steps")
 
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
-    times = train_reference(args.out, args.steps, args.degraded_steps, args.seed)
-    torch.set_num_threads(threads_before)
-    summary: dict[str, object] = {"training_seconds": times, "threads": args.threads, "torch": torch.__version__}
-    if args.fid_samples:
-        summary["fid_samples"] = args.fid_samples
-        summary["fid_vs_digits_test"] = {
-            name: round(measure_fid(args.out / name, args.fid_samples), 2) for name in (FULL_NAME, DEGRADED_NAME)
-        }
+    summary: dict[str, object] = {"threads": args.threads, "torch": torch.__version__}
+    if not args.measure_only:
+        threads_before = torch.get_num_threads()
+        torch.set_num_threads(args.threads)
+        summary["training_seconds"] = train_reference(args.out, args.steps, args.degraded_steps, args.seed)
+        torch.set_num_threads(threads_before)
+    if args.samples:
+        start = time.perf_counter()
+        summary["samples"] = args.samples
+        summary["measured"] = {name: measure(args.out / name, args.samples) for name in (FULL_NAME, DEGRADED_NAME)}
+        summary["measuring_seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(summary, indent=2))
 
 
