@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from gan_eval.cli.options import add_cache_option, add_extraction_options, non_negative_int, positive_int
+
+if TYPE_CHECKING:
+    from gan_eval.diagnostics.verdict import CollapseVerdict
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -44,7 +48,7 @@ def _number(value: object) -> str:
     return str(value)
 
 
-def format_verdict(verdict) -> str:
+def format_verdict(verdict: CollapseVerdict) -> str:
     """The verdict as a table: one row per detector, the mode counts, then the verdict line."""
     rows = [("detector", "value", "threshold", "fires when", "fired", "what")]
     for d in verdict.detectors:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -32,7 +31,7 @@ from gan_eval.errors import GanEvalError
 from gan_eval.evaluation import load_extractor
 from gan_eval.extractors.base import FeatureExtractor
 from gan_eval.features import input_features
-from gan_eval.sources import open_input
+from gan_eval.sources import Input, open_input
 from gan_eval.sources.base import ImageSource
 from gan_eval.stats import FeatureStats
 from gan_eval.weights import HEAD_POOL3
@@ -123,8 +122,8 @@ def _features(
 
 
 def detect_collapse(
-    real: Any,
-    fake: Any,
+    real: Input,
+    fake: Input,
     *,
     min_count: int = 1,
     extractor: FeatureExtractor | None = None,
