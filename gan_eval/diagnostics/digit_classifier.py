@@ -91,19 +91,21 @@ def train_digit_classifier(seed: int = SEED) -> nn.Module:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        torch.manual_seed(seed)
-        net = digit_net()
-        optimiser = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
-        rng = torch.Generator().manual_seed(seed)
-        net.train()
-        for _ in range(EPOCHS):
-            order = torch.randperm(images.shape[0], generator=rng)
-            for start in range(0, images.shape[0], BATCH):
-                index = order[start : start + BATCH]
-                loss = F.cross_entropy(net(_jittered(images[index], rng)), labels[index])
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
+        # The initial weights and dropout draw from the global generator: seed it without disturbing the caller's.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = digit_net()
+            optimiser = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
+            rng = torch.Generator().manual_seed(seed)
+            net.train()
+            for _ in range(EPOCHS):
+                order = torch.randperm(images.shape[0], generator=rng)
+                for start in range(0, images.shape[0], BATCH):
+                    index = order[start : start + BATCH]
+                    loss = F.cross_entropy(net(_jittered(images[index], rng)), labels[index])
+                    optimiser.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimiser.step()
     finally:
         torch.set_num_threads(threads)
     return net.eval()

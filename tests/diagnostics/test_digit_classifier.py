@@ -22,7 +22,10 @@ from gan_eval.diagnostics.digit_classifier import (
 
 @pytest.fixture(scope="module")
 def trained() -> nn.Module:
-    return train_digit_classifier()
+    before = torch.random.get_rng_state()
+    net = train_digit_classifier()
+    assert torch.equal(torch.random.get_rng_state(), before)  # the caller's global generator is left alone
+    return net
 
 
 def test_held_out_accuracy_is_at_least_95_percent(trained: nn.Module) -> None:
