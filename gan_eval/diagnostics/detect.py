@@ -62,7 +62,10 @@ def load_points(fake: PointsInput, what: str = "FAKE") -> np.ndarray:
         raise GanEvalError(f"{name}: expected an (N, 2) array of points, got shape {array.shape}")
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise GanEvalError(f"{name}: expected numbers, got dtype {array.dtype}")
-    return array.astype(np.float64)
+    points = array.astype(np.float64)
+    if not np.isfinite(points).all():
+        raise GanEvalError(f"{name}: holds NaN or Inf values")
+    return points
 
 
 def _images(source: ImageSource, what: str) -> np.ndarray:

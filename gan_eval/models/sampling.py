@@ -18,6 +18,7 @@ import copy
 import torch
 from torch import nn
 
+from gan_eval.errors import GanEvalError
 from gan_eval.models.checkpoint import GeneratorConfig
 
 
@@ -43,7 +44,8 @@ def sample(
 
     The generator runs where its parameters are, in eval mode (batch norm with
     its running statistics, no dropout), and is put back in its former mode
-    afterwards.
+    afterwards. Output with NaN or Inf, or images outside [-1, 1] (beyond half
+    a pixel level), raise `GanEvalError` instead of being clipped into pixels.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
@@ -62,4 +64,18 @@ def sample(
     finally:
         generator.train(was_training)
     out = torch.cat(parts)
+    _check_output(out, config.is_images)
     return images_to_uint8(out) if config.is_images else out
+
+
+# Half a pixel level of [-1, 1] (one level is 2/255): values within it of the range round to 0 or 255 anyway.
+_RANGE_SLACK = 1 / 255
+
+
+def _check_output(out: torch.Tensor, images: bool) -> None:
+    """Refuse what would otherwise be judged on wrong numbers: NaN/Inf anywhere, images outside [-1, 1]."""
+    if not torch.isfinite(out).all():
+        raise GanEvalError(f"the generator's output holds NaN or Inf values ({int((~torch.isfinite(out)).sum())})")
+    if images and (out.min() < -1 - _RANGE_SLACK or out.max() > 1 + _RANGE_SLACK):
+        low, high = float(out.min()), float(out.max())
+        raise GanEvalError(f"the generator's images span [{low:.4g}, {high:.4g}], outside the range [-1, 1]")

@@ -143,7 +143,7 @@ def test_point_input_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     nan[3, 0] = np.nan
     np.save(tmp_path / "nan.npy", nan)
     code, _, err = run(capsys, "modes", "ring8", tmp_path / "nan.npy")
-    one_error_line(code, err, "NaN")
+    one_error_line(code, err, "nan.npy", "NaN")
     code, _, err = run(capsys, "modes", "ring8", tmp_path / "nan.npy", "--min-count", "0")
     one_error_line(code, err, "--min-count")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from gan_eval.errors import GanEvalError
 from gan_eval.models.checkpoint import GeneratorConfig, build_generator
 from gan_eval.models.sampling import balanced_labels, images_to_uint8, sample
 from gan_eval.training import make_config, training_data
@@ -61,6 +62,29 @@ def test_balanced_labels() -> None:
     assert labels.tolist() == [i % 10 for i in range(23)]
     counts = torch.bincount(labels, minlength=10)
     assert counts.max() - counts.min() <= 1
+
+
+@pytest.mark.parametrize("model", ["dcgan", "gan"])
+def test_nan_output_is_refused(model: str) -> None:
+    generator, config = built(model, "digits" if model == "dcgan" else "ring8")
+    with torch.no_grad():
+        next(generator.parameters()).fill_(float("nan"))
+    with pytest.raises(GanEvalError, match="NaN"):
+        sample(generator, config, 3)
+
+
+def test_images_outside_minus_one_one_are_refused() -> None:
+    config = make_config("gan", training_data("digits"), steps=1, seed=0)
+    generator = build_generator(config)
+    generator.net[-1] = torch.nn.Identity()  # drop the tanh: a linear image output
+    with torch.no_grad():
+        generator.net[-2].bias.fill_(1.5)
+        generator.net[-2].weight.zero_()
+    with pytest.raises(GanEvalError, match=r"\[1\.5, 1\.5\], outside the range"):
+        sample(generator, config, 3)
+    with torch.no_grad():
+        generator.net[-2].bias.fill_(1 + 0.5 / 255)  # within half a pixel level: rounds to 255
+    assert torch.equal(sample(generator, config, 3), torch.full((3, 3, 32, 32), 255, dtype=torch.uint8))
 
 
 def test_n_must_be_positive() -> None:
