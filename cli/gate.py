@@ -133,7 +133,11 @@ def _evaluate_now(args: argparse.Namespace, limits) -> dict:
         generator, config = load_generator(args.generator)
         if not config.is_images:
             raise GanEvalError(f"--generator {args.generator} makes 2-D points; the gate judges image generators")
-        fake = ArraySource(sample(generator, config, args.n, seed=args.latent_seed), f"samples of {args.generator}")
+        try:
+            samples = sample(generator, config, args.n, seed=args.latent_seed)
+        except GanEvalError as exc:  # NaN or out-of-range output: name the checkpoint it came from
+            raise GanEvalError(f"--generator {args.generator}: {exc}") from None
+        fake = ArraySource(samples, f"samples of {args.generator}")
         extra = {"latent_seed": args.latent_seed, "generator": args.generator}
         extra["generator_sha256"] = hashlib.sha256((Path(args.generator) / WEIGHTS_FILE).read_bytes()).hexdigest()
     result = evaluate(

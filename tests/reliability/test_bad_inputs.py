@@ -5,9 +5,7 @@ runs it in this process and checks that it exits with code 2, that stderr is
 exactly one `error: ...` line naming the culprit (no traceback), and that
 neither the output folder nor the cache home gained a file (no partial
 statistics, report, baseline, cache entry or weights, no temporary file).
-Every input is refused before any image reaches the network. Cases marked
-`xfail(strict=True)` are known gaps in code owned elsewhere (the reason says
-which); they start failing, on purpose, once the gap is closed.
+Every input is refused before any image reaches the network.
 """
 
 from __future__ import annotations
@@ -28,10 +26,8 @@ import torch
 from cli_harness import assert_refused, files_under, image_folder, serving, write_png
 from PIL import Image
 
-from gan_eval.errors import GanEvalError
 from gan_eval.extractors.inception import INCEPTION_NAME, RESIZE_MODE
-from gan_eval.models.checkpoint import GeneratorConfig, build_generator, load_generator, save_generator
-from gan_eval.models.sampling import sample
+from gan_eval.models.checkpoint import GeneratorConfig, build_generator, save_generator
 from gan_eval.stats import META_KEY
 from gan_eval.version import __version__
 
@@ -720,6 +716,18 @@ def _(ws: Workspace) -> Case:
     return Case(_gate_generator(ws, generator), (generator,), "is not images")
 
 
+@case("generator-returning-nan")
+def _(ws: Workspace) -> Case:
+    generator = _generator(ws, [3, 8, 8], nan=True)
+    return Case(_gate_generator(ws, generator), (generator,), "NaN or Inf")
+
+
+@case("generator-outside-minus-one-one")
+def _(ws: Workspace) -> Case:
+    generator = _generator(ws, [3, 8, 8], output="linear")
+    return Case(_gate_generator(ws, generator), (generator,), "outside the range [-1, 1]")
+
+
 @case("generator-without-weights-file")
 def _(ws: Workspace) -> Case:
     generator = _generator(ws, [3, 8, 8])
@@ -728,8 +736,6 @@ def _(ws: Workspace) -> Case:
 
 
 # --- modes, plot, train -----------------------------------------------------------------------------------
-
-_MODES_REASON = "gan-eval modes names the reference set ('ring8 samples'), not the file, for NaN or Inf points"
 
 
 @case("modes-points-of-wrong-shape")
@@ -744,7 +750,7 @@ def _(ws: Workspace) -> Case:
     return Case(("modes", "ring8", path), (path,), "not a readable")
 
 
-@case("modes-points-with-nan", pytest.mark.xfail(strict=True, reason=_MODES_REASON))
+@case("modes-points-with-nan")
 def _(ws: Workspace) -> Case:
     path = ws.npy(np.array([[0.0, np.nan]] * 50), "points.npy")
     return Case(("modes", "ring8", path), (path,), "NaN")
@@ -798,22 +804,3 @@ def check(ws: Workspace, cli, bad: Case) -> None:
 def test_bad_input_is_refused_in_one_line(name: str, workspace: Workspace, cli) -> None:
     build, _ = CASES[name]
     check(workspace, cli, build(workspace))
-
-
-_SAMPLING_REASON = (
-    "gan_eval.models.sampling.images_to_uint8 clips to [0, 255] and casts NaN without a check, so such a "
-    "generator is judged on wrong pixels instead of refused (reported to the models' owner)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=_SAMPLING_REASON)
-@pytest.mark.parametrize(("output", "nan"), [("tanh", True), ("linear", False)], ids=["nan", "outside-minus-one-one"])
-def test_generator_output_is_checked_before_it_becomes_pixels(output: str, nan: bool, workspace: Workspace) -> None:
-    """What `gan-eval gate --generator` samples: NaN or values outside [-1, 1] must be refused, not clipped.
-
-    Called on `sample` itself (what the gate calls) so that the check costs no network pass; once sampling
-    refuses these, the gate reports them as one line like the cases above.
-    """
-    generator, config = load_generator(_generator(workspace, [3, 8, 8], output=output, nan=nan))
-    with pytest.raises(GanEvalError, match=r"NaN|range"):
-        sample(generator, config, 2)
