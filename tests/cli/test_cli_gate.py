@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import StandInExtractor
+from stand_in import StandInExtractor
 
 from gan_eval import MetricOptions, evaluate
 from gan_eval.cli.main import main
