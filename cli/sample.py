@@ -1,0 +1,40 @@
+"""`gan-eval sample DIR -n N -o OUT [--seed S]`: draw samples of a trained generator into a .npy file or PNG folder."""
+
+from __future__ import annotations
+
+import argparse
+
+from gan_eval.cli.options import non_negative_int, positive_int
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the `sample` sub-command."""
+    sample = commands.add_parser(
+        "sample",
+        help="draw N seeded samples of a checkpoint (gan-eval train --out DIR) into a .npy file or a PNG folder",
+        description=(
+            "Seeded samples of a trained generator. OUT ending in .npy gets uint8 (N, H, W, C) images or "
+            "float32 (N, 2) points; any other OUT is a new (or empty) folder of PNG files 000000.png, ... "
+            "The output appears all at once, or not at all."
+        ),
+    )
+    sample.add_argument("checkpoint", metavar="DIR", help="checkpoint folder with generator.pt and config.json")
+    sample.add_argument("-n", type=positive_int, required=True, help="number of samples")
+    sample.add_argument("-o", "--output", required=True, metavar="OUT", help=".npy file or new folder")
+    sample.add_argument("--seed", type=non_negative_int, default=0, help="seed of the latent noise (default 0)")
+    sample.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check OUT, load the generator, sample, write, print where it went."""
+    from gan_eval.models.checkpoint import load_generator, read_config
+    from gan_eval.models.sampling import sample
+    from gan_eval.sample_files import check_sample_output, write_samples
+
+    check_sample_output(args.output, read_config(args.checkpoint).is_images)
+    generator, config = load_generator(args.checkpoint)
+    samples = sample(generator, config, args.n, seed=args.seed)
+    out = write_samples(samples, args.output)
+    kind = "images" if config.is_images else "points"
+    print(f"{args.n} {kind} of {config.model} on {config.dataset} (seed {args.seed}) -> {out}")
+    return 0
