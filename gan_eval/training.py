@@ -3,7 +3,10 @@
 Each generator step is preceded by `n_critic` discriminator steps (Arjovsky et
 al. 2017, Algorithm 1; Gulrajani et al. 2017, Algorithm 1; 1 for the other
 losses, as in Goodfellow et al. 2014 with k = 1). The objectives are the pure
-functions of `gan_eval.models.losses`. Everything random comes from the seed:
+functions of `gan_eval.models.losses`. The learning rate is constant, except
+where the optimizer settings name a `final_lr` (2-D `wgan-gp`): it then decays
+exponentially to it over `config.steps`, so such a run is not the start of a
+longer one. Everything random comes from the seed:
 the initial weights and dropout/spectral-norm state from `torch.manual_seed`,
 the noise, labels and data batches from two CPU `torch.Generator`s, so a seed
 gives the same weights bit for bit on one machine and the same noise on any
@@ -28,7 +31,7 @@ from gan_eval.datasets.toy2d import GRID25, RING8, Mixture2D
 from gan_eval.errors import GanEvalError
 from gan_eval.models.checkpoint import GeneratorConfig, build_discriminator, build_generator
 from gan_eval.models.losses import LOSSES, clip_weights, gradient_penalty
-from gan_eval.models.registry import MODELS, architectures
+from gan_eval.models.registry import MODELS, architectures, model_spec
 from gan_eval.version import __version__
 
 POINT_BATCH = 256
@@ -123,7 +126,7 @@ def make_config(
     """The full description of a training run of `model` on `data`."""
     if model not in MODELS:
         raise GanEvalError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
-    spec = MODELS[model]
+    spec = model_spec(model, data.kind)
     if spec.conditional and data.n_classes == 0:
         raise GanEvalError(f"{model} is class-conditional but data set {data.name} has no labels")
     generator, discriminator = architectures(model, data.kind, data.shape, data.n_classes)
@@ -229,8 +232,23 @@ class Trainer:
             self.discriminator.requires_grad_(True)
         return loss.item()
 
+    def learning_rate(self) -> float:
+        """The learning rate of both nets at the current step.
+
+        Constant `lr`, or with `final_lr` in the optimizer settings an exponential
+        decay from `lr` at step 0 to `final_lr` at step `config.steps`.
+        """
+        settings = self.config.optimizer
+        if "final_lr" not in settings:
+            return float(settings["lr"])
+        progress = min(self.step / self.config.steps, 1.0)
+        return float(settings["lr"] * (settings["final_lr"] / settings["lr"]) ** progress)
+
     def train_step(self) -> dict[str, float]:
         """`n_critic` discriminator steps, then one generator step; the losses of the last of each."""
+        for optimizer in (self.opt_d, self.opt_g):
+            for group in optimizer.param_groups:
+                group["lr"] = self.learning_rate()
         for _ in range(self.config.loss["n_critic"]):
             losses = self._discriminator_step()
         losses["g_loss"] = self._generator_step()
