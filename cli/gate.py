@@ -8,7 +8,13 @@ import os
 import sys
 from pathlib import Path
 
-from gan_eval.cli.options import add_cache_option, add_extraction_options, non_negative_int, positive_int
+from gan_eval.cli.options import (
+    add_cache_option,
+    add_extraction_options,
+    extraction_kwargs,
+    non_negative_int,
+    positive_int,
+)
 from gan_eval.errors import GanEvalError
 
 EXIT_REGRESSION = 1
@@ -145,15 +151,7 @@ def _evaluate_now(args: argparse.Namespace, limits) -> dict:
         fake,
         metrics,
         options=MetricOptions(bootstrap=args.bootstrap, kid_subset_size=1000),
-        weights=args.weights,
-        device=args.device,
-        precision=args.precision,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        progress=not args.quiet,
-        skip_bad=args.skip_bad,
-        value_range=args.float_range,
-        cache=not args.no_cache,
+        **extraction_kwargs(args),
     ).to_json()
     result["settings"].update(extra)
     return result

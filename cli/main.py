@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from gan_eval.cli.options import EXIT_USAGE, Parser, add_cache_option, add_extraction_options
+from gan_eval.cli.options import EXIT_USAGE, Parser, add_cache_option, add_extraction_options, extraction_kwargs
 from gan_eval.errors import GanEvalError
 from gan_eval.stats import GanEvalWarning
 from gan_eval.version import __version__
@@ -74,15 +74,7 @@ def _run_fid(args: argparse.Namespace) -> int:
     result = fid(
         args.a,
         args.b,
-        weights=args.weights,
-        device=args.device,
-        precision=args.precision,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        progress=not args.quiet,
-        skip_bad=args.skip_bad,
-        value_range=args.float_range,
-        cache=not args.no_cache,
+        **extraction_kwargs(args),
     )
     if args.json:
         print(json.dumps(result.to_json()))

@@ -6,7 +6,13 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
-from gan_eval.cli.options import add_cache_option, add_extraction_options, non_negative_int, positive_int
+from gan_eval.cli.options import (
+    add_cache_option,
+    add_extraction_options,
+    extraction_kwargs,
+    non_negative_int,
+    positive_int,
+)
 
 if TYPE_CHECKING:
     from gan_eval.diagnostics.verdict import CollapseVerdict
@@ -75,15 +81,7 @@ def run(args: argparse.Namespace) -> int:
         args.real,
         args.fake,
         min_count=args.min_count,
-        weights=args.weights,
-        device=args.device,
-        precision=args.precision,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        progress=not args.quiet,
-        skip_bad=args.skip_bad,
-        value_range=args.float_range,
-        cache=not args.no_cache,
+        **extraction_kwargs(args),
         ndb_bins=args.ndb_bins,
         max_samples=args.max_samples,
         seed=args.seed,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 EXIT_USAGE = 2
 
@@ -82,3 +82,18 @@ def add_extraction_options(parser: argparse.ArgumentParser) -> None:
 def add_cache_option(parser: argparse.ArgumentParser) -> None:
     """`--no-cache`: neither read nor write the feature cache."""
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
+
+
+def extraction_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of `gan_eval.evaluate` (and friends) that the extraction and cache options set."""
+    return {
+        "weights": args.weights,
+        "device": args.device,
+        "precision": args.precision,
+        "batch_size": args.batch_size,
+        "workers": args.workers,
+        "progress": not args.quiet,
+        "skip_bad": args.skip_bad,
+        "value_range": args.float_range,
+        "cache": not args.no_cache,
+    }

@@ -6,7 +6,13 @@ import argparse
 import json
 import sys
 
-from gan_eval.cli.options import add_cache_option, add_extraction_options, non_negative_int, positive_int
+from gan_eval.cli.options import (
+    add_cache_option,
+    add_extraction_options,
+    extraction_kwargs,
+    non_negative_int,
+    positive_int,
+)
 from gan_eval.errors import GanEvalError
 
 
@@ -111,15 +117,7 @@ def run(args: argparse.Namespace) -> int:
         args.fake,
         args.metrics,
         options=options,
-        weights=args.weights,
-        device=args.device,
-        precision=args.precision,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        progress=not args.quiet,
-        skip_bad=args.skip_bad,
-        value_range=args.float_range,
-        cache=not args.no_cache,
+        **extraction_kwargs(args),
     )
     if args.out:
         write_report(result, args.out)
