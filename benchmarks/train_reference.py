@@ -17,6 +17,14 @@ printed with the wall times as one JSON object. `--measure-only` measures
 the checkpoints already in `--out` without training.
 
     python benchmarks/train_reference.py [--out reference_models] [--steps 4000] [--degraded-steps 1000]
+
+`--points` instead trains the 2-D references (`--point-models`, default
+`wgan-gp`, on ring8 and grid25, `--steps` long, one seeded run each, nothing
+saved), draws 2,500 points (seed 1) of each and prints the table of
+docs/reference-generators.md: modes covered, high-quality share, mode KL,
+verdict and wall time.
+
+    python benchmarks/train_reference.py --points --steps 4000 --seed 0
 """
 
 from __future__ import annotations
@@ -85,6 +93,50 @@ def measure(folder: Path, n: int) -> dict[str, object]:
     }
 
 
+POINT_SETS = ("ring8", "grid25")
+POINT_SAMPLES = 2500
+POINT_SAMPLE_SEED = 1
+
+
+def measure_points(model: str, data: str, steps: int, seed: int) -> dict[str, object]:
+    """Train `model` on the 2-D set `data`; the verdict of `POINT_SAMPLES` points (seed 1) and the wall time."""
+    from gan_eval.diagnostics.detect import detect_collapse
+    from gan_eval.training import train
+
+    generator, config = train(model, data, steps, seed=seed, progress=False)
+    points = sample(generator, config, POINT_SAMPLES, seed=POINT_SAMPLE_SEED).numpy()
+    verdict = detect_collapse(data, points)
+    return {
+        "data": data,
+        "model": model,
+        "steps": steps,
+        "seed": seed,
+        "seconds": config.training["seconds"],
+        "modes_covered": verdict.values["modes_covered"],
+        "modes_total": verdict.values["modes_total"],
+        "high_quality": round(float(verdict.values["high_quality"]), 4),
+        "mode_kl": round(float(verdict.values["mode_kl"]), 4),
+        "collapsed": verdict.collapsed,
+        "fired": list(verdict.fired),
+    }
+
+
+def point_table(rows: list[dict[str, object]]) -> str:
+    """The measured 2-D runs as a Markdown table."""
+    lines = [
+        "| data | model | steps | seed | wall time | modes covered | high quality | mode KL | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        verdict = f"collapsed ({', '.join(r['fired'])})" if r["collapsed"] else "not collapsed"
+        lines.append(
+            f"| {r['data']} | `{r['model']}` | {r['steps']} | {r['seed']} | {r['seconds']:.0f} s | "
+            f"{r['modes_covered']} of {r['modes_total']} | {100 * r['high_quality']:.1f}% | "
+            f"{r['mode_kl']:.3f} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("reference_models"))
@@ -94,7 +146,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--samples", type=int, default=300, help="samples per measurement; 0 skips measuring")
     parser.add_argument("--measure-only", action="store_true", help="measure the checkpoints in --out, no training")
+    parser.add_argument("--points", action="store_true", help="train and measure the 2-D references instead")
+    parser.add_argument("--point-models", default="wgan-gp", help="with --points: comma-separated models")
     args = parser.parse_args()
+    if args.points:
+        torch.set_num_threads(args.threads)
+        rows = [
+            measure_points(model, data, args.steps, args.seed)
+            for model in args.point_models.split(",")
+            for data in POINT_SETS
+        ]
+        print(json.dumps({"threads": args.threads, "torch": torch.__version__, "runs": rows}, indent=2))
+        print(point_table(rows))
+        return
     if not 1 <= args.degraded_steps < args.steps:
         parser.error("--degraded-steps must be at least 1 and below --steps")
 
