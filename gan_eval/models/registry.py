@@ -17,7 +17,9 @@ decayed exponentially to 1e-5 over the run. The image setting (λ = 10,
 constant 1e-4) left the generator off the ring (0 of 8 modes after 4,000
 steps): with σ = 0.01 a sample is high-quality only within 0.03 of a centre,
 and a constant step size keeps the samples' spread several σ wide; the
-decay brings it down to the data's own (docs/reference-generators.md).
+decay brings it down to the data's own: 8 of 8 ring modes, 90.7% high
+quality after 8,000 steps. grid25 is not reached yet (20 of 25, 14.1%);
+see docs/reference-generators.md.
 """
 
 from __future__ import annotations
