@@ -73,3 +73,24 @@ def test_short_wgan_gp_run_on_ring8_reaches_the_modes(tmp_path: Path, capsys: py
     assert reported["high_quality"] == pytest.approx(high_quality, abs=1e-12)
     assert reported["modes_covered"] >= MIN_MODES
     assert reported["high_quality"] >= MIN_HIGH_QUALITY
+
+
+def test_point_wgan_gp_learning_rate_decays_exponentially_over_the_run() -> None:
+    """lr_t = 1e-3 · (1e-5 / 1e-3)^(t / steps), checked against math.exp at each step; images stay constant."""
+    import math
+
+    from gan_eval.training import Trainer, make_config, training_data
+
+    ring = training_data("ring8")
+    trainer = Trainer(make_config("wgan-gp", ring, 4, seed=0, batch_size=8), ring)
+    seen = []
+    for _ in range(4):
+        trainer.train_step()
+        seen.append(trainer.opt_g.param_groups[0]["lr"])
+        assert trainer.opt_d.param_groups[0]["lr"] == seen[-1]
+    expected = [math.exp(math.log(1e-3) + t / 4 * (math.log(1e-5) - math.log(1e-3))) for t in range(4)]
+    assert seen == pytest.approx(expected, rel=1e-12)
+    assert trainer.learning_rate() == pytest.approx(1e-5, rel=1e-12)  # after the last step
+
+    digits = make_config("wgan-gp", training_data("digits"), 4, seed=0)
+    assert digits.loss["gp_weight"] == 10.0 and "final_lr" not in digits.optimizer
