@@ -101,6 +101,7 @@ POINT_SAMPLE_SEED = 1
 def measure_points(model: str, data: str, steps: int, seed: int) -> dict[str, object]:
     """Train `model` on the 2-D set `data`; the verdict of `POINT_SAMPLES` points (seed 1) and the wall time."""
     from gan_eval.diagnostics.detect import detect_collapse
+    from gan_eval.diagnostics.verdict import json_number
     from gan_eval.training import train
 
     generator, config = train(model, data, steps, seed=seed, progress=False)
@@ -115,7 +116,7 @@ def measure_points(model: str, data: str, steps: int, seed: int) -> dict[str, ob
         "modes_covered": verdict.values["modes_covered"],
         "modes_total": verdict.values["modes_total"],
         "high_quality": round(float(verdict.values["high_quality"]), 4),
-        "mode_kl": round(float(verdict.values["mode_kl"]), 4),
+        "mode_kl": json_number(round(float(verdict.values["mode_kl"]), 4)),  # NaN (no high-quality point): null
         "collapsed": verdict.collapsed,
         "fired": list(verdict.fired),
     }
@@ -132,7 +133,7 @@ def point_table(rows: list[dict[str, object]]) -> str:
         lines.append(
             f"| {r['data']} | `{r['model']}` | {r['steps']} | {r['seed']} | {r['seconds']:.0f} s | "
             f"{r['modes_covered']} of {r['modes_total']} | {100 * r['high_quality']:.1f}% | "
-            f"{r['mode_kl']:.3f} | {verdict} |"
+            f"{'n/a' if r['mode_kl'] is None else format(r['mode_kl'], '.3f')} | {verdict} |"
         )
     return "\n".join(lines)
 
