@@ -11,6 +11,15 @@ import torch
 from gan_eval.monitor import Monitor
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny MLP trainings run fastest on one thread, and do not stall when the machine is busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def small_run(tmp_path):
     """A record with 60 steps of losses, D outputs and gradients, three evaluations and one alarm."""
