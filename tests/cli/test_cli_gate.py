@@ -8,27 +8,14 @@ runs the real network on a few images against a shipped reference.
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import run_cli
 from stand_in import StandInExtractor
 
 from gan_eval import MetricOptions, evaluate
-from gan_eval.cli.main import main
-from gan_eval.stats import GanEvalWarning
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", GanEvalWarning)
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +44,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_update_baseline_then_pass_and_fail(capsys, tmp_path: Path, results: dict[str, Path], monkeypatch) -> None:
     baseline = tmp_path / "baseline.json"
-    code, out, err = run(capsys, "gate", "--result", results["good"], "--baseline", baseline, "--update-baseline")
+    code, out, err = run_cli(capsys, "gate", "--result", results["good"], "--baseline", baseline, "--update-baseline")
     assert code == 0, err
     assert "baseline written" in out
     saved = json.loads(baseline.read_text())
@@ -67,12 +54,14 @@ def test_update_baseline_then_pass_and_fail(capsys, tmp_path: Path, results: dic
 
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    code, out, err = run(capsys, "gate", "--result", results["same"], "--baseline", baseline, "--max-increase", "0")
+    code, out, err = run_cli(capsys, "gate", "--result", results["same"], "--baseline", baseline, "--max-increase", "0")
     assert code == 0, out + err
     assert out.startswith("PASS")
     assert "metric" in out.splitlines()[1] and "baseline" in out.splitlines()[1]
 
-    code, out, err = run(capsys, "gate", "--result", results["worse"], "--baseline", baseline, "--max-increase", "1")
+    code, out, err = run_cli(
+        capsys, "gate", "--result", results["worse"], "--baseline", baseline, "--max-increase", "1"
+    )
     assert code == 1
     first = out.splitlines()[0]
     assert first.startswith("FAIL: fid rose")
@@ -84,7 +73,7 @@ def test_update_baseline_then_pass_and_fail(capsys, tmp_path: Path, results: dic
 
 def test_ceilings_and_json(capsys, results: dict[str, Path]) -> None:
     good = json.loads(results["good"].read_text())
-    code, out, _ = run(
+    code, out, _ = run_cli(
         capsys, "gate", "--result", results["good"], "--max-fid", good["fid"] - 1e-6, "--max-kid", 1.0, "--json"
     )
     assert code == 1
@@ -92,18 +81,18 @@ def test_ceilings_and_json(capsys, results: dict[str, Path]) -> None:
     assert verdict["passed"] is False
     assert {c["metric"]: c["failed"] for c in verdict["checks"]} == {"fid": True, "kid_mean": False}
     assert verdict["result"]["fid"] == good["fid"]
-    code, out, _ = run(capsys, "gate", "--result", results["good"], "--max-fid", good["fid"] + 1e-6)
+    code, out, _ = run_cli(capsys, "gate", "--result", results["good"], "--max-fid", good["fid"] + 1e-6)
     assert code == 0
 
 
 def test_other_settings_are_refused(capsys, tmp_path: Path, results: dict[str, Path]) -> None:
     baseline = tmp_path / "baseline.json"
-    assert run(capsys, "gate", "--result", results["good"], "--baseline", baseline, "--update-baseline")[0] == 0
+    assert run_cli(capsys, "gate", "--result", results["good"], "--baseline", baseline, "--update-baseline")[0] == 0
     other = json.loads(results["same"].read_text())
     other["settings"]["resize"] = "pil-bicubic"
     path = tmp_path / "other.json"
     path.write_text(json.dumps(other))
-    code, out, err = run(capsys, "gate", "--result", path, "--baseline", baseline, "--max-increase", "1")
+    code, out, err = run_cli(capsys, "gate", "--result", path, "--baseline", baseline, "--max-increase", "1")
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "resize" in err and "not comparable" in err
 
@@ -125,7 +114,7 @@ def test_other_settings_are_refused(capsys, tmp_path: Path, results: dict[str, P
 def test_usage_errors(capsys, tmp_path: Path, results: dict[str, Path], args: tuple[str, ...], message: str) -> None:
     names = {"good": results["good"], "missing": tmp_path / "missing.json"}
     before = sorted(p.name for p in tmp_path.iterdir())
-    code, _out, err = run(capsys, "gate", *(a.format(**names) for a in args))
+    code, _out, err = run_cli(capsys, "gate", *(a.format(**names) for a in args))
     assert code == 2
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
@@ -138,15 +127,19 @@ def test_evaluate_now_against_a_shipped_reference(capsys, tmp_path: Path, real_w
     fake = tmp_path / "fake.npy"
     np.save(fake, images)
     common = ("--weights", real_weights, "--quiet", "--no-cache", "--bootstrap", "20")
-    code, out, err = run(capsys, "gate", "--real", "digits-test", "--fake", fake, "--max-fid", "1e6", "--json", *common)
+    code, out, err = run_cli(
+        capsys, "gate", "--real", "digits-test", "--fake", fake, "--max-fid", "1e6", "--json", *common
+    )
     assert code == 0, err
     first = json.loads(out)["result"]
     assert first["n_real"] == 899 and first["n_fake"] == 12
     assert first["fid_bootstrap_std"] > 0
-    code, out, err = run(capsys, "fid", "digits-test", fake, "--json", "--weights", real_weights, "--quiet")
+    code, out, err = run_cli(capsys, "fid", "digits-test", fake, "--json", "--weights", real_weights, "--quiet")
     assert code == 0, err
     assert json.loads(out)["fid"] == pytest.approx(first["fid"], rel=1e-9)
-    code, out, _ = run(capsys, "gate", "--real", "digits-test", "--fake", fake, "--max-fid", "1e6", "--json", *common)
+    code, out, _ = run_cli(
+        capsys, "gate", "--real", "digits-test", "--fake", fake, "--max-fid", "1e6", "--json", *common
+    )
     assert json.loads(out)["result"]["fid"] == first["fid"]
 
     # a pytorch-fid / TTUR / clean-fid style file (mu and sigma only) as the reference
@@ -154,7 +147,7 @@ def test_evaluate_now_against_a_shipped_reference(capsys, tmp_path: Path, real_w
 
     stats = load_reference("digits-test")
     np.savez(tmp_path / "pytorch_fid_stats.npz", mu=stats.mean(), sigma=stats.covariance())
-    code, out, err = run(
+    code, out, err = run_cli(
         capsys,
         "gate",
         "--real",

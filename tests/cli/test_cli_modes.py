@@ -10,19 +10,17 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from cli_runner import one_error_line, run_cli
 
-from gan_eval.cli.main import main
 from gan_eval.datasets.digits import digits_images, digits_labels
 from gan_eval.datasets.stacked_digits import mode_digits, stacked_digits_images, stacked_digits_modes
 from gan_eval.datasets.toy2d import TOY_2D
 from gan_eval.diagnostics import digit_classifier
-from gan_eval.stats import GanEvalWarning
 from gan_eval.training import training_data
 
 VERDICT_KEYS = {"collapsed", "fired", "reference", "detectors", "settings", "version"}
@@ -31,29 +29,10 @@ FEATURE_KEYS = {"ndb", "ndb_fraction", "ndb_js", "support", "support_ratio", "co
 DETECTOR_KEYS = {"name", "value", "threshold", "fires_when", "fired", "description"}
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", GanEvalWarning)
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:  # argparse's errors
-            code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def run_json(capsys: pytest.CaptureFixture[str], *args: str | Path) -> dict:
-    code, out, err = run(capsys, "modes", *args, "--json", "--quiet")
+    code, out, err = run_cli(capsys, "modes", *args, "--json", "--quiet")
     assert code == 0, err
     return json.loads(out)
-
-
-def one_error_line(code: int, err: str, *names: str) -> None:
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for name in names:
-        assert name in lines[0], lines[0]
 
 
 def naive_mixture(name: str, points: np.ndarray) -> tuple[int, float]:
@@ -114,37 +93,37 @@ def test_table_and_min_count(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         [only_modes("ring8", [0], 20, seed=1), only_modes("ring8", list(range(1, 8)), 2100, seed=2)]
     )
     np.save(tmp_path / "fake.npy", points)
-    code, out, err = run(capsys, "modes", "ring8", tmp_path / "fake.npy")
+    code, out, err = run_cli(capsys, "modes", "ring8", tmp_path / "fake.npy")
     assert code == 0, err
     assert "modes covered: 8 of 8" in out
     assert out.splitlines()[0].split() == ["detector", "value", "threshold", "fires", "when", "fired", "what"]
     # A perfect generator of 2,120 samples puts about 265 in every mode, so 50 is never missed by chance.
-    code, out, err = run(capsys, "modes", "ring8", tmp_path / "fake.npy", "--min-count", "50")
+    code, out, err = run_cli(capsys, "modes", "ring8", tmp_path / "fake.npy", "--min-count", "50")
     assert code == 0, err
     assert "modes covered: 7 of 8" in out and "collapsed: yes (fired: modes" in out
 
 
 def test_point_input_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, _, err = run(capsys, "modes", "ring8", tmp_path / "missing.npy")
+    code, _, err = run_cli(capsys, "modes", "ring8", tmp_path / "missing.npy")
     one_error_line(code, err, "missing.npy")
     np.save(tmp_path / "three.npy", np.zeros((10, 3)))
-    code, _, err = run(capsys, "modes", "ring8", tmp_path / "three.npy")
+    code, _, err = run_cli(capsys, "modes", "ring8", tmp_path / "three.npy")
     one_error_line(code, err, "three.npy", "(N, 2)")
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
-    code, _, err = run(capsys, "modes", "ring8", tmp_path / "objects.npy")
+    code, _, err = run_cli(capsys, "modes", "ring8", tmp_path / "objects.npy")
     one_error_line(code, err, "objects.npy")
     (tmp_path / "junk.npy").write_bytes(b"junk")
-    code, _, err = run(capsys, "modes", "grid25", tmp_path / "junk.npy")
+    code, _, err = run_cli(capsys, "modes", "grid25", tmp_path / "junk.npy")
     one_error_line(code, err, "junk.npy")
     np.savez(tmp_path / "two.npz", a=np.zeros((4, 2)), b=np.zeros((4, 2)))
-    code, _, err = run(capsys, "modes", "grid25", tmp_path / "two.npz")
+    code, _, err = run_cli(capsys, "modes", "grid25", tmp_path / "two.npz")
     one_error_line(code, err, "two.npz")
     nan = TOY_2D["ring8"].sample(10)
     nan[3, 0] = np.nan
     np.save(tmp_path / "nan.npy", nan)
-    code, _, err = run(capsys, "modes", "ring8", tmp_path / "nan.npy")
+    code, _, err = run_cli(capsys, "modes", "ring8", tmp_path / "nan.npy")
     one_error_line(code, err, "nan.npy", "NaN")
-    code, _, err = run(capsys, "modes", "ring8", tmp_path / "nan.npy", "--min-count", "0")
+    code, _, err = run_cli(capsys, "modes", "ring8", tmp_path / "nan.npy", "--min-count", "0")
     one_error_line(code, err, "--min-count")
 
 
@@ -266,7 +245,7 @@ def test_stacked_digits_needs_32x32(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, stand_in_network, cached_classifier
 ) -> None:
     np.save(tmp_path / "small.npy", np.zeros((20, 3, 16, 16), dtype=np.uint8))
-    code, _, err = run(capsys, "modes", "stacked-digits:train", tmp_path / "small.npy", "--quiet")
+    code, _, err = run_cli(capsys, "modes", "stacked-digits:train", tmp_path / "small.npy", "--quiet")
     one_error_line(code, err, "32x32")
 
 
@@ -276,7 +255,7 @@ def test_statistics_are_refused(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     stats = FeatureStats(dim=16, meta={"extractor": "stand-in"})
     stats.update(np.random.default_rng(0).standard_normal((40, 16)))
     save_stats(stats, tmp_path / "stats.npz")
-    code, _, err = run(capsys, "modes", "digits:train", tmp_path / "stats.npz", "--quiet")
+    code, _, err = run_cli(capsys, "modes", "digits:train", tmp_path / "stats.npz", "--quiet")
     one_error_line(code, err, "stats.npz", "per-sample")
 
 

@@ -9,14 +9,11 @@ the JSON keys, the report folder, the cache (second run served from it,
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from gan_eval.cli.main import main
-from gan_eval.stats import GanEvalWarning
+from cli_runner import one_error_line, run_cli
 
 pytestmark = pytest.mark.inception
 
@@ -49,31 +46,12 @@ def arrays(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root / "real.npy", root / "fake.npy"
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", GanEvalWarning)
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:  # argparse's errors
-            code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(code: int, err: str, *names: str) -> None:
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for name in names:
-        assert name in lines[0], lines[0]
-
-
 def test_report_json_folder_and_cache(
     capsys: pytest.CaptureFixture[str], arrays: tuple[Path, Path], real_weights: Path, tmp_path: Path
 ) -> None:
     out_dir = tmp_path / "report"
     common = ("--weights", real_weights, "--quiet", "--kid-subset-size", "20", "--kid-subsets", "10")
-    code, out, err = run(capsys, "report", *arrays, "--json", "--out", out_dir, "--bootstrap", "5", *common)
+    code, out, err = run_cli(capsys, "report", *arrays, "--json", "--out", out_dir, "--bootstrap", "5", *common)
     assert code == 0, err
     first = json.loads(out)
     assert set(first) >= JSON_KEYS
@@ -87,7 +65,7 @@ def test_report_json_folder_and_cache(
     assert json.loads((out_dir / "report.json").read_text())["fid"] == first["fid"]
     assert (out_dir / "fid_inf.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    code, out, err = run(capsys, "report", *arrays, *common)
+    code, out, err = run_cli(capsys, "report", *arrays, *common)
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].split() == ["metric", "value"]
@@ -97,7 +75,7 @@ def test_report_json_folder_and_cache(
     assert any("Inception Score unavailable" in line for line in lines)
     assert lines[-1].endswith("cached=real,fake")
 
-    code, out, err = run(capsys, "report", *arrays, "--json", "--metrics", "fid,kid", "--no-cache", *common)
+    code, out, err = run_cli(capsys, "report", *arrays, "--json", "--metrics", "fid,kid", "--no-cache", *common)
     assert code == 0, err
     again = json.loads(out)
     assert again["cached"] == {"real": False, "fake": False}
@@ -118,7 +96,7 @@ def test_report_json_folder_and_cache(
 def test_bad_arguments_are_one_line_errors(
     capsys: pytest.CaptureFixture[str], arrays: tuple[Path, Path], extra: tuple[str, ...], names: tuple[str, ...]
 ) -> None:
-    code, _, err = run(capsys, "report", *arrays, *extra)
+    code, _, err = run_cli(capsys, "report", *arrays, *extra)
     one_error_line(code, err, *names)
 
 
@@ -126,7 +104,7 @@ def test_unavailable_metric_asked_by_name_is_an_error(
     capsys: pytest.CaptureFixture[str], arrays: tuple[Path, Path], real_weights: Path, tmp_path: Path
 ) -> None:
     out_dir = tmp_path / "never"
-    code, _, err = run(capsys, "report", *arrays, "--metrics", "is", "--weights", real_weights, "--out", out_dir)
+    code, _, err = run_cli(capsys, "report", *arrays, "--metrics", "is", "--weights", real_weights, "--out", out_dir)
     one_error_line(code, err, "Inception Score", "classifier")
     assert not out_dir.exists()
 
@@ -134,7 +112,7 @@ def test_unavailable_metric_asked_by_name_is_an_error(
 def test_out_that_is_a_file_is_refused(capsys: pytest.CaptureFixture[str], arrays: tuple[Path, Path], tmp_path: Path):
     target = tmp_path / "file.txt"
     target.write_text("keep me")
-    code, _, err = run(capsys, "report", *arrays, "--out", target)
+    code, _, err = run_cli(capsys, "report", *arrays, "--out", target)
     one_error_line(code, err, "--out", str(target))
     assert target.read_text() == "keep me"
 
@@ -143,8 +121,8 @@ def test_cache_info_and_clear(capsys: pytest.CaptureFixture[str], isolated_cache
     entry = isolated_cache / "features" / "ab" / ("ab" * 32 + ".npz")
     entry.parent.mkdir(parents=True)
     entry.write_bytes(b"x" * 2048)
-    code, out, _ = run(capsys, "cache", "info", "--json")
+    code, out, _ = run_cli(capsys, "cache", "info", "--json")
     assert code == 0 and json.loads(out)["entries"] == 1 and json.loads(out)["bytes"] == 2048
-    code, out, _ = run(capsys, "cache", "clear")
+    code, out, _ = run_cli(capsys, "cache", "clear")
     assert code == 0 and "removed 1" in out
     assert not entry.exists()

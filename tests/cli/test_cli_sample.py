@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_runner import one_error_line, run_cli
 from PIL import Image
 
 from gan_eval.cli.main import main
@@ -38,20 +39,7 @@ def ring_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    try:
-        code = main(["sample", *(str(a) for a in args)])
-    except SystemExit as exc:  # argparse's errors
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(code: int, err: str, *names: str) -> None:
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for name in names:
-        assert name in lines[0], lines[0]
+    return run_cli(capsys, "sample", *args)
 
 
 def expected_samples(folder: Path, n: int, seed: int) -> torch.Tensor:

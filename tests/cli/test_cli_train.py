@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_runner import one_error_line, run_cli
 
-from gan_eval.cli.main import main
 from gan_eval.models.checkpoint import load_generator
 from gan_eval.models.sampling import sample
 from gan_eval.training import Trainer, train
@@ -23,26 +23,11 @@ def restore_threads() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's errors
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_error_line(code: int, err: str, *names: str) -> None:
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for name in names:
-        assert name in lines[0], lines[0]
-
-
 def test_checkpoint_matches_the_library_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out = tmp_path / "ckpt"
-    code, stdout, err = run(capsys, "train", "hinge", "--data", "ring8", "--steps", "6", "--seed", "3", "--out", out)
+    code, stdout, err = run_cli(
+        capsys, "train", "hinge", "--data", "ring8", "--steps", "6", "--seed", "3", "--out", out
+    )
     assert code == 0, err
     assert str(out) in stdout and "6 steps" in stdout
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "generator.pt"]
@@ -60,7 +45,7 @@ def test_checkpoint_matches_the_library_run(capsys: pytest.CaptureFixture[str], 
 
 def test_json_and_images(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     args = ("train", "dcgan", "--data", "digits", "--steps", "2", "--batch-size", "4", "--out", tmp_path / "d")
-    code, stdout, err = run(capsys, *args, "--json", "--quiet")
+    code, stdout, err = run_cli(capsys, *args, "--json", "--quiet")
     assert code == 0, err
     config = json.loads(stdout)
     assert config["model"] == "dcgan" and config["batch_size"] == 4 and config["data"]["shape"] == [3, 32, 32]
@@ -70,7 +55,7 @@ def test_json_and_images(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
 def test_monitor_records_every_step(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     args = ("train", "lsgan", "--data", "grid25", "--steps", "5", "--batch-size", "16", "--out", tmp_path / "c")
-    code, _, err = run(capsys, *args, "--monitor", run_dir, "--quiet")
+    code, _, err = run_cli(capsys, *args, "--monitor", run_dir, "--quiet")
     assert code == 0, err
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     scalars = [e for e in events if e["kind"] == "scalars"]
@@ -83,20 +68,20 @@ def test_refusals_write_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "keep.txt").write_text("mine")
-    code, _, err = run(capsys, "train", "gan", "--data", "ring8", "--steps", "2", "--out", taken)
+    code, _, err = run_cli(capsys, "train", "gan", "--data", "ring8", "--steps", "2", "--out", taken)
     one_error_line(code, err, str(taken), "not empty")
     assert sorted(p.name for p in taken.iterdir()) == ["keep.txt"]
 
     (tmp_path / "file").write_text("x")
-    code, _, err = run(capsys, "train", "gan", "--data", "ring8", "--steps", "2", "--out", tmp_path / "file")
+    code, _, err = run_cli(capsys, "train", "gan", "--data", "ring8", "--steps", "2", "--out", tmp_path / "file")
     one_error_line(code, err, "file", "is a file")
 
-    code, _, err = run(capsys, "train", "cgan", "--data", "ring8", "--steps", "2", "--out", tmp_path / "c")
+    code, _, err = run_cli(capsys, "train", "cgan", "--data", "ring8", "--steps", "2", "--out", tmp_path / "c")
     one_error_line(code, err, "class-conditional")
     assert not (tmp_path / "c").exists()
 
     for bad in (("vae", "--data", "ring8"), ("gan", "--data", "mnist"), ("gan", "--data", "ring8", "--steps", "0")):
-        code, _, err = run(capsys, "train", *bad, "--out", tmp_path / "x")
+        code, _, err = run_cli(capsys, "train", *bad, "--out", tmp_path / "x")
         one_error_line(code, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "taken"]
 
@@ -112,6 +97,8 @@ def test_an_interrupted_run_leaves_no_checkpoint(
         return original(self)
 
     monkeypatch.setattr(Trainer, "train_step", interrupted)
-    code, _, err = run(capsys, "train", "gan", "--data", "ring8", "--steps", "5", "--out", tmp_path / "c", "--quiet")
+    code, _, err = run_cli(
+        capsys, "train", "gan", "--data", "ring8", "--steps", "5", "--out", tmp_path / "c", "--quiet"
+    )
     assert code == 130 and "interrupted" in err
     assert list(tmp_path.iterdir()) == []
