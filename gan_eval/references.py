@@ -17,7 +17,6 @@ rebuilt it (`gan-eval stats --rebuild-reference`).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -32,6 +31,7 @@ import numpy as np
 from gan_eval.atomic import atomic_write_bytes
 from gan_eval.errors import GanEvalError
 from gan_eval.stats import FeatureStats
+from gan_eval.weights import file_sha256
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -76,14 +76,6 @@ def read_manifest(folder: Path | None = None) -> dict[str, ReferenceEntry]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise GanEvalError(f"reference manifest {path} is unreadable ({exc})") from None
     return entries
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def pack_upper(matrix: np.ndarray) -> np.ndarray:
@@ -162,7 +154,7 @@ def verify_manifest(folder: Path | None = None) -> list[str]:
         path = folder / entry.file
         if not path.is_file():
             problems.append(f"{name}: {entry.file} is missing")
-        elif _sha256(path) != entry.sha256:
+        elif file_sha256(path) != entry.sha256:
             problems.append(f"{name}: sha256 of {entry.file} differs from the manifest")
         else:
             try:
@@ -222,7 +214,7 @@ def rebuild_references(
                 rows["all"] = (0, start)
             path = folder / f"{dataset}-pool3.npz"
             atomic_write_bytes(path, _npz_bytes(features=features))
-            sha = _sha256(path)
+            sha = file_sha256(path)
             for split, (first, stop) in rows.items():
                 entries.append(
                     ReferenceEntry(
@@ -254,7 +246,7 @@ def rebuild_references(
                     split,
                     None,
                     stats.count,
-                    sha256=_sha256(path),
+                    sha256=file_sha256(path),
                     **common,
                 )
             )
