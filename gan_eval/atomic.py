@@ -135,3 +135,31 @@ def atomic_write_files(files: dict[Path, bytes]) -> None:
         for tmp, _ in ready:
             tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a hidden staging folder beside `folder`, renamed to `folder` when the block ends without error.
+
+    `folder` must be absent or empty (`os.replace` swaps an empty folder
+    atomically on POSIX); on failure or interruption the staging folder is
+    removed and `folder` is left as it was.
+    """
+    import shutil
+
+    dest = Path(folder)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    except OSError as exc:
+        raise GanEvalError(f"cannot write {dest}: {exc.strerror or exc}") from None
+    try:
+        yield staging
+        os.chmod(staging, 0o755)
+        os.replace(staging, dest)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise GanEvalError(f"cannot write {dest}: {exc.strerror or exc}") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

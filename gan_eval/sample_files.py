@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from gan_eval.atomic import atomic_write
+from gan_eval.atomic import atomic_folder, atomic_write
 from gan_eval.errors import GanEvalError
 
 # Suffixes of single files that are not `.npy`: most likely a typo for one, never meant as a folder name.
@@ -78,21 +76,8 @@ def write_samples(samples: torch.Tensor, out: str | os.PathLike[str]) -> Path:
 
 def _write_png_folder(images: np.ndarray, folder: Path) -> Path:
     """`images: (N, H, W, C)` uint8 as `000000.png`... in a new folder, created under a temporary name first."""
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
-    except OSError as exc:
-        raise GanEvalError(f"cannot write {folder}: {exc.strerror or exc}") from None
-    try:
+    with atomic_folder(folder) as staging:
         digits = max(6, len(str(len(images) - 1)))
         for index, image in enumerate(images):
             (staging / f"{index:0{digits}d}.png").write_bytes(png_bytes(image))
-        os.chmod(staging, 0o755)
-        os.replace(staging, folder)  # replaces an absent or empty folder atomically on POSIX
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise GanEvalError(f"cannot write {folder}: {exc.strerror or exc}") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return folder

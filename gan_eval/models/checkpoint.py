@@ -12,8 +12,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_eval.atomic import atomic_write_bytes
+from gan_eval.atomic import atomic_folder, atomic_write_bytes
 from gan_eval.errors import GanEvalError
 from gan_eval.models.dcgan import ConvDiscriminator, ConvGenerator
 from gan_eval.models.mlp import MLPDiscriminator, MLPGenerator
@@ -147,21 +145,8 @@ def create_checkpoint(folder: str | os.PathLike[str], generator: nn.Module, conf
     `folder` must be absent or empty; a failure or a kill leaves it as it was.
     """
     folder = check_new_checkpoint_folder(folder)
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
-    except OSError as exc:
-        raise GanEvalError(f"cannot write {folder}: {exc.strerror or exc}") from None
-    try:
+    with atomic_folder(folder) as staging:
         save_generator(staging, generator, config)
-        os.chmod(staging, 0o755)
-        os.replace(staging, folder)  # replaces an empty folder atomically on POSIX
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise GanEvalError(f"cannot write {folder}: {exc.strerror or exc}") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return folder
 
 
