@@ -27,37 +27,23 @@ import sys
 import time
 from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests folder, for stand_in
+from stand_in import StandInExtractor as _StandIn
 
 
-class StandInExtractor:
-    """8x8 average pool of the uint8 image through a fixed random projection to 16 dims."""
-
-    name = "stand-in"
-    heads = ("pool3",)
-    dims = {"pool3": 16}  # noqa: RUF012 (read-only, as FeatureExtractor declares it)
+class StandInExtractor(_StandIn):
+    """The tests' stand-in network, which can mark its first batch and sleep per batch."""
 
     def __init__(self, slow_batch: float, marker: Path | None) -> None:
-        self.device = torch.device("cpu")
-        self.projection = torch.randn(3 * 8 * 8, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        super().__init__()
         self.slow_batch = slow_batch
         self.marker = marker
-
-    def settings(self) -> dict[str, str]:
-        return {
-            "extractor": self.name,
-            "weights_sha256": "0" * 64,
-            "resize": "adaptive-avg-8",
-            "precision": "exact",
-            "device": "cpu",
-        }
 
     def extract(self, images, heads=("pool3",)):
         if self.marker is not None:
             self.marker.touch()
         time.sleep(self.slow_batch)
-        pooled = [torch.nn.functional.adaptive_avg_pool2d(i.double().unsqueeze(0), 8) for i in images]
-        return {"pool3": (torch.cat(pooled).flatten(1) / 255 @ self.projection).float()}
+        return super().extract(images, heads)
 
 
 def _use_stand_in(options: argparse.Namespace) -> None:
