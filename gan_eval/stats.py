@@ -114,8 +114,21 @@ class FeatureStats:
         if self.count < 2 or self.outer is None:
             raise GanEvalError(f"a covariance needs at least 2 samples, got {self.count}")
         mu = self.mean()
-        cov = (self.outer - self.count * np.outer(mu, mu)) / (self.count - 1)
-        return (cov + cov.T) / 2
+        cov = np.multiply.outer(mu, -self.count * mu)
+        cov += self.outer
+        cov *= 1.0 / (self.count - 1)
+        return _symmetrize(cov)
+
+
+def _symmetrize(matrix: np.ndarray, block: int = 256) -> np.ndarray:
+    """Replace a square matrix by (M + M^T) / 2 in place, block by block (a whole transpose thrashes the cache)."""
+    size = matrix.shape[0]
+    for i in range(0, size, block):
+        for j in range(i, size, block):
+            mean = (matrix[i : i + block, j : j + block] + matrix[j : j + block, i : i + block].T) * 0.5
+            matrix[i : i + block, j : j + block] = mean
+            matrix[j : j + block, i : i + block] = mean.T
+    return matrix
 
 
 def save_stats(stats: FeatureStats, path: str | os.PathLike[str]) -> None:

@@ -44,6 +44,15 @@ def test_mean_and_covariance_equal_numpy(features: np.ndarray) -> None:
     assert_close(stats.covariance(), np.cov(reference, rowvar=False))
 
 
+@pytest.mark.parametrize("dim", [1, 255, 256, 600])
+def test_covariance_is_exactly_symmetric_across_blocks(dim: int) -> None:
+    """The block-wise symmetrisation covers every block, including a ragged last one."""
+    data = np.random.default_rng(dim).normal(size=(dim + 40, dim)) * np.linspace(0.5, 2.0, dim) + 3.0
+    covariance = stats_of(data).covariance()
+    assert np.array_equal(covariance, covariance.T)
+    assert_close(covariance, np.cov(data, rowvar=False))
+
+
 def test_merged_shards_equal_the_whole(features: np.ndarray) -> None:
     merged = stats_of(features[:30]).merge(stats_of(features[30:31])).merge(stats_of(features[31:]))
     whole = stats_of(features)

@@ -3,19 +3,21 @@ Update Rule Converge to a Local Nash Equilibrium").
 
 FID = ||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr((S1 S2)^(1/2)).
 
-The trace term is computed without a general matrix square root: with
-factors S1 = A A^T and S2 = B B^T, the eigenvalues of S1 S2 equal those of the
-symmetric PSD matrix M = C^T C with C = B^T A, so
-Tr((S1 S2)^(1/2)) = sum(sqrt(eigvalsh(M))). A factor is the lower Cholesky
-factor when its matrix is positive definite, which makes C a triangular
-product (BLAS `trmm`) and M a `syrk`, half the flops of general products; a
-rank-deficient matrix (fewer samples than dimensions) is factored as
-`V_r sqrt(W_r)` from its eigendecomposition, keeping only the eigenvalues
-above D·eps·max(W): the others are rounding noise around an exact zero,
-and their square roots (about sqrt(eps) each, over a thousand of them when
-N is half of D) would otherwise add noise to the trace term. M is then
-r×r instead of D×D. Everything is float64; tiny negative eigenvalues of M
-from rounding are clipped to zero.
+The trace term is computed without a general matrix square root. On CPU,
+when one covariance is positive definite (S_b = L L^T), LAPACK's
+generalized symmetric eigensolver (`sygv`, type 2) forms L^T S_a L and
+returns its eigenvalues, which are those of S_a S_b (one Cholesky, one
+`sygst`, one tridiagonal reduction: about 0.4 s for D = 2048 on two cores);
+Tr((S1 S2)^(1/2)) is the sum of their square roots. Eigenvalues at or below
+D·eps·max are dropped: they are rounding noise around exact zeros (S_a
+rank-deficient), and the square roots of a thousand of them (about sqrt(eps)
+each) would otherwise add noise to the trace term.
+
+When neither matrix is positive definite (both sides have fewer samples
+than dimensions), or on a GPU, S1 is factored as A A^T (its Cholesky factor,
+or `V_r sqrt(W_r)` from its eigendecomposition keeping the r eigenvalues
+above D·eps·max(W)), and the eigenvalues of S1 S2 are those of the r×r matrix
+A^T S2 A, with the same noise threshold. Everything is float64.
 
 When the generated side is given as features `X` `(n, D)` with n <= D
 (`fid_from_features`), no D×D decomposition is needed at all: the non-zero
@@ -28,48 +30,51 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.linalg
 import torch
-from scipy.linalg import blas
 
 from gan_eval.errors import GanEvalError
 from gan_eval.stats import FeatureStats, GanEvalWarning
 
 
-def _psd_factor(sigma: torch.Tensor) -> tuple[torch.Tensor, bool]:
-    """(A, is_lower_triangular) with sigma = A A^T: Cholesky `(D, D)` if positive definite, else `(D, r)` from eigh."""
-    chol, info = torch.linalg.cholesky_ex(sigma)
-    if int(info) == 0:
-        return chol, True
-    eigvals, eigvecs = torch.linalg.eigh(sigma)
-    keep = eigvals > eigvals[-1].clamp_min(0) * sigma.shape[0] * torch.finfo(sigma.dtype).eps
-    return eigvecs[:, keep] * eigvals[keep].sqrt(), False
+def _sum_sqrt_significant(eigvals: np.ndarray | torch.Tensor) -> float:
+    """Sum of square roots of the eigenvalues above D·eps·max (the others are rounding noise around zeros)."""
+    eigvals = torch.as_tensor(eigvals)
+    keep = eigvals > eigvals.max().clamp_min(0) * len(eigvals) * torch.finfo(torch.float64).eps
+    return float(eigvals[keep].sqrt().sum())
 
 
-def _gram_of_product(a: torch.Tensor, a_lower: bool, b: torch.Tensor, b_lower: bool) -> torch.Tensor:
-    """Upper triangle of M = C^T C with C = B^T A, `(r_a, r_a)` float64 (CPU: BLAS trmm and syrk).
+def _trace_sqrt_generalized(sigma1: np.ndarray, sigma2: np.ndarray) -> float | None:
+    """Tr((sigma1 sigma2)^(1/2)) through LAPACK `sygv` (type 2), or None when neither matrix is positive definite."""
+    for a, b in ((sigma2, sigma1), (sigma1, sigma2)):
+        try:  # the transposes are Fortran-ordered views of the same symmetric matrices: LAPACK needs no transposing copy
+            eigvals = scipy.linalg.eigh(a.T, b.T, type=2, eigvals_only=True, driver="gv")
+        except np.linalg.LinAlgError:
+            continue
+        return _sum_sqrt_significant(eigvals)
+    return None
 
-    `a` is `(D, r_a)` and `b` is `(D, r_b)`; a lower-triangular factor is square.
-    """
-    if a.device.type != "cpu":
-        c = b.T @ a
-        return c.T @ c
-    a_np, b_np = a.numpy(), b.numpy()
-    if b_lower:
-        c = blas.dtrmm(1.0, b_np, a_np, side=0, lower=1, trans_a=1)
-    elif a_lower:
-        c = blas.dtrmm(1.0, a_np, b_np.T, side=1, lower=1)
-    else:
-        c = b_np.T @ a_np
-    return torch.from_numpy(blas.dsyrk(1.0, c, trans=1, lower=0))
+
+def _trace_sqrt_factored(s1: torch.Tensor, s2: torch.Tensor) -> float:
+    """Tr((s1 s2)^(1/2)) from a factor s1 = A A^T (Cholesky, else truncated eigh) and the eigenvalues of A^T s2 A."""
+    factor, info = torch.linalg.cholesky_ex(s1)
+    if int(info) != 0:
+        eigvals, eigvecs = torch.linalg.eigh(s1)
+        keep = eigvals > eigvals[-1].clamp_min(0) * s1.shape[0] * torch.finfo(s1.dtype).eps
+        factor = eigvecs[:, keep] * eigvals[keep].sqrt()
+    middle = factor.T @ s2 @ factor
+    return _sum_sqrt_significant(torch.linalg.eigvalsh((middle + middle.T) / 2).cpu())
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, device: str = "cpu") -> float:
     """Tr((sigma1 sigma2)^(1/2)) for symmetric PSD `(D, D)` matrices, in float64."""
+    if torch.device(device).type == "cpu":
+        value = _trace_sqrt_generalized(np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64))
+        if value is not None:
+            return value
     s1 = torch.as_tensor(sigma1, dtype=torch.float64, device=device)
     s2 = torch.as_tensor(sigma2, dtype=torch.float64, device=device)
-    middle = _gram_of_product(*_psd_factor(s1), *_psd_factor(s2))
-    eigvals = torch.linalg.eigvalsh(middle, UPLO="U")
-    return float(eigvals.clamp_min(0).sqrt().sum())
+    return _trace_sqrt_factored(s1, s2)
 
 
 def frechet_distance(

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from scipy import linalg
 
 from gan_eval.errors import GanEvalError
@@ -116,3 +117,25 @@ def test_fid_from_features_matches_moments_and_naive(n_ref: int, n: int) -> None
     diff = real.mean(0) - fake.mean(0)
     expected = diff @ diff + np.trace(s1) + np.trace(s2) - 2 * trace_sqrt
     assert value == pytest.approx(expected, rel=1e-7)
+
+
+@pytest.mark.parametrize(("n1", "n2"), [(300, 100), (100, 300), (40, 60), (300, 200)])
+def test_trace_term_equals_nuclear_norm_of_cross_product(n1: int, n2: int) -> None:
+    """Every route of the trace term (either side rank-deficient, both, neither) against an SVD formula.
+
+    With S_i = X_i^T X_i / (n_i - 1) for centred X_i, Tr((S1 S2)^(1/2)) is the
+    sum of the singular values of X1 X2^T / sqrt((n1 - 1)(n2 - 1)).
+    """
+    from gan_eval.metrics.fid import _trace_sqrt_factored, trace_sqrt_product
+
+    rng = np.random.default_rng(n1 * n2)
+    dim = 128
+    scale = np.exp(rng.uniform(-4, 1, dim))  # a wide spectrum, as pool3 features have
+    x1 = rng.standard_normal((n1, dim)) * scale
+    x2 = rng.standard_normal((n2, dim)) * scale * rng.uniform(0.5, 1.5, dim)
+    x1, x2 = x1 - x1.mean(0), x2 - x2.mean(0)
+    expected = linalg.svdvals(x1 @ x2.T).sum() / np.sqrt((n1 - 1) * (n2 - 1))
+    s1, s2 = x1.T @ x1 / (n1 - 1), x2.T @ x2 / (n2 - 1)
+    assert trace_sqrt_product(s1, s2) == pytest.approx(expected, rel=1e-10)
+    # the factored route (GPU, and CPU when neither side is positive definite), here on CPU
+    assert _trace_sqrt_factored(torch.from_numpy(s1), torch.from_numpy(s2)) == pytest.approx(expected, rel=1e-10)
