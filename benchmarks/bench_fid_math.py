@@ -65,11 +65,12 @@ def main() -> None:
             if not values_s:
                 continue
             median = statistics.median(values_s)
-            base = values.get("scipy sqrtm", values["numpy eigvals"])
+            base_name = "scipy sqrtm" if "scipy sqrtm" in values else "numpy eigvals"
+            base = values[base_name]
             agreement = abs(values[name] - base) / abs(base)
             print(
                 f"  {name:>14}: {median:7.3f} s (min {min(values_s):.3f}, max {max(values_s):.3f}, "
-                f"{len(values_s)} reps)  {median / ours:6.1f}x ours  rel diff vs {'sqrtm' if 'scipy sqrtm' in values else 'eigvals'} {agreement:.1e}"
+                f"{len(values_s)} reps)  {median / ours:6.1f}x ours  rel diff vs {base_name} {agreement:.1e}"
             )
 
 

@@ -47,7 +47,8 @@ def _sum_sqrt_significant(eigvals: np.ndarray | torch.Tensor) -> float:
 def _trace_sqrt_generalized(sigma1: np.ndarray, sigma2: np.ndarray) -> float | None:
     """Tr((sigma1 sigma2)^(1/2)) through LAPACK `sygv` (type 2), or None when neither matrix is positive definite."""
     for a, b in ((sigma2, sigma1), (sigma1, sigma2)):
-        try:  # the transposes are Fortran-ordered views of the same symmetric matrices: LAPACK needs no transposing copy
+        # the transposes are Fortran-ordered views of the same symmetric matrices: no transposing copy for LAPACK
+        try:
             eigvals = scipy.linalg.eigh(a.T, b.T, type=2, eigvals_only=True, driver="gv")
         except np.linalg.LinAlgError:
             continue
