@@ -4,20 +4,20 @@ Update Rule Converge to a Local Nash Equilibrium").
 FID = ||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr((S1 S2)^(1/2)).
 
 The trace term is computed without a general matrix square root. On CPU,
-when one covariance is positive definite (S_b = L L^T), LAPACK's
-generalized symmetric eigensolver (`sygv`, type 2) forms L^T S_a L and
-returns its eigenvalues, which are those of S_a S_b (one Cholesky, one
+when one covariance is positive definite (S_b = L L^T), LAPACK forms
+L^T S_a L (`sygst`), whose eigenvalues are those of S_a S_b (one Cholesky, one
 `sygst`, one tridiagonal reduction: about 0.4 s for D = 2048 on two cores);
-Tr((S1 S2)^(1/2)) is the sum of their square roots. Eigenvalues at or below
-D·eps·max are dropped: they are rounding noise around exact zeros (S_a
-rank-deficient), and the square roots of a thousand of them (about sqrt(eps)
-each) would otherwise add noise to the trace term.
+Tr((S1 S2)^(1/2)) is the sum of their square roots. A covariance of n
+samples has rank n - 1: when n <= D and n is known, only the n - 1 largest
+eigenvalues are kept, the others being rounding noise around exact zeros (a
+thousand square roots of about sqrt(eps) each would otherwise add noise).
+A cut by magnitude is not safe: on real pool3 features the genuine spectrum
+of S_a S_b reaches 1e-16 of its maximum.
 
-When neither matrix is positive definite (both sides have fewer samples
-than dimensions), or on a GPU, S1 is factored as A A^T (its Cholesky factor,
-or `V_r sqrt(W_r)` from its eigendecomposition keeping the r eigenvalues
-above D·eps·max(W)), and the eigenvalues of S1 S2 are those of the r×r matrix
-A^T S2 A, with the same noise threshold. Everything is float64.
+When neither matrix is positive definite, or on a GPU, each is factored as
+S = A A^T (Cholesky, or `V_r sqrt(W_r)` from its eigendecomposition keeping
+the r largest eigenvalues), and the trace term is the sum of the singular
+values of B^T A. Everything is float64.
 
 When the generated side is given as features `X` `(n, D)` with n <= D
 (`fid_from_features`), no D×D decomposition is needed at all: the non-zero
@@ -37,57 +37,109 @@ from gan_eval.errors import GanEvalError
 from gan_eval.stats import FeatureStats, GanEvalWarning
 
 
-def _sum_sqrt_significant(eigvals: np.ndarray | torch.Tensor) -> float:
-    """Sum of square roots of the eigenvalues above D·eps·max (the others are rounding noise around zeros)."""
-    eigvals = torch.as_tensor(eigvals)
-    keep = eigvals > eigvals.max().clamp_min(0) * len(eigvals) * torch.finfo(torch.float64).eps
-    return float(eigvals[keep].sqrt().sum())
+def _sum_sqrt(eigvals: np.ndarray | torch.Tensor) -> float:
+    """Sum of square roots, with tiny negative eigenvalues from rounding clipped to zero."""
+    return float(torch.as_tensor(eigvals).clamp_min(0).sqrt().sum())
 
 
-def _trace_sqrt_generalized(sigma1: np.ndarray, sigma2: np.ndarray) -> float | None:
-    """Tr((sigma1 sigma2)^(1/2)) through LAPACK `sygv` (type 2), or None when neither matrix is positive definite."""
-    for a, b in ((sigma2, sigma1), (sigma1, sigma2)):
-        # the transposes are Fortran-ordered views of the same symmetric matrices: no transposing copy for LAPACK
-        try:
-            eigvals = scipy.linalg.eigh(a.T, b.T, type=2, eigvals_only=True, driver="gv")
-        except np.linalg.LinAlgError:
+def _trace_sqrt_generalized(
+    sigma1: np.ndarray, sigma2: np.ndarray, ranks: tuple[int | None, int | None]
+) -> float | None:
+    """Tr((sigma1 sigma2)^(1/2)) by LAPACK `potrf` + `sygst` (type 2) + `syevr`; None when neither is positive definite.
+
+    With sigma_b = L L^T, the eigenvalues of L^T sigma_a L are those of
+    sigma_a sigma_b. When sigma_a's rank r_a < D is known, only the r_a
+    largest are kept: the rest are rounding noise around exact zeros.
+    """
+    for (a, rank_a), b in (((sigma2, ranks[1]), sigma1), ((sigma1, ranks[0]), sigma2)):
+        # transposes: Fortran-ordered views of the same symmetric matrices, so LAPACK makes no transposing copy
+        factor, info = scipy.linalg.lapack.dpotrf(b.T, lower=1, clean=0)
+        if info != 0:
             continue
-        return _sum_sqrt_significant(eigvals)
+        middle, info = scipy.linalg.lapack.dsygst(a.T, factor, itype=2, lower=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"LAPACK dsygst failed (info {info})")
+        eigvals = scipy.linalg.eigh(middle, lower=True, eigvals_only=True, overwrite_a=True, driver="evr")
+        if rank_a is not None and rank_a < len(eigvals):
+            eigvals = eigvals[len(eigvals) - rank_a :]
+        return _sum_sqrt(eigvals)
     return None
 
 
-def _trace_sqrt_factored(s1: torch.Tensor, s2: torch.Tensor) -> float:
-    """Tr((s1 s2)^(1/2)) from a factor s1 = A A^T (Cholesky, else truncated eigh) and the eigenvalues of A^T s2 A."""
-    factor, info = torch.linalg.cholesky_ex(s1)
-    if int(info) != 0:
-        eigvals, eigvecs = torch.linalg.eigh(s1)
-        keep = eigvals > eigvals[-1].clamp_min(0) * s1.shape[0] * torch.finfo(s1.dtype).eps
-        factor = eigvecs[:, keep] * eigvals[keep].sqrt()
-    middle = factor.T @ s2 @ factor
-    return _sum_sqrt_significant(torch.linalg.eigvalsh((middle + middle.T) / 2).cpu())
+def _top(eigvals: torch.Tensor, count: int | None) -> torch.Tensor:
+    """The `count` largest of ascending `eigvals` (all when `count` is None)."""
+    return eigvals if count is None else eigvals[max(len(eigvals) - count, 0) :]
 
 
-def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, device: str = "cpu") -> float:
-    """Tr((sigma1 sigma2)^(1/2)) for symmetric PSD `(D, D)` matrices, in float64."""
+def _psd_factor(sigma: torch.Tensor, rank: int | None) -> torch.Tensor:
+    """A with sigma = A A^T: the Cholesky factor `(D, D)` if positive definite, else `(D, r)` from eigh.
+
+    r is `rank` when known, else the eigenvalues above D·eps·max are kept.
+    """
+    chol, info = torch.linalg.cholesky_ex(sigma)
+    if int(info) == 0:
+        return chol
+    eigvals, eigvecs = torch.linalg.eigh(sigma)
+    if rank is None:
+        keep = eigvals > eigvals[-1].clamp_min(0) * sigma.shape[0] * torch.finfo(sigma.dtype).eps
+        eigvals, eigvecs = eigvals[keep], eigvecs[:, keep]
+    else:
+        eigvals, eigvecs = _top(eigvals, rank), eigvecs[:, max(len(eigvals) - rank, 0) :]
+    return eigvecs * eigvals.clamp_min(0).sqrt()
+
+
+def _trace_sqrt_factored(s1: torch.Tensor, s2: torch.Tensor, ranks: tuple[int | None, int | None]) -> float:
+    """Tr((s1 s2)^(1/2)) from factors s1 = A A^T, s2 = B B^T: the sum of the singular values of C = B^T A.
+
+    The eigenvalues of s1 s2 are the squared singular values of C. Taking the
+    singular values directly, rather than eigenvalues of C^T C, keeps the small
+    ones accurate to eps·max instead of eps·max².
+    """
+    cross = _psd_factor(s2, ranks[1]).T @ _psd_factor(s1, ranks[0])
+    return float(torch.linalg.svdvals(cross).sum())
+
+
+def trace_sqrt_product(
+    sigma1: np.ndarray,
+    sigma2: np.ndarray,
+    device: str = "cpu",
+    ranks: tuple[int | None, int | None] = (None, None),
+) -> float:
+    """Tr((sigma1 sigma2)^(1/2)) for symmetric PSD `(D, D)` matrices, in float64.
+
+    `ranks`: each covariance's rank where known (min(n - 1, D) for n samples);
+    it lets the CPU route drop rounding noise exactly.
+    """
     if torch.device(device).type == "cpu":
-        value = _trace_sqrt_generalized(np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64))
+        value = _trace_sqrt_generalized(np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64), ranks)
         if value is not None:
             return value
     s1 = torch.as_tensor(sigma1, dtype=torch.float64, device=device)
     s2 = torch.as_tensor(sigma2, dtype=torch.float64, device=device)
-    return _trace_sqrt_factored(s1, s2)
+    return _trace_sqrt_factored(s1, s2, ranks)
 
 
 def frechet_distance(
-    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, device: str = "cpu"
+    mu1: np.ndarray,
+    sigma1: np.ndarray,
+    mu2: np.ndarray,
+    sigma2: np.ndarray,
+    device: str = "cpu",
+    counts: tuple[int, int] = (0, 0),
 ) -> float:
-    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2); means `(D,)`, covariances `(D, D)`."""
+    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2); means `(D,)`, covariances `(D, D)`.
+
+    `counts`: the distinct samples behind each covariance (0: unknown); a
+    covariance of n samples has rank min(n - 1, D), which makes the trace
+    term exact when a side is rank-deficient.
+    """
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
         raise ValueError(f"shapes do not match: mu {mu1.shape} / {mu2.shape}, sigma {sigma1.shape} / {sigma2.shape}")
     diff = mu1 - mu2
-    trace_term = trace_sqrt_product(sigma1, sigma2, device)
+    ranks = tuple(min(n - 1, len(mu1)) if n > 0 else None for n in counts)
+    trace_term = trace_sqrt_product(sigma1, sigma2, device, ranks)
     value = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_term)
     return max(value, 0.0)
 
@@ -106,7 +158,8 @@ def fid_from_stats(stats_a: FeatureStats, stats_b: FeatureStats, device: str = "
                 GanEvalWarning,
                 stacklevel=2,
             )
-    return frechet_distance(stats_a.mean(), stats_a.covariance(), stats_b.mean(), stats_b.covariance(), device)
+    counts = (stats_a.count, stats_b.count)
+    return frechet_distance(stats_a.mean(), stats_a.covariance(), stats_b.mean(), stats_b.covariance(), device, counts)
 
 
 def fid_from_features(reference: FeatureStats, features: np.ndarray | torch.Tensor, device: str = "cpu") -> float:

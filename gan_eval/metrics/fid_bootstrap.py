@@ -67,7 +67,10 @@ def fid_bootstrap(
             mean = (counts @ feats) / n
             centred = feats - mean
             cov = (centred.T * counts) @ centred / (n - 1)
-            values[r] = frechet_distance(mean.numpy(), cov.numpy(), mu_ref, sigma_ref)
+            distinct = int((counts > 0).sum())  # a replicate's covariance has rank distinct - 1 at most
+            values[r] = frechet_distance(
+                mean.numpy(), cov.numpy(), mu_ref, sigma_ref, counts=(distinct, reference.count)
+            )
     alpha = (1 - level) / 2
     low, high = np.quantile(values, [alpha, 1 - alpha])
     return FidInterval(float(low), float(high), level, replicates, float(values.std(ddof=1)))

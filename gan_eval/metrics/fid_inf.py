@@ -65,7 +65,9 @@ def fid_infinity(
             continue
         stats = FeatureStats(dim=feats.shape[1])
         stats.update(subset)
-        fids.append(frechet_distance(stats.mean(), stats.covariance(), mu_ref, sigma_ref))
+        fids.append(
+            frechet_distance(stats.mean(), stats.covariance(), mu_ref, sigma_ref, counts=(size, reference.count))
+        )
     design = np.stack([np.ones(len(sizes)), 1.0 / np.asarray(sizes, dtype=np.float64)], axis=1)
     (intercept, slope), *_ = np.linalg.lstsq(design, np.asarray(fids), rcond=None)
     return FidInfResult(float(intercept), float(slope), tuple(sizes), tuple(fids))
