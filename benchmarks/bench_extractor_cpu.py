@@ -6,13 +6,22 @@ repetitions is reported with the min-max spread. Also prints the max relative
 feature difference (max |ours - peer| / max |peer|), and, with `--bf16`, the
 speed and feature deviation of the opt-in bf16 autocast path.
 
+The heap setting matters as much as the network on CPU (see
+gan_eval/allocator.py): by default the script runs the comparison twice, in
+two child processes, once with glibc's default allocator and once with
+`keep_freed_memory()` (what the `gan-eval` command sets), and prints the
+ratio as each tool runs by default: gan-eval with it, torch-fidelity without.
+
     python benchmarks/bench_extractor_cpu.py --batch 32 --reps 5 --threads 2 [--bf16]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,6 +30,7 @@ from pathlib import Path
 import torch
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
+from gan_eval.allocator import keep_freed_memory
 from gan_eval.extractors.inception import InceptionExtractor
 from gan_eval.weights import cached_weights, load_weights, resolve_weights_path
 
@@ -53,7 +63,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--size", type=int, default=32, help="input image side (uint8, resized to 299)")
     parser.add_argument("--bf16", action="store_true", help="also time the bf16 autocast path")
+    parser.add_argument(
+        "--allocator",
+        choices=("default", "keep-freed", "both"),
+        default="both",
+        help="heap setting of the timing process; both: one child process each, and the as-shipped ratio",
+    )
     args = parser.parse_args()
+    if args.allocator == "both":
+        compare_allocators(sys.argv[1:])
+        return
+    if args.allocator == "keep-freed" and not keep_freed_memory():
+        raise SystemExit("keep_freed_memory() is not available here (needs glibc)")
 
     torch.set_num_threads(args.threads)
     weights_path = cached_weights()[0] if cached_weights() else resolve_weights_path()
@@ -84,6 +105,7 @@ def main() -> None:
         rate[name] = args.batch / statistics.median(values)
         spread = f"{args.batch / max(values):.2f}..{args.batch / min(values):.2f}"
         print(f"{name:>15}: {rate[name]:6.2f} img/s (median; range {spread})")
+    print(json.dumps({"allocator": args.allocator, "rates": rate}))
     ratios = [p / o for o, p in zip(times["ours"], times["torch-fidelity"], strict=True)]
     print(
         f"ratio ours / torch-fidelity: {rate['ours'] / rate['torch-fidelity']:.2f}x "
@@ -95,6 +117,24 @@ def main() -> None:
         print(f"bf16 speed-up over ours exact: {rate['ours-bf16'] / rate['ours']:.2f}x")
         diff = relative_difference(features["ours-bf16"], features["ours"])
         print(f"max rel feature diff, ours-bf16 vs ours exact: {diff:.2e}")
+
+
+def compare_allocators(argv: list[str]) -> None:
+    """Run the comparison once per heap setting in child processes; print the as-shipped ratio."""
+    rates = {}
+    for allocator in ("default", "keep-freed"):
+        print(f"== allocator: {allocator} ==", flush=True)
+        done = subprocess.run(
+            [sys.executable, __file__, *argv, "--allocator", allocator], capture_output=True, text=True, check=True
+        )
+        lines = done.stdout.splitlines()
+        print("\n".join(line for line in lines if not line.startswith("{")), flush=True)
+        rates[allocator] = next(json.loads(line) for line in lines if line.startswith("{"))["rates"]
+    shipped = rates["keep-freed"]["ours"] / rates["default"]["torch-fidelity"]
+    print(
+        f"as shipped: gan-eval (keep-freed heap) {rates['keep-freed']['ours']:.2f} img/s vs "
+        f"torch-fidelity (default heap) {rates['default']['torch-fidelity']:.2f} img/s: {shipped:.2f}x"
+    )
 
 
 if __name__ == "__main__":

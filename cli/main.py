@@ -234,3 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     finally:
         distributed.shutdown()
+
+
+def entry_point() -> int:
+    """The `gan-eval` console script and `python -m gan_eval`: tunes the heap for long runs, then `main()`."""
+    from gan_eval.allocator import keep_freed_memory
+
+    keep_freed_memory()
+    return main()

@@ -1,5 +1,5 @@
 """`python -m gan_eval` runs the command line."""
 
-from gan_eval.cli.main import main
+from gan_eval.cli.main import entry_point
 
-raise SystemExit(main())
+raise SystemExit(entry_point())
