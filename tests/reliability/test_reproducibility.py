@@ -4,8 +4,8 @@ Two sets of 8 small images of mixed sizes (so a batch holds images that are
 resized in separate groups). On CPU in exact precision:
 - the same command twice gives the same FID and KID bit for bit;
 - batch sizes 1, 7 and 64, 0 or 2 decoding workers, and the order in which
-  the file system lists the files change the statistics by at most 1e-6
-  relative (and the pipeline's float64 accumulation does not depend on batch
+  the file system lists the files change the statistics and the FID by at
+  most 1e-6 relative (and the pipeline's float64 accumulation does not depend on batch
   boundaries: tests/test_pipeline.py);
 - every saved artefact (statistics file and `stats --json`, report.json,
   baseline, cache entry) records the extractor, the weights sha256, the
@@ -90,7 +90,7 @@ def reversed_listing(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("batch_size", "workers", "listing"), [("1", "2", "sorted"), ("7", "0", "reversed")], ids=["1-2", "7-0-reversed"]
 )
-def test_batch_size_workers_and_listing_order_do_not_change_the_statistics(
+def test_batch_size_workers_and_listing_order_do_not_change_statistics_or_fid(
     batch_size: str,
     workers: str,
     listing: str,
@@ -110,12 +110,21 @@ def test_batch_size_workers_and_listing_order_do_not_change_the_statistics(
         assert stats.count == N_IMAGES
         return stats.mean(), stats.covariance()
 
-    mu, sigma = statistics("--batch-size", "64", "--workers", "0")
+    def fid(*options: str) -> float:
+        run = cli("fid", *sets, "--json", "--no-cache", "--weights", real_weights, "--quiet", *options)
+        assert run.code == 0, run.err
+        return json.loads(run.out)["fid"]
+
+    baseline = ("--batch-size", "64", "--workers", "0")
+    mu, sigma = statistics(*baseline)
+    value = fid(*baseline)
     if listing == "reversed":
         request.getfixturevalue("reversed_listing")
-    other_mu, other_sigma = statistics("--batch-size", batch_size, "--workers", workers)
+    other = ("--batch-size", batch_size, "--workers", workers)
+    other_mu, other_sigma = statistics(*other)
     assert_close(other_mu, mu)
     assert_close(other_sigma, sigma)
+    assert_close(fid(*other), value)
 
 
 # --- every saved number carries its settings -------------------------------------------------------------
