@@ -58,8 +58,9 @@ def format_verdict(verdict: CollapseVerdict) -> str:
     """The verdict as a table: one row per detector, the mode counts, then the verdict line."""
     rows = [("detector", "value", "threshold", "fires when", "fired", "what")]
     for d in verdict.detectors:
-        fired = "FIRED" if d.fired else "-"
-        rows.append((d.name, _number(d.value), _number(d.threshold), d.fires_when, fired, d.description))
+        fired = ("FIRED" if d.decides else "fired, does not decide") if d.fired else "-"
+        what = f"{d.description} [{d.note}]" if d.note else d.description
+        rows.append((d.name, _number(d.value), _number(d.threshold), d.fires_when, fired, what))
     width = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["  ".join([*(f"{c:<{w}}" for c, w in zip(r[:5], width, strict=True)), r[5]]) for r in rows]
     values = verdict.values
@@ -68,8 +69,18 @@ def format_verdict(verdict: CollapseVerdict) -> str:
     if "high_quality" in values:
         expected = values["high_quality_expected"]
         lines.append(f"high-quality share: {values['high_quality']:.4f} (a perfect model: {expected:.4f})")
+    if values.get("low_fidelity"):
+        lines.append(
+            f"low fidelity: precision {values['precision']:.4g} (reference's own: {values['precision_baseline']:.4g}); "
+            "the samples are off the reference's manifold, so NDB, coverage and recall cannot tell missing modes "
+            "from poor samples"
+        )
     fired = ", ".join(verdict.fired) or "none"
-    lines.append(f"collapsed: {'yes' if verdict.collapsed else 'no'} (fired: {fired}); reference: {verdict.reference}")
+    inconclusive = f"; inconclusive: {', '.join(verdict.inconclusive)}" if verdict.inconclusive else ""
+    lines.append(
+        f"collapsed: {'yes' if verdict.collapsed else 'no'} (fired: {fired}{inconclusive}); "
+        f"reference: {verdict.reference}"
+    )
     return "\n".join(lines)
 
 

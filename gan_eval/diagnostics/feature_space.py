@@ -16,7 +16,19 @@
   the generated value is below the baseline by more than max(0.1, 4 SE), with
   SE the binomial standard error of the difference of the two shares.
 
-Recall and coverage come from `gan_eval.metrics.prdc`. Sets larger than
+Fidelity decides which of these can be read as collapse. `precision`
+(Kynkäänniemi et al. 2019, k = 3), with the same held-out baseline, is
+reported but never decides: it measures sample quality. When it fires (low
+fidelity), the generated samples lie off the reference's manifold, and NDB,
+coverage and recall cannot tell missing modes from poor samples (both leave
+the reference's neighbourhoods empty): they are shown as inconclusive and do
+not decide. Support, which counts near-duplicate pairs *within* the
+generated set, still decides, at the stricter ratio 0.1 (duplicates ten times
+as common as in the reference): the shipped digits DCGANs, poor samples of
+every class, measure 0.21 and 0.29, five images repeated 0.01
+(docs/diagnostics.md).
+
+Recall, precision and coverage come from `gan_eval.metrics.prdc`. Sets larger than
 `max_samples` are subsampled (seeded) before any detector runs, since the
 pair-based detectors cost O(N²).
 """
@@ -39,6 +51,7 @@ NDB_BINS = 100
 NDB_ALPHA = 0.05
 NDB_LEVEL = 0.001
 SUPPORT_RATIO = 0.5
+SUPPORT_RATIO_LOW_FIDELITY = 0.1
 COVERAGE_MARGIN = 0.1
 BASELINE_MARGIN = 0.1
 BASELINE_SES = 4.0
@@ -85,7 +98,7 @@ def feature_collapse(
     max_samples: int = MAX_SAMPLES,
     seed: int = 0,
 ) -> CollapseVerdict:
-    """NDB, birthday support, coverage, recall and authenticity of `fake: (M, D)` against `real: (N, D)`."""
+    """Precision, NDB, birthday support, coverage, recall and authenticity of `fake: (M, D)` against `real: (N, D)`."""
     x = _as_features(real, "reference features")
     y = _as_features(fake, "generated features")
     if x.shape[1] != y.shape[1]:
@@ -102,29 +115,43 @@ def feature_collapse(
     bins = ndb(x, y, bins=ndb_bins, alpha=NDB_ALPHA, seed=seed)
     birthday = birthday_support(x, y)
     coverage = density_coverage(x, y, k=COVERAGE_K).coverage
-    recall = precision_recall(x, y, k=RECALL_K).recall
+    quality = precision_recall(x, y, k=RECALL_K)
     authentic = authenticity(x, y)
 
     held_out = rng.permutation(n)
     size_b = max(RECALL_K + 1, min(m, n // 2))
     part_b, part_a = x[held_out[:size_b]], x[held_out[size_b:]]
-    recall_baseline = precision_recall(part_a, part_b, k=RECALL_K).recall
+    baseline = precision_recall(part_a, part_b, k=RECALL_K)
     authentic_baseline = authenticity(part_a, part_b)
 
+    fidelity = DetectorResult(
+        "precision",
+        quality.precision,
+        baseline_threshold(baseline.precision, m, size_b),
+        "below",
+        f"share of generated samples in reference k={RECALL_K} balls (fidelity)",
+        decides=False,
+        note="measures fidelity, not collapse; when it fires, NDB, coverage and recall are inconclusive",
+    )
+    low_fidelity = fidelity.fired
+    confounded = {"decides": False, "note": "inconclusive: low fidelity (precision fired)"} if low_fidelity else {}
     detectors = (
+        fidelity,
         DetectorResult(
             "ndb",
             bins.ndb,
             ndb_threshold(ndb_bins, NDB_ALPHA, NDB_LEVEL),
             "above",
             f"bins of {ndb_bins} whose shares differ (z-test, alpha {NDB_ALPHA})",
+            **confounded,
         ),
         DetectorResult(
             "support",
             birthday.ratio,
-            SUPPORT_RATIO,
+            SUPPORT_RATIO_LOW_FIDELITY if low_fidelity else SUPPORT_RATIO,
             "below",
             "birthday-paradox support, as a share of the reference's",
+            note="stricter threshold under low fidelity" if low_fidelity else "",
         ),
         DetectorResult(
             "coverage",
@@ -132,13 +159,15 @@ def feature_collapse(
             expected_coverage(n, m) - COVERAGE_MARGIN,
             "below",
             f"share of reference k={COVERAGE_K} balls holding a generated sample",
+            **confounded,
         ),
         DetectorResult(
             "recall",
-            recall,
-            baseline_threshold(recall_baseline, n, part_a.shape[0]),
+            quality.recall,
+            baseline_threshold(baseline.recall, n, part_a.shape[0]),
             "below",
             f"share of reference samples in generated k={RECALL_K} balls",
+            **confounded,
         ),
         DetectorResult(
             "authenticity",
@@ -158,8 +187,11 @@ def feature_collapse(
         "duplicate_distance": birthday.threshold_distance,
         "coverage": coverage,
         "coverage_expected": expected_coverage(n, m),
-        "recall": recall,
-        "recall_baseline": recall_baseline,
+        "precision": quality.precision,
+        "precision_baseline": baseline.precision,
+        "low_fidelity": low_fidelity,
+        "recall": quality.recall,
+        "recall_baseline": baseline.recall,
         "authenticity": authentic,
         "authenticity_baseline": authentic_baseline,
     }

@@ -2,7 +2,12 @@
 
 A detector compares one number with a threshold calibrated so that a fresh
 sample of the reference passes (see `docs/diagnostics.md`). The verdict is
-`collapsed` when at least one detector fired.
+`collapsed` when at least one *deciding* detector fired. A detector does not
+decide when it measures fidelity rather than collapse (precision), or when
+its number cannot tell missing modes from poor samples because the samples
+are off the reference's manifold (the neighbourhood detectors under low
+fidelity): such a detector is still shown, with `decides: false` and the
+reason, and its firing is listed as `inconclusive`.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ class DetectorResult:
     """One detector's number, its threshold, and whether it fired.
 
     `fires_when` is `"below"` (the detector fires when `value < threshold`) or
-    `"above"` (when `value > threshold`).
+    `"above"` (when `value > threshold`). `decides` is False for a detector
+    that is reported but does not make the verdict, `note` says why.
     """
 
     name: str
@@ -27,6 +33,8 @@ class DetectorResult:
     threshold: float
     fires_when: str
     description: str
+    decides: bool = True
+    note: str = ""
 
     @property
     def fired(self) -> bool:
@@ -43,7 +51,9 @@ class DetectorResult:
             "threshold": json_number(self.threshold),
             "fires_when": self.fires_when,
             "fired": self.fired,
+            "decides": self.decides,
             "description": self.description,
+            **({"note": self.note} if self.note else {}),
         }
 
 
@@ -72,13 +82,18 @@ class CollapseVerdict:
 
     @property
     def collapsed(self) -> bool:
-        """True when at least one detector fired."""
-        return any(d.fired for d in self.detectors)
+        """True when at least one deciding detector fired."""
+        return any(d.fired and d.decides for d in self.detectors)
 
     @property
     def fired(self) -> tuple[str, ...]:
-        """Names of the detectors that fired, in order."""
-        return tuple(d.name for d in self.detectors if d.fired)
+        """Names of the deciding detectors that fired, in order: the reasons for `collapsed`."""
+        return tuple(d.name for d in self.detectors if d.fired and d.decides)
+
+    @property
+    def inconclusive(self) -> tuple[str, ...]:
+        """Names of the detectors that fired but do not decide (fidelity, or confounded by it)."""
+        return tuple(d.name for d in self.detectors if d.fired and not d.decides)
 
     def merged(self, other: CollapseVerdict) -> CollapseVerdict:
         """One verdict holding this verdict's detectors and numbers and then `other`'s."""
@@ -90,10 +105,11 @@ class CollapseVerdict:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The verdict as a JSON-ready dict: `collapsed`, `fired`, the numbers, the detectors, the settings."""
+        """The verdict as a JSON-ready dict: `collapsed`, `fired`, `inconclusive`, the numbers, detectors, settings."""
         return {
             "collapsed": self.collapsed,
             "fired": list(self.fired),
+            "inconclusive": list(self.inconclusive),
             "reference": self.reference,
             **{k: json_number(v) if isinstance(v, float) else v for k, v in self.values.items()},
             "detectors": [d.to_json() for d in self.detectors],

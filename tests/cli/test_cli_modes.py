@@ -23,10 +23,21 @@ from gan_eval.datasets.toy2d import TOY_2D
 from gan_eval.diagnostics import digit_classifier
 from gan_eval.training import training_data
 
-VERDICT_KEYS = {"collapsed", "fired", "reference", "detectors", "settings", "version"}
+VERDICT_KEYS = {"collapsed", "fired", "inconclusive", "reference", "detectors", "settings", "version"}
 MIXTURE_KEYS = {"modes_covered", "modes_total", "high_quality", "mode_kl", "mode_counts"}
-FEATURE_KEYS = {"ndb", "ndb_fraction", "ndb_js", "support", "support_ratio", "coverage", "recall", "authenticity"}
-DETECTOR_KEYS = {"name", "value", "threshold", "fires_when", "fired", "description"}
+FEATURE_KEYS = {
+    "precision",
+    "low_fidelity",
+    "ndb",
+    "ndb_fraction",
+    "ndb_js",
+    "support",
+    "support_ratio",
+    "coverage",
+    "recall",
+    "authenticity",
+}
+DETECTOR_KEYS = {"name", "value", "threshold", "fires_when", "fired", "description", "decides"}
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str | Path) -> dict:
@@ -156,7 +167,14 @@ def test_images_reference_sample_passes(capsys: pytest.CaptureFixture[str], digi
     payload = run_json(capsys, real, sample)
     assert set(payload) >= VERDICT_KEYS | FEATURE_KEYS
     assert payload["collapsed"] is False, payload["detectors"]
-    assert [d["name"] for d in payload["detectors"]] == ["ndb", "support", "coverage", "recall", "authenticity"]
+    assert [d["name"] for d in payload["detectors"]] == [
+        "precision",
+        "ndb",
+        "support",
+        "coverage",
+        "recall",
+        "authenticity",
+    ]
     assert payload["settings"]["extractor"] == "stand-in"
     assert payload["settings"]["n_real_features"] == 898 and payload["settings"]["n_fake_features"] == 899
     by_name = {d["name"]: d for d in payload["detectors"]}

@@ -27,7 +27,42 @@ def real() -> np.ndarray:
 def test_fresh_sample_passes(real: np.ndarray) -> None:
     verdict = feature_collapse(real, mixture(1200, MODES, 2))
     assert not verdict.collapsed, verdict.to_json()
-    assert [d.name for d in verdict.detectors] == ["ndb", "support", "coverage", "recall", "authenticity"]
+    names = ["precision", "ndb", "support", "coverage", "recall", "authenticity"]
+    assert [d.name for d in verdict.detectors] == names
+    assert verdict.values["low_fidelity"] is False
+    assert all(d.decides for d in verdict.detectors if d.name != "precision")
+
+
+def test_poor_samples_of_every_mode_are_low_fidelity_not_collapse(real: np.ndarray) -> None:
+    """Every mode, but each sample blurred far off the reference's manifold: precision fires, collapse does not.
+
+    The neighbourhood detectors fire too (the samples leave the reference's
+    balls empty), but they cannot tell this from missing modes, so they are
+    inconclusive; support (duplicates within the set) stays high.
+    """
+    rng = np.random.default_rng(7)
+    poor = CENTRES[rng.integers(0, MODES, size=1200)] + 3.0 * rng.standard_normal((1200, DIMS))
+    verdict = feature_collapse(real, poor)
+    payload = verdict.to_json()
+    assert payload["low_fidelity"] is True
+    assert not verdict.collapsed, payload
+    assert {"precision", "coverage"} <= set(verdict.inconclusive)
+    assert payload["fired"] == []
+    by_name = {d["name"]: d for d in payload["detectors"]}
+    assert by_name["coverage"]["decides"] is False and "low fidelity" in by_name["coverage"]["note"]
+    assert by_name["support"]["threshold"] == 0.1
+
+
+def test_few_poor_samples_repeated_are_collapsed_despite_low_fidelity(real: np.ndarray) -> None:
+    """Five off-manifold points repeated: low fidelity, and support (within-set duplicates) still decides."""
+    rng = np.random.default_rng(8)
+    few = CENTRES[:5] + 3.0 * rng.standard_normal((5, DIMS))
+    repeated = few[rng.integers(0, 5, size=1200)] + 1e-3 * rng.standard_normal((1200, DIMS))
+    verdict = feature_collapse(real, repeated)
+    assert verdict.values["low_fidelity"] is True
+    assert verdict.collapsed
+    assert "support" in verdict.fired
+    assert verdict.values["support_ratio"] < 0.1
 
 
 def test_a_quarter_of_the_modes_is_collapsed(real: np.ndarray) -> None:
@@ -69,13 +104,13 @@ def test_baseline_threshold() -> None:
 def test_values_are_the_detectors_numbers(real: np.ndarray) -> None:
     verdict = feature_collapse(real, mixture(600, MODES, 6), max_samples=900)
     by_name = {d.name: d for d in verdict.detectors}
-    for name in ("ndb", "coverage", "recall", "authenticity"):
+    for name in ("precision", "ndb", "coverage", "recall", "authenticity"):
         assert verdict.values[name] == by_name[name].value
     assert verdict.values["support_ratio"] == by_name["support"].value
     assert verdict.settings["n_real_features"] == 900
     assert verdict.settings["n_fake_features"] == 600
     payload = verdict.to_json()
-    assert payload["collapsed"] is False and payload["fired"] == []
+    assert payload["collapsed"] is False and payload["fired"] == [] and payload["inconclusive"] == []
 
 
 @pytest.mark.parametrize(
