@@ -54,6 +54,12 @@ def _number(value: object) -> str:
     return str(value)
 
 
+def _collapsed_word(verdict: CollapseVerdict) -> str:
+    if not verdict.collapsed:
+        return "no"
+    return f"yes, {verdict.severity}" if verdict.severity else "yes"
+
+
 def format_verdict(verdict: CollapseVerdict) -> str:
     """The verdict as a table: one row per detector, the mode counts, then the verdict line."""
     rows = [("detector", "value", "threshold", "fires when", "fired", "what")]
@@ -78,8 +84,7 @@ def format_verdict(verdict: CollapseVerdict) -> str:
     fired = ", ".join(verdict.fired) or "none"
     inconclusive = f"; inconclusive: {', '.join(verdict.inconclusive)}" if verdict.inconclusive else ""
     lines.append(
-        f"collapsed: {'yes' if verdict.collapsed else 'no'} (fired: {fired}{inconclusive}); "
-        f"reference: {verdict.reference}"
+        f"collapsed: {_collapsed_word(verdict)} (fired: {fired}{inconclusive}); reference: {verdict.reference}"
     )
     return "\n".join(lines)
 

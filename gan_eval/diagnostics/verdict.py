@@ -8,6 +8,12 @@ its number cannot tell missing modes from poor samples because the samples
 are off the reference's manifold (the neighbourhood detectors under low
 fidelity): such a detector is still shown, with `decides: false` and the
 reason, and its firing is listed as `inconclusive`.
+
+Where the modes are known (2-D mixtures, labels), a collapsed verdict also
+says how badly: `severe` when fewer than half of the modes are covered or the
+mode histogram's reverse KL exceeds ln 2 (for a uniform reference, a generator
+uniform on K' of K modes has KL ln(K/K'): ln 2 is as concentrated as half of
+them), `partial` otherwise.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gan_eval.version import __version__
+
+SEVERE_MODE_KL = math.log(2)
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,17 @@ class CollapseVerdict:
         return tuple(d.name for d in self.detectors if d.fired and d.decides)
 
     @property
+    def severity(self) -> str | None:
+        """`none`, `partial` or `severe` where the modes are known (module notes); None otherwise when collapsed."""
+        if not self.collapsed:
+            return "none"
+        if "modes_covered" not in self.values:
+            return None
+        kl = self.values.get("mode_kl", math.nan)
+        few = self.values["modes_covered"] < self.values["modes_total"] / 2
+        return "severe" if few or (math.isfinite(kl) and kl > SEVERE_MODE_KL) else "partial"
+
+    @property
     def inconclusive(self) -> tuple[str, ...]:
         """Names of the detectors that fired but do not decide (fidelity, or confounded by it)."""
         return tuple(d.name for d in self.detectors if d.fired and not d.decides)
@@ -108,6 +127,7 @@ class CollapseVerdict:
         """The verdict as a JSON-ready dict: `collapsed`, `fired`, `inconclusive`, the numbers, detectors, settings."""
         return {
             "collapsed": self.collapsed,
+            "severity": self.severity,
             "fired": list(self.fired),
             "inconclusive": list(self.inconclusive),
             "reference": self.reference,

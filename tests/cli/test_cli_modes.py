@@ -23,7 +23,7 @@ from gan_eval.datasets.toy2d import TOY_2D
 from gan_eval.diagnostics import digit_classifier
 from gan_eval.training import training_data
 
-VERDICT_KEYS = {"collapsed", "fired", "inconclusive", "reference", "detectors", "settings", "version"}
+VERDICT_KEYS = {"collapsed", "severity", "fired", "inconclusive", "reference", "detectors", "settings", "version"}
 MIXTURE_KEYS = {"modes_covered", "modes_total", "high_quality", "mode_kl", "mode_counts"}
 FEATURE_KEYS = {
     "precision",
@@ -111,7 +111,7 @@ def test_table_and_min_count(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     # A perfect generator of 2,120 samples puts about 265 in every mode, so 50 is never missed by chance.
     code, out, err = run_cli(capsys, "modes", "ring8", tmp_path / "fake.npy", "--min-count", "50")
     assert code == 0, err
-    assert "modes covered: 7 of 8" in out and "collapsed: yes (fired: modes" in out
+    assert "modes covered: 7 of 8" in out and "collapsed: yes, partial (fired: modes" in out
 
 
 def test_point_input_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -63,6 +63,7 @@ def test_fresh_reference_sample_passes(name: str, seed: int) -> None:
     mixture = TOY_2D[name]
     verdict = mixture_collapse(mixture, mixture.sample(2500, seed=seed))
     assert not verdict.collapsed, verdict.to_json()
+    assert verdict.severity == "none"
     assert verdict.values["modes_covered"] == mixture.num_modes
     # Binomial(2500, 1 - e^-4.5): 4.5 standard deviations either side.
     p = 1 - math.exp(-4.5)
@@ -77,6 +78,16 @@ def test_two_of_eight_modes_is_collapsed() -> None:
     assert verdict.values["modes_covered"] == 2
     # Half the mass on each of two modes: KL to uniform = log(8 / 2), up to sampling noise.
     assert verdict.values["mode_kl"] == pytest.approx(math.log(4), abs=2e-3)
+    assert verdict.severity == "severe" and verdict.to_json()["severity"] == "severe"
+
+
+def test_six_of_eight_modes_is_a_partial_collapse() -> None:
+    """Six modes of eight, evenly: KL log(8/6) < ln 2 and more than half covered."""
+    ring = TOY_2D["ring8"]
+    verdict = mixture_collapse(ring, only_modes(ring, [0, 1, 2, 3, 4, 5], 2500, 10))
+    assert verdict.collapsed and verdict.values["modes_covered"] == 6
+    assert verdict.values["mode_kl"] == pytest.approx(math.log(8 / 6), abs=5e-3)
+    assert verdict.severity == "partial"
 
 
 def test_unbalanced_modes_fire_the_kl_detector_only() -> None:
