@@ -13,13 +13,20 @@ from gan_eval.models.sampling import sample
 ROOT = Path(__file__).resolve().parents[2] / "reference_models"
 
 
-@pytest.mark.parametrize(("name", "steps"), [("dcgan-digits", 4000), ("dcgan-digits-degraded", 1000)])
-def test_shipped_checkpoint(name: str, steps: int) -> None:
+@pytest.mark.parametrize(
+    ("name", "model", "dataset", "steps"),
+    [
+        ("dcgan-digits", "dcgan", "digits", 4000),
+        ("dcgan-digits-degraded", "dcgan", "digits", 1000),
+        ("wgan-gp-stacked-digits", "wgan-gp", "stacked-digits", 1500),
+    ],
+)
+def test_shipped_checkpoint(name: str, model: str, dataset: str, steps: int) -> None:
     folder = ROOT / name
     assert sorted(p.name for p in folder.iterdir()) == [CONFIG_FILE, WEIGHTS_FILE]
     assert (folder / WEIGHTS_FILE).stat().st_size < 2 * 2**20
     generator, config = load_generator(folder)
-    assert (config.model, config.dataset, config.steps, config.seed) == ("dcgan", "digits", steps, 0)
+    assert (config.model, config.dataset, config.steps, config.seed) == (model, dataset, steps, 0)
     assert config.training["threads"] == 1
     images = sample(generator, config, 16, seed=0)
     assert images.shape == (16, 3, 32, 32) and images.dtype == torch.uint8
