@@ -3,10 +3,12 @@
 Each generator step is preceded by `n_critic` discriminator steps (Arjovsky et
 al. 2017, Algorithm 1; Gulrajani et al. 2017, Algorithm 1; 1 for the other
 losses, as in Goodfellow et al. 2014 with k = 1). The objectives are the pure
-functions of `gan_eval.models.losses`. The learning rate is constant, except
-where the optimizer settings name a `final_lr` (2-D `wgan-gp`): it then decays
-exponentially to it over `config.steps`, so such a run is not the start of a
-longer one. Everything random comes from the seed:
+functions of `gan_eval.models.losses`; a loss with an `r1_weight` γ adds
+γ/2 times the R1 penalty on the real batch to the discriminator's loss (2-D
+`hinge`). The learning rate is constant, except where the optimizer settings
+name a `final_lr` (2-D `wgan-gp` and `hinge`): it then decays exponentially to
+it over `config.steps`, so such a run is not the start of a longer one.
+Everything random comes from the seed:
 the initial weights and dropout/spectral-norm state from `torch.manual_seed`,
 the noise, labels and data batches from two CPU `torch.Generator`s, so a seed
 gives the same weights bit for bit on one machine and the same noise on any
@@ -30,7 +32,7 @@ from torch import nn
 from gan_eval.datasets.toy2d import GRID25, RING8, Mixture2D
 from gan_eval.errors import GanEvalError
 from gan_eval.models.checkpoint import GeneratorConfig, build_discriminator, build_generator
-from gan_eval.models.losses import LOSSES, clip_weights, gradient_penalty
+from gan_eval.models.losses import LOSSES, clip_weights, gradient_penalty, r1_penalty
 from gan_eval.models.registry import MODELS, architectures, model_spec
 from gan_eval.version import __version__
 
@@ -138,7 +140,13 @@ def make_config(
         data={"kind": data.kind, "shape": list(data.shape), "n_classes": data.n_classes},
         generator=generator,
         discriminator=discriminator,
-        loss={"name": spec.loss, "n_critic": spec.n_critic, "clip": spec.clip, "gp_weight": spec.gp_weight},
+        loss={
+            "name": spec.loss,
+            "n_critic": spec.n_critic,
+            "clip": spec.clip,
+            "gp_weight": spec.gp_weight,
+            "r1_weight": spec.r1_weight,
+        },
         optimizer=dict(spec.optimizer),
         batch_size=batch_size,
         steps=steps,
@@ -203,6 +211,9 @@ class Trainer:
         z, fake_labels = self._noise(n)
         with torch.no_grad():
             fake = self.generator(z, fake_labels)
+        r1_weight = self.config.loss.get("r1_weight")
+        if r1_weight:
+            real.requires_grad_(True)
         real_out = self.discriminator(real, real_labels)
         fake_out = self.discriminator(fake, fake_labels)
         loss = self.d_loss(real_out, fake_out)
@@ -213,6 +224,10 @@ class Trainer:
             penalty = gradient_penalty(lambda x: self.discriminator(x, real_labels), real, fake, mix)
             loss = loss + weight * penalty
             stats["gradient_penalty"] = penalty.item()
+        if r1_weight:
+            penalty = r1_penalty(real, real_out)
+            loss = loss + r1_weight / 2 * penalty
+            stats["r1_penalty"] = penalty.item()
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()

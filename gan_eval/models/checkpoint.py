@@ -38,7 +38,7 @@ class GeneratorConfig:
 
     `data`: `{"kind": "points" | "images", "shape": [2] or [3, 32, 32], "n_classes": int}`;
     `generator`, `discriminator`: `{"type": "mlp" | "conv32", **constructor arguments}`;
-    `loss`: `{"name", "n_critic", "clip", "gp_weight"}`; `optimizer`: `{"name", "lr", "betas"?}`
+    `loss`: `{"name", "n_critic", "clip", "gp_weight", "r1_weight"?}`; `optimizer`: `{"name", "lr", "betas"?}`
     (the same for both nets); `training`: where and how long it ran, filled in after training.
     """
 

@@ -14,6 +14,10 @@ Every function takes the discriminator's (critic's) raw outputs, `(N,)` or
   Networks", eq. 2 with the 0-1 coding a=0, b=1, c=1);
 - hinge loss (Lim & Ye 2017, "Geometric GAN"; Miyato et al. 2018, "Spectral
   Normalization for GANs", eq. 17).
+
+A zero-centred penalty on the real data, R1 (Mescheder et al. 2018, "Which
+Training Methods for GANs do actually Converge?": `r1_penalty`), can
+be added to any of them.
 """
 
 from __future__ import annotations
@@ -84,6 +88,17 @@ def gradient_penalty(
     scores = critic(points)
     (grad,) = torch.autograd.grad(scores.sum(), points, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def r1_penalty(real: torch.Tensor, real_scores: torch.Tensor) -> torch.Tensor:
+    """`E ‖∇ D(x)‖₂²` over the real batch, differentiable in the discriminator's parameters.
+
+    `real`: the `(N, ...)` batch the discriminator was applied to, with `requires_grad`
+    set before that call; `real_scores`: its raw outputs `(N,)`. The norm is over all
+    of a sample's coordinates. The caller multiplies by γ / 2.
+    """
+    (grad,) = torch.autograd.grad(real_scores.sum(), real, create_graph=True)
+    return grad.flatten(1).pow(2).sum(dim=1).mean()
 
 
 @torch.no_grad()

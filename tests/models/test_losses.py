@@ -18,6 +18,7 @@ from gan_eval.models.losses import (
     least_squares_g_loss,
     nonsaturating_d_loss,
     nonsaturating_g_loss,
+    r1_penalty,
     wasserstein_d_loss,
     wasserstein_g_loss,
 )
@@ -101,6 +102,27 @@ def test_gradient_penalty_reaches_the_critic_weights() -> None:
     penalty.backward()
     expected = [2 * (norm - 1) * v / norm for v in w]
     assert critic.weight.grad.flatten().tolist() == pytest.approx(expected, rel=1e-12)
+
+
+def test_r1_penalty_of_a_quadratic_critic() -> None:
+    # D(x) = ½ ‖x‖² on (N, 2, 2) inputs: ∇D(x) = x, so the penalty is the mean of ‖x‖² over the real batch.
+    real = torch.tensor([[[1.0, 2.0], [0.0, -1.0]], [[3.0, 0.5], [0.0, 0.0]]], dtype=torch.float64)
+    real.requires_grad_(True)
+    penalty = r1_penalty(real, 0.5 * real.flatten(1).pow(2).sum(dim=1))
+    assert penalty.item() == pytest.approx(((1 + 4 + 0 + 1) + (9 + 0.25)) / 2, rel=1e-12)
+
+
+def test_r1_penalty_reaches_the_discriminator_weights() -> None:
+    # A linear D(x) = w·x has ∇D = w everywhere: the penalty is ‖w‖², with gradient 2 w.
+    critic = nn.Linear(3, 1, bias=False).double()
+    w = [0.5, -1.0, 2.0]
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([w]))
+    real = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    penalty = r1_penalty(real, critic(real).squeeze(1))
+    assert penalty.item() == pytest.approx(sum(v * v for v in w), rel=1e-12)
+    penalty.backward()
+    assert critic.weight.grad.flatten().tolist() == pytest.approx([2 * v for v in w], rel=1e-12)
 
 
 def test_clip_weights() -> None:

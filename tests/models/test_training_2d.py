@@ -94,3 +94,20 @@ def test_point_wgan_gp_learning_rate_decays_exponentially_over_the_run() -> None
 
     digits = make_config("wgan-gp", training_data("digits"), 4, seed=0)
     assert digits.loss["gp_weight"] == 10.0 and "final_lr" not in digits.optimizer
+
+
+def test_point_hinge_adds_the_r1_penalty() -> None:
+    """2-D `hinge` (the grid25 reference): R1 with γ = 1, one discriminator step, the decayed Adam; images unchanged."""
+    from gan_eval.training import Trainer, make_config, training_data
+
+    grid = training_data("grid25")
+    config = make_config("hinge", grid, 3, seed=0, batch_size=8)
+    assert config.loss["r1_weight"] == 1.0 and config.loss["n_critic"] == 1 and not config.loss["gp_weight"]
+    assert config.optimizer == {"name": "adam", "lr": 1e-3, "final_lr": 1e-5, "betas": [0.5, 0.9]}
+    trainer = Trainer(config, grid)
+    losses = trainer.train_step()
+    assert losses["r1_penalty"] > 0
+    assert losses["d_loss"] >= 0.5 * losses["r1_penalty"] - 1e-6  # the hinge terms are not negative
+
+    digits = make_config("hinge", training_data("digits"), 3, seed=0)
+    assert not digits.loss["r1_weight"] and "final_lr" not in digits.optimizer
