@@ -301,7 +301,8 @@ def test_ctrl_c_during_extraction_with_workers(
     else:
         proc.send_signal(signal.SIGINT)
     code, _, err = finish(proc)
-    assert time.monotonic() - sent < 10
+    # Well under TIMEOUT: about 3 s on an idle machine, 18 s seen with both cores busy with trainings.
+    assert time.monotonic() - sent < 30
     assert code == 130, err
     assert err.splitlines() == ["interrupted"], err
     assert_group_gone(proc.pid)
