@@ -19,7 +19,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Seeded training of a reference GAN; writes generator.pt and config.json into a new folder.",
     )
     train.add_argument("model", choices=sorted(MODELS), help="model and loss")
-    train.add_argument("--data", required=True, choices=sorted(TRAINING_SETS), help="training set")
+    train.add_argument(
+        "--data",
+        required=True,
+        metavar="SET",
+        help=f"training set: {', '.join(sorted(TRAINING_SETS))}, or torchvision's MNIST / CIFAR-10 files already "
+        "on disk as mnist:SPLIT@ROOT or cifar10:SPLIT@ROOT (SPLIT train or test; never downloaded)",
+    )
     train.add_argument("--steps", type=positive_int, default=2000, help="generator steps (default 2000)")
     train.add_argument("--seed", type=non_negative_int, default=0, help="seed of weights, noise and batches")
     train.add_argument("--out", required=True, metavar="DIR", help="new (or empty) folder for the checkpoint")

@@ -24,11 +24,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from gan_eval.datasets.torchvision_disk import parse_spec, torchvision_images
 from gan_eval.datasets.toy2d import GRID25, RING8, Mixture2D
 from gan_eval.errors import GanEvalError
 from gan_eval.models.checkpoint import GeneratorConfig, build_discriminator, build_generator
@@ -107,6 +109,25 @@ def _stacked_digits() -> TrainingData:
     return TrainingData("stacked-digits", "images", (3, 32, 32), 0, draw)
 
 
+def _user_images(path: str) -> np.ndarray:
+    """Every image of a folder, `.zip` or array file as `(N, 32, 32, 3)` uint8; other sizes are refused by name."""
+    from gan_eval.sources import open_input
+    from gan_eval.stats import FeatureStats
+
+    source = open_input(path)
+    if isinstance(source, FeatureStats):
+        raise GanEvalError(f"--data {path}: a statistics file holds no images to train on")
+    images = np.empty((len(source), 32, 32, 3), dtype=np.uint8)
+    for index in range(len(source)):
+        image = source.load(index)
+        if image.shape != (32, 32, 3):
+            raise GanEvalError(
+                f"{source.describe(index)}: the reference nets train on 32x32 images, got {image.shape[:2]}"
+            )
+        images[index] = image
+    return images
+
+
 TRAINING_SETS: dict[str, Callable[[], TrainingData]] = {
     "ring8": lambda: point_training_data(RING8),
     "grid25": lambda: point_training_data(GRID25),
@@ -116,10 +137,20 @@ TRAINING_SETS: dict[str, Callable[[], TrainingData]] = {
 
 
 def training_data(name: str) -> TrainingData:
-    """The named training set (`ring8`, `grid25`, `digits` = digits:train, `stacked-digits`)."""
-    if name not in TRAINING_SETS:
-        raise GanEvalError(f"--data {name}: unknown data set; choose one of {', '.join(TRAINING_SETS)}")
-    return TRAINING_SETS[name]()
+    """The named training set (`ring8`, `grid25`, `digits` = digits:train, `stacked-digits`, or torchvision's
+    MNIST / CIFAR-10 files on disk as `mnist:SPLIT@ROOT`, `cifar10:SPLIT@ROOT`: 32x32 RGB with 10 classes)."""
+    if name in TRAINING_SETS:
+        return TRAINING_SETS[name]()
+    if parse_spec(name) is not None:
+        images, labels = torchvision_images(name)
+        return image_training_data(name, images, labels, 10)
+    if Path(name).exists():
+        return image_training_data(name, _user_images(name), None, 0)
+    raise GanEvalError(
+        f"--data {name}: unknown data set; choose one of {', '.join(TRAINING_SETS)}, "
+        "mnist:SPLIT@ROOT or cifar10:SPLIT@ROOT (torchvision's files already on disk), or a folder, .zip or "
+        "array of 32x32 images"
+    )
 
 
 def make_config(

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from gan_eval.datasets import BUILTIN_IMAGE_SETS
+from gan_eval.datasets.torchvision_disk import parse_spec, torchvision_images
 from gan_eval.errors import GanEvalError
 from gan_eval.sources.arrays import ArraySource, load_array_file
 from gan_eval.sources.base import ImageSource
@@ -43,6 +44,8 @@ def open_input(
     if not path.exists():
         if str(spec) in BUILTIN_IMAGE_SETS:
             return ArraySource(BUILTIN_IMAGE_SETS[str(spec)](), name=str(spec))
+        if parse_spec(str(spec)) is not None:
+            return ArraySource(torchvision_images(str(spec))[0], name=str(spec))
         from gan_eval.references import load_reference, reference_names
 
         references = reference_names()
@@ -57,7 +60,10 @@ def open_input(
                 )
             return stats
         known = ", ".join([*BUILTIN_IMAGE_SETS, *references])
-        raise GanEvalError(f"{spec} does not exist (nor is it a built-in set or shipped reference: {known})")
+        raise GanEvalError(
+            f"{spec} does not exist (nor is it a built-in set, mnist:SPLIT@ROOT, cifar10:SPLIT@ROOT, "
+            f"or a shipped reference: {known})"
+        )
     if not os.access(path, os.R_OK):
         raise GanEvalError(f"{path}: permission denied")
     if path.is_dir():

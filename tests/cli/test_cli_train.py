@@ -102,3 +102,25 @@ def test_an_interrupted_run_leaves_no_checkpoint(
     )
     assert code == 130 and "interrupted" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_trains_on_a_users_folder_and_names_a_wrong_size(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`--data FOLDER`: every 32x32 image of the folder is the training set; another size is refused by name."""
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    common = ("--steps", "2", "--seed", "0", "--threads", "1", "--quiet", "--batch-size", "4")
+    code, _, err = run_cli(capsys, "train", "dcgan", "--data", folder, *common, "--out", tmp_path / "ok")
+    assert code == 0, err
+    _, config = load_generator(tmp_path / "ok")
+    assert config.dataset == str(folder)
+
+    Image.fromarray(np.zeros((16, 16, 3), dtype=np.uint8)).save(folder / "9-small.png")
+    code, _, err = run_cli(capsys, "train", "dcgan", "--data", folder, *common, "--out", tmp_path / "bad")
+    one_error_line(code, err, "9-small.png", "32x32")
+    assert not (tmp_path / "bad").exists()
