@@ -24,7 +24,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         required=True,
         metavar="SET",
         help=f"training set: {', '.join(sorted(TRAINING_SETS))}, or torchvision's MNIST / CIFAR-10 files already "
-        "on disk as mnist:SPLIT@ROOT or cifar10:SPLIT@ROOT (SPLIT train or test; never downloaded)",
+        "on disk as mnist:SPLIT@ROOT or cifar10:SPLIT@ROOT (SPLIT train or test; never downloaded), or a folder, "
+        ".zip or array of 32x32 images",
     )
     train.add_argument("--steps", type=positive_int, default=2000, help="generator steps (default 2000)")
     train.add_argument("--seed", type=non_negative_int, default=0, help="seed of weights, noise and batches")
