@@ -40,7 +40,14 @@ def start(*options: str | Path, args: tuple[str | Path, ...], new_session: bool 
     """`fault_driver.py OPTIONS -- ARGS` in the background, with this process's environment."""
     command = [sys.executable, str(DRIVER), *map(str, options), "--", *map(str, args)]
     return subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=new_session
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=new_session,
+        # A shell's background job (`pytest &`) ignores SIGINT, and so would every child; a terminal's
+        # program starts with the default disposition, which is what the Ctrl-C tests need.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -301,8 +308,7 @@ def test_ctrl_c_during_extraction_with_workers(
     else:
         proc.send_signal(signal.SIGINT)
     code, _, err = finish(proc)
-    # Well under TIMEOUT: about 3 s on an idle machine, 18 s seen with both cores busy with trainings.
-    assert time.monotonic() - sent < 30
+    assert time.monotonic() - sent < 10
     assert code == 130, err
     assert err.splitlines() == ["interrupted"], err
     assert_group_gone(proc.pid)
