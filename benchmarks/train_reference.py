@@ -25,6 +25,19 @@ docs/reference-generators.md: modes covered, high-quality share, mode KL,
 verdict and wall time.
 
     python benchmarks/train_reference.py --points --steps 4000 --seed 0
+
+`--all-models` instead trains every reference model (`--models`, default all
+seven) on `digits` (train split) through the command line, `--steps` long
+(`--model-steps wgan-gp=1000,...` sets a model's own length), seed `--seed`,
+one thread, each into a temporary folder (`--keep DIR` keeps them), and
+measures each as the image rows of docs/reference-generators.md are
+measured: 300 samples (`gan-eval sample DIR -n 300 -o fake.npy --seed 0`),
+FID, precision and recall from `gan-eval report digits:test fake.npy
+--metrics fid,pr,dc --json`, digit modes and the verdict from `gan-eval
+modes digits:train fake.npy --json`. It prints one JSON line per model and
+then the Markdown rows.
+
+    python benchmarks/train_reference.py --all-models --steps 2000 --model-steps wgan-gp=1000 --seed 0
 """
 
 from __future__ import annotations
@@ -33,6 +46,9 @@ import argparse
 import copy
 import json
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -138,6 +154,120 @@ def point_table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+ALL_MODELS = ("gan", "dcgan", "wgan", "wgan-gp", "lsgan", "hinge", "cgan")
+IMAGE_SAMPLES = 300
+IMAGE_SAMPLE_SEED = 0
+
+
+def gan_eval_cli(*args: str) -> str:
+    """Run `gan-eval ARGS` in this interpreter; its standard output (stops the script on failure)."""
+    done = subprocess.run([sys.executable, "-m", "gan_eval", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"gan-eval {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def measure_model(model: str, steps: int, seed: int, threads: int, folder: Path) -> dict[str, object]:
+    """Train `model` on `digits` into `folder` and measure it as the table's image rows are measured."""
+    checkpoint = folder / f"{model}-digits-{steps}"
+    fake = folder / f"{model}-digits-{steps}.npy"
+    start = time.perf_counter()
+    gan_eval_cli(
+        "train", model, "--data", "digits", "--steps", str(steps), "--seed", str(seed),
+        "--threads", str(threads), "--out", str(checkpoint), "--quiet",
+    )  # fmt: skip
+    wall = round(time.perf_counter() - start, 1)
+    training = json.loads((checkpoint / "config.json").read_text()).get("training", {})
+    gan_eval_cli("sample", str(checkpoint), "-n", str(IMAGE_SAMPLES), "-o", str(fake), "--seed", str(IMAGE_SAMPLE_SEED))
+    report = json.loads(gan_eval_cli("report", "digits:test", str(fake), "--metrics", "fid,pr,dc", "--json"))
+    verdict = json.loads(gan_eval_cli("modes", "digits:train", str(fake), "--json"))
+    metrics = report_metrics(report)
+    return {
+        "model": model,
+        "data": "digits",
+        "steps": steps,
+        "seed": seed,
+        "threads": threads,
+        "training_seconds": training.get("seconds", wall),
+        "wall_seconds": wall,
+        "fid": round(float(metrics["fid"]), 2),
+        "precision": round(float(metrics["precision"]), 3),
+        "recall": round(float(metrics["recall"]), 3),
+        "modes_covered": verdict["modes_covered"],
+        "modes_total": verdict["modes_total"],
+        "mode_kl": None if verdict["mode_kl"] is None else round(float(verdict["mode_kl"]), 3),
+        "collapsed": verdict["collapsed"],
+        "severity": verdict["severity"],
+        "fired": verdict["fired"],
+        "inconclusive": verdict["inconclusive"],
+        "low_fidelity": verdict.get("low_fidelity"),
+    }
+
+
+def report_metrics(report: dict[str, object]) -> dict[str, float]:
+    """FID, precision and recall from `gan-eval report --json` output."""
+    return {name: report[name] for name in ("fid", "precision", "recall")}
+
+
+def verdict_text(r: dict[str, object]) -> str:
+    """The verdict column, as the table writes it: collapse and its severity, then fidelity."""
+    if r["collapsed"]:
+        reasons = [
+            f"{r['modes_covered']} of {r['modes_total']} digit modes" if name == "modes"
+            else f"digit-mode KL {r['mode_kl']:.3f}" if name == "mode_kl"
+            else name
+            for name in r["fired"]
+        ]  # fmt: skip
+        text = f"collapsed, {r['severity']} ({', '.join(reasons)})"
+    else:
+        text = "not collapsed"
+    if r["low_fidelity"]:
+        confounded = [NAMES.get(n, n) for n in r["inconclusive"] if n != "precision"]
+        text += f"; low fidelity ({', '.join(confounded)} inconclusive)" if confounded else "; low fidelity"
+    return text
+
+
+NAMES = {"ndb": "NDB"}
+
+
+def model_table(rows: list[dict[str, object]]) -> str:
+    """The measured digits runs as rows of the table in docs/reference-generators.md."""
+    lines = [
+        "| model | steps | seed | training (one thread) | modes covered | FID | precision | recall | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| `{r['model']}` | {r['steps']} | {r['seed']} | {r['training_seconds']:.0f} s | "
+            f"{r['modes_covered']} of {r['modes_total']} | {r['fid']:.2f} | {r['precision']:.3f} | "
+            f"{r['recall']:.3f} | {verdict_text(r)} |"
+        )
+    return "\n".join(lines)
+
+
+def all_models(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """`--all-models`: train and measure each model on digits; JSON lines, then the Markdown rows."""
+    models = args.models.split(",")
+    unknown = sorted(set(models) - set(ALL_MODELS))
+    if unknown:
+        parser.error(f"--models: unknown {', '.join(unknown)} (choose from {', '.join(ALL_MODELS)})")
+    steps = dict.fromkeys(models, args.steps)
+    for item in filter(None, args.model_steps.split(",")):
+        name, _, value = item.partition("=")
+        if name not in ALL_MODELS or not value.isdigit() or int(value) < 1:
+            parser.error(f"--model-steps: expected MODEL=STEPS, got {item!r}")
+        steps[name] = int(value)
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.keep if args.keep is not None else Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        for model in models:
+            row = measure_model(model, steps[model], args.seed, args.threads, folder)
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    print(model_table(rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("reference_models"))
@@ -149,7 +279,14 @@ def main() -> None:
     parser.add_argument("--measure-only", action="store_true", help="measure the checkpoints in --out, no training")
     parser.add_argument("--points", action="store_true", help="train and measure the 2-D references instead")
     parser.add_argument("--point-models", default="wgan-gp", help="with --points: comma-separated models")
+    parser.add_argument("--all-models", action="store_true", help="train and measure every model on digits instead")
+    parser.add_argument("--models", default=",".join(ALL_MODELS), help="with --all-models: comma-separated models")
+    parser.add_argument("--model-steps", default="", help="with --all-models: MODEL=STEPS,... overriding --steps")
+    parser.add_argument("--keep", type=Path, help="with --all-models: keep checkpoints and samples in this folder")
     args = parser.parse_args()
+    if args.all_models:
+        all_models(args, parser)
+        return
     if args.points:
         torch.set_num_threads(args.threads)
         rows = [
