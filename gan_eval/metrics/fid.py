@@ -66,11 +66,6 @@ def _trace_sqrt_generalized(
     return None
 
 
-def _top(eigvals: torch.Tensor, count: int | None) -> torch.Tensor:
-    """The `count` largest of ascending `eigvals` (all when `count` is None)."""
-    return eigvals if count is None else eigvals[max(len(eigvals) - count, 0) :]
-
-
 def _psd_factor(sigma: torch.Tensor, rank: int | None) -> torch.Tensor:
     """A with sigma = A A^T: the Cholesky factor `(D, D)` if positive definite, else `(D, r)` from eigh.
 
@@ -79,13 +74,12 @@ def _psd_factor(sigma: torch.Tensor, rank: int | None) -> torch.Tensor:
     chol, info = torch.linalg.cholesky_ex(sigma)
     if int(info) == 0:
         return chol
-    eigvals, eigvecs = torch.linalg.eigh(sigma)
+    eigvals, eigvecs = torch.linalg.eigh(sigma)  # ascending
     if rank is None:
         keep = eigvals > eigvals[-1].clamp_min(0) * sigma.shape[0] * torch.finfo(sigma.dtype).eps
-        eigvals, eigvecs = eigvals[keep], eigvecs[:, keep]
     else:
-        eigvals, eigvecs = _top(eigvals, rank), eigvecs[:, max(len(eigvals) - rank, 0) :]
-    return eigvecs * eigvals.clamp_min(0).sqrt()
+        keep = torch.arange(len(eigvals), device=eigvals.device) >= len(eigvals) - rank
+    return eigvecs[:, keep] * eigvals[keep].clamp_min(0).sqrt()
 
 
 def _trace_sqrt_factored(s1: torch.Tensor, s2: torch.Tensor, ranks: tuple[int | None, int | None]) -> float:
