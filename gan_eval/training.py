@@ -111,21 +111,13 @@ def _stacked_digits() -> TrainingData:
 
 def _user_images(path: str) -> np.ndarray:
     """Every image of a folder, `.zip` or array file as `(N, 32, 32, 3)` uint8; other sizes are refused by name."""
-    from gan_eval.sources import open_input
+    from gan_eval.sources import load_32x32_images, open_input
     from gan_eval.stats import FeatureStats
 
     source = open_input(path)
     if isinstance(source, FeatureStats):
         raise GanEvalError(f"--data {path}: a statistics file holds no images to train on")
-    images = np.empty((len(source), 32, 32, 3), dtype=np.uint8)
-    for index in range(len(source)):
-        image = source.load(index)
-        if image.shape != (32, 32, 3):
-            raise GanEvalError(
-                f"{source.describe(index)}: the reference nets train on 32x32 images, got {image.shape[:2]}"
-            )
-        images[index] = image
-    return images
+    return load_32x32_images(source, "the reference nets")
 
 
 TRAINING_SETS: dict[str, Callable[[], TrainingData]] = {

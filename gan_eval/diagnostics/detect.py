@@ -31,7 +31,7 @@ from gan_eval.errors import GanEvalError
 from gan_eval.evaluation import load_extractor
 from gan_eval.extractors.base import FeatureExtractor
 from gan_eval.features import input_features
-from gan_eval.sources import Input, open_input
+from gan_eval.sources import Input, load_32x32_images, open_input
 from gan_eval.sources.base import ImageSource
 from gan_eval.stats import FeatureStats
 from gan_eval.weights import HEAD_POOL3
@@ -68,17 +68,6 @@ def load_points(fake: PointsInput, what: str = "FAKE") -> np.ndarray:
     return points
 
 
-def _images(source: ImageSource, what: str) -> np.ndarray:
-    """All images of `source` as `(N, 3, 32, 32)` uint8, for the digit classifier."""
-    images = np.empty((len(source), 32, 32, 3), dtype=np.uint8)
-    for index in range(len(source)):
-        image = source.load(index)
-        if image.shape != (32, 32, 3):
-            raise GanEvalError(f"{source.describe(index)}: {what} need 32x32 RGB images, got {image.shape[:2]}")
-        images[index] = image
-    return images.transpose(0, 3, 1, 2)
-
-
 def digit_label_collapse(real: ImageSource, fake: ImageSource, stacked: bool, min_count: int = 1) -> CollapseVerdict:
     """Labelled modes of two 32x32 digit image sets, read by the cached digit classifier.
 
@@ -88,7 +77,7 @@ def digit_label_collapse(real: ImageSource, fake: ImageSource, stacked: bool, mi
     from gan_eval.diagnostics.digit_classifier import classify_digits, load_digit_classifier, stacked_modes
 
     what = "stacked-digits modes" if stacked else "digit modes"
-    real_images, fake_images = _images(real, what), _images(fake, what)
+    real_images, fake_images = (load_32x32_images(source, what).transpose(0, 3, 1, 2) for source in (real, fake))
     net = load_digit_classifier()
 
     def modes(images: np.ndarray) -> np.ndarray:

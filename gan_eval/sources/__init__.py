@@ -22,7 +22,7 @@ from gan_eval.sources.folder import ImageFolderSource
 from gan_eval.sources.zipped import ZipSource
 from gan_eval.stats import FeatureStats, is_stats_file, load_stats
 
-__all__ = ["ArraySource", "ImageFolderSource", "ImageSource", "ZipSource", "open_input"]
+__all__ = ["ArraySource", "ImageFolderSource", "ImageSource", "ZipSource", "load_32x32_images", "open_input"]
 
 Input = str | os.PathLike[str] | np.ndarray | torch.Tensor | FeatureStats | ImageSource
 
@@ -76,3 +76,14 @@ def open_input(
     if suffix == ".zip":
         return ZipSource(path)
     raise GanEvalError(f"{path}: not a folder, .zip, .npy or .npz (images are read from folders and archives)")
+
+
+def load_32x32_images(source: ImageSource, what: str) -> np.ndarray:
+    """Every image of `source` as `(N, 32, 32, 3)` uint8; another size is an error naming the file and `what`."""
+    images = np.empty((len(source), 32, 32, 3), dtype=np.uint8)
+    for index in range(len(source)):
+        image = source.load(index)
+        if image.shape != (32, 32, 3):
+            raise GanEvalError(f"{source.describe(index)}: {what} need 32x32 RGB images, got {image.shape[:2]}")
+        images[index] = image
+    return images
