@@ -11,19 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_runner import run_cli
 from PIL import Image
 
-from gan_eval.cli.main import main
 from gan_eval.monitor import Monitor
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's errors
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture
@@ -45,7 +36,7 @@ def _files(folder: Path) -> set[str]:
 
 
 def test_plot_writes_the_dashboard_and_the_page_into_the_run_folder(capsys, run_dir):
-    code, out, err = run(capsys, "plot", run_dir)
+    code, out, err = run_cli(capsys, "plot", run_dir)
     assert code == 0 and err == ""
     assert out.strip() == (
         f"wrote {run_dir / 'dashboard.png'} and {run_dir / 'report.html'} "
@@ -63,7 +54,7 @@ def test_plot_writes_the_dashboard_and_the_page_into_the_run_folder(capsys, run_
 
 def test_out_folder_is_created_and_the_run_folder_left_alone(capsys, run_dir, tmp_path):
     before = _files(run_dir)
-    code, _, _ = run(capsys, "plot", run_dir, "--out", tmp_path / "plots" / "a")
+    code, _, _ = run_cli(capsys, "plot", run_dir, "--out", tmp_path / "plots" / "a")
     assert code == 0
     assert _files(tmp_path / "plots" / "a") == {"dashboard.png", "report.html"}
     assert _files(run_dir) == before
@@ -72,7 +63,7 @@ def test_out_folder_is_created_and_the_run_folder_left_alone(capsys, run_dir, tm
 def test_damaged_lines_are_skipped_and_reported(capsys, run_dir):
     with open(run_dir / "events.jsonl", "ab") as handle:
         handle.write(b'{"kind": "scal')
-    code, out, _ = run(capsys, "plot", run_dir)
+    code, out, _ = run_cli(capsys, "plot", run_dir)
     assert code == 0 and "skipped 1 damaged line(s)" in out
 
 
@@ -94,7 +85,7 @@ def test_errors_are_one_line_and_write_nothing(capsys, run_dir, tmp_path, case):
         (run_dir / "report.html").mkdir()
         named = run_dir / "report.html"
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
-    code, out, err = run(capsys, *args)
+    code, out, err = run_cli(capsys, *args)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("error: ") and str(named) in err and "Traceback" not in err
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
