@@ -1,9 +1,13 @@
-"""The Lightning callback: records of a manual-optimisation GAN, and gradient norms under automatic optimisation."""
+"""The Lightning callback: records of a manual-optimisation GAN, and gradient norms under automatic optimisation.
+
+The test extra installs lightning, so its absence fails this module rather than skipping it.
+"""
 
 from __future__ import annotations
 
 import math
 
+import lightning.pytorch as pl
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,9 +15,7 @@ from toy_training import LATENT, mlp
 
 from gan_eval.datasets.toy2d import sample_ring8
 from gan_eval.monitor import Monitor, read_run
-
-pl = pytest.importorskip("lightning.pytorch")
-from gan_eval.monitor.lightning import MonitorCallback  # noqa: E402 (needs lightning)
+from gan_eval.monitor.lightning import MonitorCallback
 
 
 def _loader(n: int = 256) -> torch.utils.data.DataLoader:

@@ -1,4 +1,7 @@
-"""TensorBoard events, written beside the JSON record when the tensorboard package is installed."""
+"""TensorBoard events, written beside the JSON record when the tensorboard package is installed.
+
+The test extra installs tensorboard, so its absence fails the event test rather than skipping it.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,14 @@ import torch
 
 from gan_eval.monitor import Monitor
 
-pytest.importorskip("tensorboard")
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+def _read_events(folder):
+    """The TensorBoard events under `folder`, every scalar and tensor kept."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder), size_guidance={"scalars": 0, "tensors": 0})
+    events.Reload()
+    return events
 
 
 def test_scalars_d_outputs_and_alarms_reach_tensorboard(tmp_path):
@@ -20,8 +29,7 @@ def test_scalars_d_outputs_and_alarms_reach_tensorboard(tmp_path):
             monitor.log(step, loss_d=loss)
             monitor.discriminator(step, torch.full((4,), 2.0), torch.full((4,), -1.0), kind="critic")
         monitor.log(5, loss_d=math.nan)
-    events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"scalars": 0, "tensors": 0})
-    events.Reload()
+    events = _read_events(tmp_path / "tensorboard")
     loss = events.Scalars("scalars/loss_d")
     assert [e.step for e in loss[:5]] == list(range(5))
     assert [e.value for e in loss[:5]] == pytest.approx(losses)
