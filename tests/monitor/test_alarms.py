@@ -8,7 +8,10 @@ independent count of the modes its samples reach.
 
 from __future__ import annotations
 
+import functools
 import math
+from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -196,3 +199,393 @@ def test_exploding_rule_ignores_heavy_tailed_noise_and_catches_a_jump():
 def test_quantile_equals_numpy(n, q):
     values = np.random.default_rng(n).lognormal(size=n).tolist()
     assert quantile(values, q) == pytest.approx(np.quantile(values, q), rel=1e-12)
+
+
+# -- every documented threshold at its boundary -------------------------------------------------
+#
+# Each rule gets a made-up series built so that the quantity it judges sits just on the silent side
+# of a threshold, or just on the firing side. The quantity is recomputed here from the series (NumPy
+# in float64, or exact fractions), and the thresholds are the documented numbers written out, so a
+# change to a default fails these tests rather than moving with them.
+
+MONITORING_DOC = Path(__file__).resolve().parents[2] / "docs" / "monitoring.md"
+
+DOCUMENTED_DEFAULTS = {
+    "explode_factor": 10.0,
+    "explode_quantile": 0.9,
+    "explode_window": 100,
+    "explode_warmup": 20,
+    "explode_rearm": 20,
+    "overpower_window": 50,
+    "overpower_real": 0.9,
+    "overpower_fake": 0.1,
+    "overpower_extreme": 0.01,
+    "vanish_ratio": 0.1,
+    "vanish_block": 10,
+    "oscillation_window": 200,
+    "oscillation_check_every": 10,
+    "oscillation_share": 0.5,
+    "oscillation_min_cycles": 3,
+    "oscillation_sustain": 0.5,
+    "collapse_spread": 0.1,
+    "collapse_drop": 0.5,
+    "collapse_min_best": 0.3,
+    "collapse_patience": 2,
+    "overfit_rt": 0.6,
+    "overfit_window": 50,
+}
+
+# The alarm table of docs/monitoring.md, with the numbers replaced by the fields they document.
+DOC_PHRASES = (
+    "gradient norm > {explode_factor:g} × the larger {explode_quantile:g}-quantile of its last {explode_window} and "
+    "its first {explode_window} records (`explode_factor`, `explode_quantile`, `explode_window`)",
+    "from the {explode_warmup}th record on; re-arms after {explode_rearm} quiet records",
+    "for {overpower_window} batches in a row D(x) ≥ {overpower_real:g} and D(G(z)) ≤ {overpower_fake:g} "
+    "(`overpower_window`, `overpower_real`, `overpower_fake`)",
+    "≤ {vanish_ratio:.0%} of its highest level in the run (largest median of {vanish_block} consecutive records; "
+    "`vanish_ratio`, `vanish_block`)",
+    "the saturation is extreme, ≥ {extreme_real:g} and ≤ {overpower_extreme:g} (`overpower_extreme`)",
+    "whose last {oscillation_window} values (`oscillation_window`)",
+    "≥ {oscillation_share:.0%} of their variance in one frequency",
+    "≥ {oscillation_min_cycles} whole cycles (`oscillation_min_cycles`)",
+    "a second-half amplitude ≥ {oscillation_sustain:g} × the first half's (`oscillation_sustain`); checked every "
+    "{oscillation_check_every} values",
+    "at {collapse_patience} evaluations in a row (`collapse_patience`)",
+    "tr(Σ_generated)/tr(Σ_reference) < {collapse_spread:g} (`collapse_spread`)",
+    "recall or coverage ≤ {collapse_drop:g} × its best so far, that best being ≥ {collapse_min_best:g} "
+    "(`collapse_drop`, `collapse_min_best`)",
+    "r_t = E[sign(D(x_real))] averaged over {overfit_window} batches > {overfit_rt:g} (`overfit_rt`, `overfit_window`)",
+)
+
+
+def test_defaults_are_the_documented_thresholds():
+    assert AlarmRules().to_json() == DOCUMENTED_DEFAULTS
+    text = " ".join(MONITORING_DOC.read_text(encoding="utf-8").split())
+    numbers = {**DOCUMENTED_DEFAULTS, "extreme_real": 1 - DOCUMENTED_DEFAULTS["overpower_extreme"]}
+    assert [p.format(**numbers) for p in DOC_PHRASES if p.format(**numbers) not in text] == []
+
+
+def _steps(alarms: list, rule: str) -> list[int]:
+    return [a.step for a in alarms if a.rule == rule]
+
+
+def _gradients(net: str, norms, start: int = 0) -> list[dict]:
+    """Gradient records of one network ("g" or "d"), each record's mean and peak norm alike."""
+    return [
+        {"kind": "gradients", "step": start + i, f"{net}_norm": float(n), f"{net}_norm_max": float(n)}
+        for i, n in enumerate(norms)
+    ]
+
+
+def _d_outputs(pairs, start: int = 0) -> list[dict]:
+    """D's records: (mean D(x), mean D(G(z))) per batch."""
+    return [{"kind": "discriminator", "step": start + i, "d_real": r, "d_fake": f} for i, (r, f) in enumerate(pairs)]
+
+
+def _explodes_after(history, peak: float) -> bool:
+    """Whether a quiet history of D's gradient norms followed by one record of norm `peak` fires the rule."""
+    book = AlarmRulebook()
+    assert _feed(book, _gradients("d", history)) == []
+    return _steps(_feed(book, _gradients("d", [peak], start=len(history))), EXPLODING) == [len(history)]
+
+
+@pytest.mark.parametrize(("times", "fires"), [(10 * (1 - 1e-9), False), (10 * (1 + 1e-9), True)])
+def test_exploding_fires_just_above_10_times_the_09_quantile(times, fires):
+    history = np.random.default_rng(1).permutation(np.arange(1.0, 101.0))
+    baseline = np.quantile(history, 0.9)  # 90.1: between two of the 100 norms, so another quantile moves it
+    assert _explodes_after(history, times * baseline) == fires
+
+
+@pytest.mark.parametrize("fires", [False, True])
+def test_exploding_baseline_spans_the_last_100_records(fires):
+    history = np.arange(1.0, 251.0)  # rising: each window length has another quantile
+    baseline = np.quantile(history[-100:], 0.9)
+    assert baseline > np.quantile(history[:100], 0.9)
+    assert _explodes_after(history, 10 * baseline * (1 + 1e-9 if fires else 1 - 1e-9)) == fires
+
+
+@pytest.mark.parametrize("fires", [False, True])
+def test_exploding_baseline_spans_the_first_100_records(fires):
+    history = np.concatenate([np.arange(300.0, 200.0, -1.0), np.ones(150)])  # a large start, then shrunk norms
+    baseline = np.quantile(history[:100], 0.9)
+    assert baseline > np.quantile(history[-100:], 0.9)
+    assert _explodes_after(history, 10 * baseline * (1 + 1e-9 if fires else 1 - 1e-9)) == fires
+
+
+@pytest.mark.parametrize(("records", "fires"), [(19, False), (20, True)])
+def test_exploding_judges_a_norm_once_20_records_precede_it(records, fires):
+    assert _explodes_after(np.ones(records), 1e3) == fires
+
+
+@pytest.mark.parametrize("quiet", [19, 20])
+def test_exploding_rearms_after_20_quiet_records(quiet):
+    book = AlarmRulebook()
+    _feed(book, _gradients("d", np.ones(100)))
+    assert _steps(_feed(book, _gradients("d", [1e3], start=100)), EXPLODING) == [100]
+    again = _steps(_feed(book, _gradients("d", [1.0] * quiet + [1e3], start=101)), EXPLODING)
+    assert again == ([101 + quiet] if quiet >= 20 else [])
+
+
+def test_overpowers_needs_50_saturated_batches_in_a_row():
+    # Extreme saturation fires without looking at G's gradients.
+    assert _steps(_feed(AlarmRulebook(), _d_outputs([(1.0, 0.0)] * 60)), OVERPOWERS) == [49]
+    broken = [(1.0, 0.0)] * 49 + [(0.5, 0.5)] + [(1.0, 0.0)] * 50
+    assert _steps(_feed(AlarmRulebook(), _d_outputs(broken)), OVERPOWERS) == [99]
+
+
+@pytest.mark.parametrize(
+    ("d_real", "d_fake", "fires"),
+    [(0.99, 0.01, True), (0.99 - 1e-9, 0.0, False), (1.0, 0.01 + 1e-9, False)],
+)
+def test_overpowers_extreme_saturation_is_099_and_001(d_real, d_fake, fires):
+    fired = _steps(_feed(AlarmRulebook(), _d_outputs([(d_real, d_fake)] * 50)), OVERPOWERS)
+    assert fired == ([49] if fires else [])
+
+
+def _vanished_then_saturated(g_norms, pairs) -> list[int]:
+    """Steps at which `overpowers` fires when G's gradient norms `g_norms` precede D's outputs `pairs`."""
+    book = AlarmRulebook()
+    _feed(book, _gradients("g", g_norms))
+    return _steps(_feed(book, _d_outputs(pairs, start=len(g_norms))), OVERPOWERS)
+
+
+def _g_gradient_ratio(g_norms: np.ndarray) -> float:
+    """Median of G's last 50 norms over the largest median of 10 consecutive norms."""
+    peak = max(np.median(g_norms[i : i + 10]) for i in range(len(g_norms) - 9))
+    return float(np.median(g_norms[-50:]) / peak)
+
+
+@pytest.mark.parametrize(
+    ("d_real", "d_fake", "fires"),
+    [(0.9, 0.1, True), (0.9 - 1e-9, 0.1, False), (0.9, 0.1 + 1e-9, False)],
+)
+def test_overpowers_saturation_is_09_and_01(d_real, d_fake, fires):
+    g_norms = np.array([1.0] * 10 + [0.01] * 50)
+    assert _g_gradient_ratio(g_norms) == pytest.approx(0.01)
+    fired = _vanished_then_saturated(g_norms, [(d_real, d_fake)] * 50)
+    assert fired == ([len(g_norms) + 49] if fires else [])
+
+
+@pytest.mark.parametrize(("level", "fires"), [(0.1, True), (0.1 * (1 + 1e-9), False)])
+def test_overpowers_vanished_gradient_is_a_tenth_of_its_peak(level, fires):
+    g_norms = np.array([1.0] * 10 + [level] * 50)
+    assert _g_gradient_ratio(g_norms) == pytest.approx(level, rel=1e-12)
+    fired = _vanished_then_saturated(g_norms, [(0.95, 0.05)] * 50)
+    assert fired == ([len(g_norms) + 49] if fires else [])
+
+
+@pytest.mark.parametrize("fires", [False, True])
+def test_overpowers_peak_gradient_is_the_largest_median_of_10_records(fires):
+    # A burst of 5 high norms is half a block of 10: its medians reach (0.01 + 1) / 2, not 1 (a block of
+    # 9) nor 0.01 (a block of 11).
+    burst = np.array([0.01] * 10 + [1.0] * 5 + [0.01] * 10)
+    level = 0.1 * (0.01 + 1.0) / 2 * (1 - 1e-6 if fires else 1 + 1e-6)
+    g_norms = np.concatenate([burst, np.full(50, level)])
+    assert _g_gradient_ratio(g_norms) == pytest.approx(0.1 * (1 - 1e-6 if fires else 1 + 1e-6), rel=1e-12)
+    fired = _vanished_then_saturated(g_norms, [(0.95, 0.05)] * 50)
+    assert fired == ([len(g_norms) + 49] if fires else [])
+
+
+@pytest.mark.parametrize("quiet", [49, 50])
+def test_overpowers_rearms_after_a_whole_window_of_50_quiet_batches(quiet):
+    saturated = (0.95, 0.05)  # not extreme: whether it fires depends on G's gradients
+    book, events = AlarmRulebook(), []
+    phases = [
+        _gradients("g", [1.0] * 10 + [0.01] * 50),  # G's gradient vanishes
+        _d_outputs([saturated] * 50),  # fires at the last of these
+        _gradients("g", [1.0] * 50),  # G's gradient is back: quiet from here
+        _d_outputs([saturated] * quiet),
+        _gradients("g", [0.01] * 50),  # vanished again
+        _d_outputs([saturated]),
+    ]
+    for phase in phases:
+        events += [dict(e, step=len(events) + i) for i, e in enumerate(phase)]
+    first, last = 60 + 49, len(events) - 1
+    assert _steps(_feed(book, events), OVERPOWERS) == ([first, last] if quiet >= 50 else [first])
+
+
+def _rhythm(values: np.ndarray) -> tuple[float, int, float] | None:
+    """(share, cycles, sustain) of `values: (W,)`, written out: a least-squares line by the normal equations, a
+    plain DFT over the positive frequencies, the band of the peak frequency and its neighbours; None if flat."""
+    n = values.shape[0]
+    t = np.arange(n, dtype=np.float64)
+    design = np.stack([t, np.ones(n)], axis=1)
+    residual = values - design @ np.linalg.solve(design.T @ design, design.T @ values)
+    if residual.std() <= 1e-9 * max(np.abs(values).max(), 1e-12):
+        return None
+    power = np.abs(_dft(n) @ residual) ** 2
+    peak = int(np.argmax(power))
+    share = power[max(0, peak - 1) : peak + 2].sum() / power.sum()
+    sustain = residual[n // 2 :].std() / residual[: n // 2].std()
+    return float(share), peak + 1, float(sustain)
+
+
+@functools.cache
+def _dft(n: int) -> np.ndarray:
+    """The DFT matrix of the positive frequencies 1 .. n // 2 (one row per frequency)."""
+    return np.exp(-2j * np.pi * np.outer(np.arange(1, n // 2 + 1), np.arange(n)) / n)
+
+
+def _oscillating(values: np.ndarray) -> bool:
+    """The documented condition: at least 50% of the variance, 3 cycles and a sustain of 0.5."""
+    found = _rhythm(values)
+    return found is not None and found[0] >= 0.5 and found[1] >= 3 and found[2] >= 0.5
+
+
+def _oscillation_steps(series: np.ndarray) -> list[int]:
+    book = AlarmRulebook()
+    return _steps(_feed(book, [{"kind": "scalars", "step": i, "loss_d": v} for i, v in enumerate(series)]), OSCILLATION)
+
+
+def _bisect(f, lo: float, hi: float) -> float:
+    """The x in [lo, hi] where the monotone f changes sign, to float precision."""
+    positive_at_lo = f(lo) > 0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if (f(mid) > 0) == positive_at_lo else (lo, mid)
+    return (lo + hi) / 2
+
+
+def _sine(cycles: float, n: int = 200, phase: float = 0.0) -> np.ndarray:
+    return np.sin(2 * np.pi * cycles * np.arange(n) / n + phase)
+
+
+def test_oscillation_is_judged_on_200_values():
+    series = _sine(8, n=230)
+    assert _oscillating(series[:200])
+    assert _oscillation_steps(series) == [199]
+
+
+def test_oscillation_is_checked_every_10_values():
+    series = _sine(8, n=230)
+    series[0] = 1e3  # a spike that hides the rhythm while it is in the window
+    assert not _oscillating(series[:200])
+    assert all(_oscillating(series[end - 199 : end + 1]) for end in range(200, 230))
+    assert _oscillation_steps(series) == [209]
+
+
+@pytest.mark.parametrize("fires", [False, True])
+def test_oscillation_needs_50_percent_of_the_variance_in_one_rhythm(fires):
+    """A rhythm of 8 cycles plus five weaker ones of equal amplitude, at the amplitude that gives a share of 50%."""
+    others = sum(_sine(k, phase=k) for k in (30, 45, 60, 75, 90))
+    target = 0.5 + (1e-6 if fires else -1e-6)
+    weight = _bisect(lambda w: _rhythm(_sine(8) + w * others)[0] - target, 0.0, 1.0)
+    series = _sine(8) + weight * others
+    share, cycles, sustain = _rhythm(series)
+    assert share == pytest.approx(target, abs=1e-9) and cycles == 8 and sustain >= 0.9
+    assert _oscillation_steps(series) == ([199] if fires else [])
+
+
+@pytest.mark.parametrize(("cycles", "fires"), [(2, False), (3, True)])
+def test_oscillation_needs_3_cycles(cycles, fires):
+    series = _sine(cycles)
+    share, found, sustain = _rhythm(series)
+    assert found == cycles and share >= 0.9 and sustain >= 0.9
+    assert _oscillation_steps(series) == ([199] if fires else [])
+
+
+@pytest.mark.parametrize("fires", [False, True])
+def test_oscillation_needs_a_second_half_of_half_the_amplitude(fires):
+    """Four cycles at amplitude 1, then four at the amplitude that gives a sustain of 0.5."""
+
+    def damped(amplitude: float) -> np.ndarray:
+        return _sine(8) * np.where(np.arange(200) < 100, 1.0, amplitude)
+
+    target = 0.5 + (1e-6 if fires else -1e-6)
+    series = damped(_bisect(lambda a: _rhythm(damped(a))[2] - target, 0.0, 1.0))
+    share, cycles, sustain = _rhythm(series)
+    assert sustain == pytest.approx(target, abs=1e-9) and cycles == 8 and share >= 0.5
+    assert _oscillation_steps(series) == ([199] if fires else [])
+
+
+@pytest.mark.parametrize(("gap", "quiet"), [(230, 19), (240, 20)])
+def test_oscillation_rearms_after_a_whole_window_of_quiet_checks(gap, quiet):
+    """A rhythm, a flat stretch of `gap` values, the rhythm again: quiet for 19 checks, then for 20."""
+    series = _sine(36, n=900)
+    series[400 : 400 + gap] = 0.0
+    checks = range(199, 900, 10)
+    trace = "".join("1" if _oscillating(series[end - 199 : end + 1]) else "0" for end in checks)
+    assert trace.strip("1") == "0" * quiet
+    back = checks[trace.index("0") + quiet]
+    assert _oscillation_steps(series) == ([199, back] if quiet >= 20 else [199])
+
+
+def _evaluations(**series) -> list[dict]:
+    """Evaluation records, one per position of the given metric series."""
+    length = len(next(iter(series.values())))
+    return [{"kind": "evaluation", "step": 100 * i, **{k: v[i] for k, v in series.items()}} for i in range(length)]
+
+
+@pytest.mark.parametrize(("spread", "fires"), [(0.1, False), (0.1 * (1 - 1e-9), True)])
+def test_collapse_fires_on_a_spread_ratio_below_01(spread, fires):
+    fired = _feed(AlarmRulebook(), _evaluations(spread_ratio=[1.0, spread, spread]))
+    assert [(a.rule, a.subject, a.step) for a in fired] == ([(COLLAPSE, "spread", 200)] if fires else [])
+
+
+@pytest.mark.parametrize("metric", ["recall", "coverage"])
+@pytest.mark.parametrize(("value", "fires"), [(0.4 * (1 + 1e-9), False), (0.4, True)])
+def test_collapse_fires_on_a_fall_to_half_the_best(metric, value, fires):
+    values = [0.8, 0.7, value, value]
+    assert (value <= 0.5 * max(values[:2])) == fires
+    fired = _feed(AlarmRulebook(), _evaluations(**{metric: values}))
+    assert [(a.subject, a.step) for a in fired] == ([(metric, 300)] if fires else [])
+
+
+@pytest.mark.parametrize("metric", ["recall", "coverage"])
+@pytest.mark.parametrize(("best", "fires"), [(0.3 * (1 - 1e-9), False), (0.3, True)])
+def test_collapse_needs_a_best_of_at_least_03(metric, best, fires):
+    fired = _feed(AlarmRulebook(), _evaluations(**{metric: [best, 0.0, 0.0]}))
+    assert [(a.subject, a.step) for a in fired] == ([(metric, 200)] if fires else [])
+
+
+@pytest.mark.parametrize(
+    ("spreads", "fired_at"),
+    [
+        ([1.0, 0.01], []),
+        ([1.0, 0.01, 0.01], [2]),
+        ([1.0, 0.01, 1.0, 0.01], []),
+        ([0.01, 0.01], []),  # the first evaluation is not judged
+        ([0.01, 0.01, 0.01], [2]),
+        ([1.0, 0.01, 0.01, 0.01, 1.0, 0.01, 0.01], [2, 6]),  # re-armed by one evaluation that is not low
+    ],
+)
+def test_collapse_needs_2_low_evaluations_in_a_row_from_the_second_on(spreads, fired_at):
+    fired = _feed(AlarmRulebook(), _evaluations(spread_ratio=spreads))
+    assert _steps(fired, COLLAPSE) == [100 * i for i in fired_at]
+
+
+def _r_t(positive: int, batch: int = 1000) -> float:
+    """r_t = E[sign(D(x_real))] of a batch of logits of which `positive` are positive."""
+    logits = np.concatenate([np.full(positive, 2.0), np.full(batch - positive, -0.5)])
+    return float(np.mean(np.sign(logits)))
+
+
+def _r_t_events(r_ts, start: int = 0) -> list[dict]:
+    return [{"kind": "discriminator", "step": start + i, "r_t": r} for i, r in enumerate(r_ts)]
+
+
+@pytest.mark.parametrize(("last_positive", "fires"), [(800, False), (801, True)])
+def test_overfitting_fires_on_a_mean_r_t_above_06(last_positive, fires):
+    positives = [800] * 49 + [last_positive]  # 80% of each batch of 1000 called real: r_t = 0.6
+    mean = Fraction(sum(2 * p - 1000 for p in positives), 1000 * len(positives))
+    assert (mean > Fraction(3, 5)) == fires and abs(mean - Fraction(3, 5)) <= Fraction(1, 20000)
+    fired = _feed(AlarmRulebook(), _r_t_events([_r_t(p) for p in positives]))
+    assert _steps(fired, OVERFITTING) == ([49] if fires else [])
+
+
+def test_overfitting_averages_over_50_batches():
+    assert _steps(_feed(AlarmRulebook(), _r_t_events([1.0] * 60)), OVERFITTING) == [49]
+
+
+@pytest.mark.parametrize("quiet", [49, 50])
+def test_overfitting_rearms_after_a_whole_window_of_50_quiet_batches(quiet):
+    """Ones on 31 of every 50 batches (mean 0.62); one of them dropped to 0 brings the mean to exactly 0.6."""
+    r_ts = [1.0 if i % 50 < 31 else 0.0 for i in range(300)]
+    r_ts[100] = 0.0  # quiet from here for the 50 windows that hold it...
+    if quiet < 50:
+        r_ts[100 + quiet] = 1.0  # ...unless a batch of ones ends the quiet stretch early
+    means = [Fraction(sum(Fraction(r) for r in r_ts[end - 49 : end + 1]), 50) for end in range(49, 300)]
+    trace = "".join("1" if m > Fraction(3, 5) else "0" for m in means)
+    assert trace.strip("1") == "0" * quiet and trace.index("0") == 100 - 49
+    fired = _steps(_feed(AlarmRulebook(), _r_t_events(r_ts)), OVERFITTING)
+    assert fired == ([49, 100 + quiet] if quiet >= 50 else [49])
