@@ -3,6 +3,7 @@ damaged entries read as absent, and concurrent writers leave one valid file."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from write_barrier import all_held
 
 from gan_eval.cache import FeatureCache, entry_key, feature_cache_dir
 from gan_eval.stats import FeatureStats
@@ -21,6 +23,7 @@ SETTINGS = {
     "precision": "exact",
     "device": "cpu",
 }
+TESTS = Path(__file__).resolve().parent
 
 
 def accumulated(seed: int, n: int = 50, dim: int = 6) -> tuple[FeatureStats, np.ndarray]:
@@ -121,16 +124,22 @@ def test_clear_removes_every_entry(tmp_path: Path) -> None:
 WRITER = textwrap.dedent(
     """
     import sys
+    from pathlib import Path
+
     import numpy as np
+    from write_barrier import hold_writes
+
     from gan_eval.cache import FeatureCache
     from gan_eval.stats import FeatureStats
 
-    cache = FeatureCache(sys.argv[1])
+    root, barrier, name = sys.argv[1:]
+    cache = FeatureCache(root)
     features = np.random.default_rng(0).normal(size=(400, 64)).astype(np.float32)
     stats = FeatureStats(64)
     stats.update(features)
-    for _ in range(int(sys.argv[2])):
-        cache.store("c" * 64, stats, features, {"writer": sys.argv[3]})
+    hold_writes(Path(barrier))
+    for round_ in (1, 2):
+        cache.store("c" * 64, stats, features, {"writer": name, "round": round_})
         entry = cache.load("c" * 64, need_features=True)
         assert entry is not None, "a reader saw a partial entry"
         assert np.array_equal(entry.features, features)
@@ -138,18 +147,41 @@ WRITER = textwrap.dedent(
 )
 
 
+def temporaries(root: Path) -> list[Path]:
+    """Hidden temporary files of atomic writes under `root`."""
+    return sorted(root.rglob(".*.tmp"))
+
+
 def test_two_processes_writing_one_entry_both_succeed(tmp_path: Path) -> None:
+    """Two processes store the same entry twice; each write is held, data written and not yet renamed into
+    place, until the other process is held in its write too.
+
+    While both are held, both temporary files exist side by side and a reader sees no entry (the first
+    writes) or the whole entry of a first write (the second). Let go, both succeed and leave one valid
+    entry of a second write, and no temporary file.
+    """
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    root = tmp_path / "cache"
+    root, barrier = tmp_path / "cache", tmp_path / "barrier"
+    barrier.mkdir()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
     procs = [
-        subprocess.Popen([sys.executable, str(script), str(root), "25", name], stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, str(script), str(root), str(barrier), name], stderr=subprocess.PIPE, text=True, env=env
+        )
         for name in ("one", "two")
     ]
+    cache = FeatureCache(root)
+    with all_held(procs, barrier, 0):
+        assert len(temporaries(root)) == 2
+        assert cache.load("c" * 64) is None and cache.entries() == []
+    with all_held(procs, barrier, 1):
+        assert len(temporaries(root)) == 2
+        entry = cache.load("c" * 64, need_features=True)
+        assert entry is not None and entry.meta["round"] == 1
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    cache = FeatureCache(root)
     assert [p.name for p in root.rglob("*") if p.is_file()] == [cache.path("c" * 64).name]
     entry = cache.load("c" * 64, need_features=True)
-    assert entry is not None and entry.meta["writer"] in ("one", "two")
+    assert entry is not None and entry.meta["writer"] in ("one", "two") and entry.meta["round"] == 2

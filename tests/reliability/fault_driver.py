@@ -13,6 +13,8 @@ Options:
                       data written to the temporary file but not yet renamed into place
   --file-size-limit N RLIMIT_FSIZE of N bytes, SIGXFSZ ignored: a write past N fails with EFBIG, as a
                       full disk fails with ENOSPC
+  --hold-writes DIR   hold every write, its data written but not yet renamed into place, until the test
+                      lets it go: the barrier of tests/write_barrier.py in the folder DIR
 
 The exit code is the command's.
 """
@@ -29,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests folder, for stand_in
 from stand_in import StandInExtractor as _StandIn
+from write_barrier import hold_writes
 
 
 class StandInExtractor(_StandIn):
@@ -81,6 +84,7 @@ def main() -> int:
     parser.add_argument("--marker", type=Path)
     parser.add_argument("--pause-in-write", type=float)
     parser.add_argument("--file-size-limit", type=int)
+    parser.add_argument("--hold-writes", type=Path)
     parser.add_argument("args", nargs=argparse.REMAINDER)
     options = parser.parse_args()
     args = options.args[1:] if options.args[:1] == ["--"] else options.args
@@ -91,6 +95,8 @@ def main() -> int:
         _use_stand_in(options)
     if options.pause_in_write is not None:
         _pause_in_first_fsync(options.pause_in_write, options.marker)
+    if options.hold_writes is not None:
+        hold_writes(options.hold_writes)
     from gan_eval.cli.main import main as gan_eval_main
 
     return gan_eval_main(args)

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_harness import image_folder, serving
+from write_barrier import all_held
 
 from gan_eval.atomic import atomic_write_bytes
 from gan_eval.cache import FeatureCache
@@ -226,9 +227,28 @@ def test_sigkill_during_extraction_with_the_real_network(
 # --- two runs at once -------------------------------------------------------------------------------------
 
 
-def test_two_runs_writing_the_same_output_and_cache_entry(images: Path, out: Path, isolated_cache: Path) -> None:
+def test_two_runs_writing_the_same_output_and_cache_entry(
+    images: Path, out: Path, isolated_cache: Path, tmp_path: Path
+) -> None:
+    """Each run is held in each of its writes, data written and not yet renamed, until the other is held there too.
+
+    While both are held, both runs' temporary files exist side by side and the destination is not there yet
+    (the cache entry), or is not there yet either (the statistics file, written after the entry). Let go,
+    both succeed and leave one valid file of each, and no temporary file.
+    """
     stats_args = ("stats", images, "-o", out / "stats.npz", "--batch-size", "2", "--quiet")
-    procs = [start("--stand-in", "--slow-batch", "0.3", args=stats_args) for _ in range(2)]
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    procs = [start("--stand-in", "--hold-writes", barrier, args=stats_args) for _ in range(2)]
+    with all_held(procs, barrier, 0):  # the cache entry
+        assert len(temporaries(isolated_cache)) == 2
+        assert cache_entries(isolated_cache) == []
+    with all_held(procs, barrier, 1):  # the statistics file
+        assert len(temporaries(out)) == 2
+        assert not (out / "stats.npz").exists()
+        (entry,) = cache_entries(isolated_cache)
+        assert FeatureCache(entry.parent.parent).load(entry.stem).stats.count == 6
+        assert temporaries(isolated_cache) == []
     for proc in procs:
         code, _, err = finish(proc)
         assert code == 0, err
