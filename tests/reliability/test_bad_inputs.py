@@ -11,10 +11,12 @@ Every input is refused before any image reaches the network.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
 import json
 import os
 import pickle
+import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -560,23 +562,74 @@ def _(ws: Workspace) -> Case:
 
 # --- paths that cannot be read, or are a folder where a file belongs (and the reverse) --------------------
 
-_ROOT_REASON = "running as root: file permissions are not enforced, so chmod 000 cannot make a file unreadable"
-_as_root = pytest.mark.skipif(os.geteuid() == 0, reason=_ROOT_REASON)
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 
 
-@case("unreadable-image-file", _as_root)
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+_CAPABILITY_VERSION_3 = 0x20080522  # two _CapData: capabilities 0-31, then 32-63
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+
+
+def _set_effective_capabilities(change: Callable[[int], int]) -> int:
+    """Replace this thread's effective capabilities 0-31 by `change(current)`; returns the current ones."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    header, data = _CapHeader(_CAPABILITY_VERSION_3, 0), (_CapData * 2)()
+    if libc.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    current = data[0].effective
+    data[0].effective = change(current)
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+    return current
+
+
+@contextlib.contextmanager
+def permissions_enforced() -> Iterator[None]:
+    """File permissions bind this thread, even as root: CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH leave its
+    effective set (a no-op without them, as for any other user) and come back from the permitted set after.
+
+    Capabilities belong to a thread: the command runs in this one, and a DataLoader worker forked from it
+    inherits them. Outside Linux there are no such capabilities and nothing to do.
+    """
+    if sys.platform != "linux":
+        yield
+        return
+    dac = (1 << _CAP_DAC_OVERRIDE) | (1 << _CAP_DAC_READ_SEARCH)
+    saved = _set_effective_capabilities(lambda effective: effective & ~dac)
+    try:
+        yield
+    finally:
+        _set_effective_capabilities(lambda _: saved)
+
+
+def _locked(ws: Workspace, path: Path, mode: int) -> Path:
+    """`path` made unreadable (chmod 000, put back to `mode` after the test) with permissions enforced for the
+    rest of the test; fails unless reading it is then really refused."""
+    path.chmod(0)
+    ws.stack.callback(path.chmod, mode)
+    ws.stack.enter_context(permissions_enforced())
+    with pytest.raises(PermissionError):
+        if path.is_dir():
+            os.listdir(path)
+        else:
+            path.read_bytes()
+    return path
+
+
+@case("unreadable-image-file")
 def _(ws: Workspace) -> Case:
     folder, bad = ws.with_bad_file("locked.png", png_bytes())
-    bad.chmod(0)
-    ws.stack.callback(bad.chmod, 0o644)
-    return Case(stats(ws, folder), (bad,), "ermission denied")
+    return Case(stats(ws, folder), (_locked(ws, bad, 0o644),), "ermission denied")
 
 
-@case("unreadable-folder", _as_root)
+@case("unreadable-folder")
 def _(ws: Workspace) -> Case:
-    folder = ws.good(2, "locked")
-    folder.chmod(0)
-    ws.stack.callback(folder.chmod, 0o755)
+    folder = _locked(ws, ws.good(2, "locked"), 0o755)
     return Case(stats(ws, folder), (folder,), "ermission denied")
 
 
