@@ -1,4 +1,5 @@
-"""Alarms driven by real trainings on the 8-mode ring (and the Dirac-GAN), plus the rules on made-up series.
+"""Alarms driven by real trainings on the 8-mode ring (and the Dirac-GAN), plus the rules on made-up series,
+with every documented threshold of docs/monitoring.md tested at its boundary.
 
 Each training's configuration was chosen so that the outcome holds for every
 one of several seeds tried (not just the one used here), so a different CPU's
@@ -296,6 +297,11 @@ def test_exploding_fires_just_above_10_times_the_09_quantile(times, fires):
     assert _explodes_after(history, times * baseline) == fires
 
 
+def test_exploding_needs_a_norm_strictly_above_10_times_the_baseline():
+    assert not _explodes_after(np.full(100, 0.5), 5.0)  # exactly 10x a baseline of 0.5
+    assert _explodes_after(np.full(100, 0.5), np.nextafter(5.0, 6.0))
+
+
 @pytest.mark.parametrize("fires", [False, True])
 def test_exploding_baseline_spans_the_last_100_records(fires):
     history = np.arange(1.0, 251.0)  # rising: each window length has another quantile
@@ -326,20 +332,18 @@ def test_exploding_rearms_after_20_quiet_records(quiet):
     assert again == ([101 + quiet] if quiet >= 20 else [])
 
 
-def test_overpowers_needs_50_saturated_batches_in_a_row():
-    # Extreme saturation fires without looking at G's gradients.
-    assert _steps(_feed(AlarmRulebook(), _d_outputs([(1.0, 0.0)] * 60)), OVERPOWERS) == [49]
-    broken = [(1.0, 0.0)] * 49 + [(0.5, 0.5)] + [(1.0, 0.0)] * 50
-    assert _steps(_feed(AlarmRulebook(), _d_outputs(broken)), OVERPOWERS) == [99]
-
-
 @pytest.mark.parametrize(
-    ("d_real", "d_fake", "fires"),
-    [(0.99, 0.01, True), (0.99 - 1e-9, 0.0, False), (1.0, 0.01 + 1e-9, False)],
+    ("pairs", "fires"),
+    [
+        ([(0.99, 0.01)] * 50, True),
+        ([(0.99 - 1e-9, 0.0)] * 50, False),
+        ([(1.0, 0.01 + 1e-9)] * 50, False),
+        ([(0.95, 0.05)] * 49 + [(1.0, 0.0)], False),  # extreme for one batch, not for the window
+    ],
 )
-def test_overpowers_extreme_saturation_is_099_and_001(d_real, d_fake, fires):
-    fired = _steps(_feed(AlarmRulebook(), _d_outputs([(d_real, d_fake)] * 50)), OVERPOWERS)
-    assert fired == ([49] if fires else [])
+def test_overpowers_extreme_saturation_is_099_and_001(pairs, fires):
+    """Without records of G's gradients, only the extreme saturation fires."""
+    assert _steps(_feed(AlarmRulebook(), _d_outputs(pairs)), OVERPOWERS) == ([49] if fires else [])
 
 
 def _vanished_then_saturated(g_norms, pairs) -> list[int]:
@@ -384,6 +388,13 @@ def test_overpowers_peak_gradient_is_the_largest_median_of_10_records(fires):
     assert _g_gradient_ratio(g_norms) == pytest.approx(0.1 * (1 - 1e-6 if fires else 1 + 1e-6), rel=1e-12)
     fired = _vanished_then_saturated(g_norms, [(0.95, 0.05)] * 50)
     assert fired == ([len(g_norms) + 49] if fires else [])
+
+
+def test_overpowers_needs_50_saturated_batches_in_a_row():
+    assert _steps(_feed(AlarmRulebook(), _d_outputs([(1.0, 0.0)] * 60)), OVERPOWERS) == [49]
+    g_norms = [1.0] * 10 + [0.01] * 50
+    broken = [(0.95, 0.05)] * 49 + [(0.5, 0.5)] + [(0.95, 0.05)] * 50
+    assert _vanished_then_saturated(g_norms, broken) == [len(g_norms) + 99]
 
 
 @pytest.mark.parametrize("quiet", [49, 50])
