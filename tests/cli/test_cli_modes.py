@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import torch
 from cli_runner import one_error_line, run_cli
+from naive_metrics import naive_prdc
+from torchscript_inception import torchscript_pool3
 
 from gan_eval.datasets.digits import digits_images, digits_labels
 from gan_eval.datasets.stacked_digits import mode_digits, stacked_digits_images, stacked_digits_modes
@@ -277,15 +279,53 @@ def test_statistics_are_refused(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     one_error_line(code, err, "stats.npz", "per-sample")
 
 
+def naive_authenticity(real: np.ndarray, fake: np.ndarray) -> float:
+    """Share of `fake` rows farther from their nearest `real` row x* than x* is from its nearest other real row."""
+    to_real = np.sqrt(((fake[:, None, :] - real[None, :, :]) ** 2).sum(-1))
+    within = np.sqrt(((real[:, None, :] - real[None, :, :]) ** 2).sum(-1))
+    np.fill_diagonal(within, np.inf)
+    nearest = to_real.argmin(1)
+    return float((to_real.min(1) > within.min(1)[nearest]).mean())
+
+
 @pytest.mark.inception
 def test_real_inception_smoke(capsys: pytest.CaptureFixture[str], tmp_path: Path, real_weights: Path) -> None:
-    # 24 + 24 real images through the real network; 4 NDB bins so so few samples suffice.
+    """24 + 24 real digits through the real network (4 NDB bins so so few samples suffice).
+
+    Two halves of one data set are what a perfect generator would give, so nothing may fire; the
+    neighbourhood numbers must equal the naive ones on features from the TorchScript network (a tie
+    within float32 noise would be needed to change a share). In a copy of the reference every generated
+    sample sits on a reference sample, so precision, recall and coverage are 1, authenticity and NDB 0,
+    and the support ratio 1, whatever the network (its features come from the cache).
+    """
     images = digits_images("all")
     np.save(tmp_path / "real.npy", nchw(images[:24]))
     np.save(tmp_path / "fake.npy", nchw(images[24:48]))
-    payload = run_json(
-        capsys, tmp_path / "real.npy", tmp_path / "fake.npy", "--weights", real_weights, "--ndb-bins", "4"
-    )
-    assert payload["settings"]["feature_dims"] == 2048
-    assert payload["settings"]["extractor"] != "stand-in"
+    options = ("--weights", real_weights, "--ndb-bins", "4")
+    payload = run_json(capsys, tmp_path / "real.npy", tmp_path / "fake.npy", *options)
     assert set(payload) >= VERDICT_KEYS | FEATURE_KEYS
+    assert payload["settings"]["extractor"] == "inception-v3-tf-2015-12-05"
+    assert payload["settings"]["feature_dims"] == 2048
+    assert (payload["settings"]["n_real_features"], payload["settings"]["n_fake_features"]) == (24, 24)
+    assert payload["collapsed"] is False and payload["fired"] == [] and payload["inconclusive"] == []
+
+    real = torchscript_pool3(nchw(images[:24]), real_weights)
+    fake = torchscript_pool3(nchw(images[24:48]), real_weights)
+    expected = naive_prdc(real, fake, k_pr=3, k_dc=5)
+    for key in ("precision", "recall", "coverage"):
+        assert payload[key] == pytest.approx(expected[key], abs=1e-12), key
+    assert payload["authenticity"] == pytest.approx(naive_authenticity(real, fake), abs=1e-12)
+    # Naeem et al. (2020): coverage of one distribution by itself, 1 - prod_{i=1..5} (N - i) / (M + N - i)
+    assert payload["coverage_expected"] == pytest.approx(1 - math.prod((24 - i) / (48 - i) for i in range(1, 6)))
+
+    shutil.copyfile(tmp_path / "real.npy", tmp_path / "copies.npy")
+    payload = run_json(capsys, tmp_path / "real.npy", tmp_path / "copies.npy", *options)
+    numbers = ("precision", "recall", "coverage", "authenticity", "ndb", "support_ratio")
+    assert [payload[key] for key in numbers] == [1, 1, 1, 0, 0, 1]
+    # Authenticity cannot fire at 24 samples: its threshold, b - max(0.1, 4 SE) with the held-out baseline b
+    # of 12 reference samples and SE = sqrt(b (1 - b) (1/24 + 1/12)), is below 0 (the stand-in test above
+    # sees 449 copies fire it).
+    b = payload["authenticity_baseline"]
+    threshold = b - max(0.1, 4 * math.sqrt(b * (1 - b) * (1 / 24 + 1 / 12)))
+    detector = next(d for d in payload["detectors"] if d["name"] == "authenticity")
+    assert detector["threshold"] == pytest.approx(threshold, abs=1e-12) and threshold < 0
