@@ -7,17 +7,17 @@ statistics, held fixed as in CI. For each sample size n:
 
 - null: pairs of independent samples of the same generator, the first as the
   baseline and the second as "now", judged with the gate's rule
-  (Δ − δ > z·√(σ_now² + σ_base²), δ = 0, α = 0.01, σ from 100 bootstrap
-  replicates); the share that fails is the false-alarm rate;
+  (Δ − δ > z·√(σ_now² + σ_base²), δ = 0, α = 0.01, σ the grouped-jackknife
+  standard error with 20 groups, as `gan-eval gate` computes it); the share
+  that fails is the false-alarm rate;
 - sampling noise: the standard deviation of FID across the independent
-  samples, next to the mean bootstrap estimate of it;
+  samples, next to the mean jackknife estimate of it;
 - power: the share of pairs that fail when "now" is shifted in mean so that
   its FID rises by about X (a mean shift s adds |s|² to FID).
 
-Usage: OMP_NUM_THREADS=1 python benchmarks/gate_false_alarms.py [--trials 40] [--sizes 250,500]
-Prints one table. With --trials 30 --sizes 250,500 --increases 1,2 it took 7
-minutes on 2 shared CPU cores (one BLAS thread: several threads on a busy
-2-core machine were many times slower); n = 1000 costs about 10 times n = 500.
+Usage: OMP_NUM_THREADS=1 python benchmarks/gate_false_alarms.py [--trials 40] [--sizes 250,500,1000]
+Prints one table (one BLAS thread: several threads on a busy 2-core machine
+were many times slower).
 """
 
 from __future__ import annotations
@@ -31,16 +31,16 @@ import numpy as np
 
 from gan_eval.gate import Limits, compare, make_baseline
 from gan_eval.metrics.fid import fid_from_features
-from gan_eval.metrics.fid_bootstrap import fid_bootstrap
+from gan_eval.metrics.fid_interval import DEFAULT_GROUPS, fid_interval
 from gan_eval.references import load_reference
 from gan_eval.stats import GanEvalWarning
 
 
-def evaluation(reference, features: np.ndarray, replicates: int, seed: int) -> dict:
-    """A result as the gate reads it: FID and its bootstrap standard deviation."""
+def evaluation(reference, features: np.ndarray, groups: int, seed: int) -> dict:
+    """A result as the gate reads it: FID and its jackknife standard error."""
     value = fid_from_features(reference, features)
-    std = fid_bootstrap(reference, features, replicates, seed=seed).std
-    return {"fid": value, "fid_bootstrap_std": std, "n_real": reference.count, "n_fake": len(features), "settings": {}}
+    std = fid_interval(reference, features, groups, seed=seed, estimate=value).std
+    return {"fid": value, "fid_std": std, "n_real": reference.count, "n_fake": len(features), "settings": {}}
 
 
 def main() -> None:
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=40, help="pairs per sample size and shift")
     parser.add_argument("--sizes", default="250,500", help="generated sample sizes")
     parser.add_argument("--increases", default="1,2,5", help="FID increases to detect (power)")
-    parser.add_argument("--replicates", type=int, default=100, help="bootstrap replicates per evaluation")
+    parser.add_argument("--groups", type=int, default=DEFAULT_GROUPS, help="jackknife groups per evaluation")
     parser.add_argument("--alpha", type=float, default=0.01)
     args = parser.parse_args()
     warnings.simplefilter("ignore", GanEvalWarning)
@@ -67,9 +67,9 @@ def main() -> None:
     def draw(n: int, shift: float) -> np.ndarray:
         return mean + shift * direction + rng.normal(size=(n, len(mean))) @ factor.T
 
-    print(f"alpha={args.alpha} z={z:.3f} trials={args.trials} replicates={args.replicates}")
+    print(f"alpha={args.alpha} z={z:.3f} trials={args.trials} groups={args.groups}")
     print(
-        "n      FID mean  FID std  boot std  false alarms  "
+        "n      FID mean  FID std  jack se   false alarms  "
         + "  ".join(f"power +{x}" for x in args.increases.split(","))
     )
     for n in (int(v) for v in args.sizes.split(",")):
@@ -77,18 +77,18 @@ def main() -> None:
         values, stds, alarms = [], [], 0
         seed = 0
         for _ in range(args.trials):
-            base = evaluation(reference, draw(n, 0.0), args.replicates, seed)
-            now = evaluation(reference, draw(n, 0.0), args.replicates, seed + 1)
+            base = evaluation(reference, draw(n, 0.0), args.groups, seed)
+            now = evaluation(reference, draw(n, 0.0), args.groups, seed + 1)
             seed += 2
             values += [base["fid"], now["fid"]]
-            stds += [base["fid_bootstrap_std"], now["fid_bootstrap_std"]]
+            stds += [base["fid_std"], now["fid_std"]]
             alarms += not compare(now, make_baseline(base), limits).passed
         power = []
         for increase in (float(v) for v in args.increases.split(",")):
             hits = 0
             for _ in range(args.trials):
-                base = evaluation(reference, draw(n, 0.0), args.replicates, seed)
-                now = evaluation(reference, draw(n, increase**0.5), args.replicates, seed + 1)
+                base = evaluation(reference, draw(n, 0.0), args.groups, seed)
+                now = evaluation(reference, draw(n, increase**0.5), args.groups, seed + 1)
                 seed += 2
                 hits += not compare(now, make_baseline(base), limits).passed
             power.append(hits / args.trials)

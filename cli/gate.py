@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from gan_eval.cli.options import (
+    BOOTSTRAP_DEPRECATED,
     add_cache_option,
     add_extraction_options,
     extraction_kwargs,
@@ -16,6 +17,7 @@ from gan_eval.cli.options import (
     positive_int,
 )
 from gan_eval.errors import GanEvalError
+from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
 
 EXIT_REGRESSION = 1
 
@@ -76,7 +78,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     source.add_argument("--generator", metavar="DIR", help="a checkpoint folder from `gan-eval train`")
     source.add_argument("-n", type=positive_int, help="images to sample from --generator")
     source.add_argument("--latent-seed", type=non_negative_int, default=0, help="seed of the latents (default 0)")
-    source.add_argument("--bootstrap", type=non_negative_int, default=100, help="bootstrap replicates (default 100)")
+    source.add_argument(
+        "--ci-groups",
+        type=non_negative_int,
+        default=DEFAULT_GROUPS,
+        metavar="G",
+        help=f"jackknife groups of FID's noise estimate (default {DEFAULT_GROUPS}; 0: none, limits are plain)",
+    )
+    source.add_argument(
+        "--bootstrap",
+        type=non_negative_int,
+        metavar="B",
+        help="deprecated: 0 means --ci-groups 0; any other B is ignored (the noise is a grouped jackknife)",
+    )
     gate.add_argument("--baseline", metavar="BASELINE.json", help="the baseline to compare with")
     gate.add_argument("--update-baseline", action="store_true", help="write this evaluation as the new baseline")
     limits = gate.add_argument_group("limits")
@@ -118,8 +132,16 @@ def _check_sources(args: argparse.Namespace) -> None:
         raise GanEvalError("--generator needs -n N, the number of images to sample")
     if args.n and not args.generator:
         raise GanEvalError("-n is the sample count for --generator")
-    if args.bootstrap == 1:
-        raise GanEvalError("--bootstrap 1: needs at least 2 replicates (or 0 for none)")
+    if args.ci_groups == 1:
+        raise GanEvalError("--ci-groups 1: a jackknife needs at least 2 groups (or 0 for no noise estimate)")
+
+
+def _ci_groups(args: argparse.Namespace) -> int:
+    """The jackknife groups to use, after the deprecated `--bootstrap B` (0 still means no noise estimate)."""
+    if args.bootstrap is None:
+        return args.ci_groups
+    print(BOOTSTRAP_DEPRECATED, file=sys.stderr)
+    return 0 if args.bootstrap == 0 else args.ci_groups
 
 
 def _evaluate_now(args: argparse.Namespace, limits) -> dict:
@@ -150,7 +172,7 @@ def _evaluate_now(args: argparse.Namespace, limits) -> dict:
         resolve_reference(args.real),
         fake,
         metrics,
-        options=MetricOptions(bootstrap=args.bootstrap, kid_subset_size=1000),
+        options=MetricOptions(ci_groups=_ci_groups(args), kid_subset_size=1000),
         **extraction_kwargs(args),
     ).to_json()
     result["settings"].update(extra)

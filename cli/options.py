@@ -12,6 +12,11 @@ import sys
 from typing import Any, NoReturn
 
 EXIT_USAGE = 2
+BOOTSTRAP_DEPRECATED = (
+    "warning: --bootstrap is deprecated and B is ignored: the FID interval is now a grouped jackknife "
+    "(--ci and --ci-groups G in `report`, --ci-groups G in `gate`), because the bootstrap's interval missed its "
+    "own estimate (docs/metrics.md)"
+)
 
 
 class Parser(argparse.ArgumentParser):

@@ -7,6 +7,7 @@ import json
 import sys
 
 from gan_eval.cli.options import (
+    BOOTSTRAP_DEPRECATED,
     add_cache_option,
     add_extraction_options,
     extraction_kwargs,
@@ -14,6 +15,7 @@ from gan_eval.cli.options import (
     positive_int,
 )
 from gan_eval.errors import GanEvalError
+from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
 
 
 def _probability(text: str) -> float:
@@ -42,18 +44,31 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--json", action="store_true", help="print one JSON object")
     report.add_argument("--out", metavar="DIR", help="write report.json and figures into DIR")
     report.add_argument(
+        "--ci", action="store_true", help="FID confidence interval (grouped jackknife over FAKE, docs/metrics.md)"
+    )
+    report.add_argument(
+        "--ci-groups",
+        type=positive_int,
+        default=DEFAULT_GROUPS,
+        metavar="G",
+        help=f"jackknife groups (default {DEFAULT_GROUPS})",
+    )
+    report.add_argument("--confidence", type=_probability, default=0.95, help="level of the interval (default 0.95)")
+    report.add_argument(
         "--bootstrap",
         type=non_negative_int,
         default=0,
         metavar="B",
-        help="FID confidence interval from B bootstrap replicates of FAKE (default 0: off)",
-    )
-    report.add_argument(
-        "--confidence", type=_probability, default=0.95, help="level of the bootstrap interval (default 0.95)"
+        help="deprecated: B > 0 means --ci (the bootstrap interval missed its estimate; B is ignored)",
     )
     report.add_argument("--kid-subsets", type=positive_int, default=100, help="KID subsets (default 100)")
     report.add_argument("--kid-subset-size", type=positive_int, default=1000, help="KID subset size (default 1000)")
-    report.add_argument("--seed", type=non_negative_int, default=2020, help="seed of KID, IS, FID∞ and bootstrap")
+    report.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=2020,
+        help="seed of KID, IS, FID∞ and the interval's groups (default 2020)",
+    )
     add_extraction_options(report)
     add_cache_option(report)
     report.set_defaults(handler=run)
@@ -76,7 +91,8 @@ def format_table(result) -> str:
         if name == "fid" and "fid_ci_low" in values:
             level = round(values["fid_ci_level"] * 100, 2)
             interval = f"[{_number(values['fid_ci_low'])}, {_number(values['fid_ci_high'])}]"
-            rows.append((f"FID {level:g}% CI", interval, f"bootstrap, {values['fid_bootstrap_replicates']} replicates"))
+            method = f"{values['fid_ci_method']}, {values['fid_ci_groups']} groups, se {_number(values['fid_std'])}"
+            rows.append((f"FID {level:g}% CI", interval, method))
     width = [max(len(r[i]) for r in [("metric", "value", ""), *rows]) for i in range(2)]
     lines = [f"{'metric':<{width[0]}}  {'value':>{width[1]}}"]
     lines += [f"{label:<{width[0]}}  {value:>{width[1]}}  {spread}".rstrip() for label, value, spread in rows]
@@ -99,16 +115,19 @@ def run(args: argparse.Namespace) -> int:
     from gan_eval.report_files import check_output_folder, write_report
 
     names, _ = parse_metrics(args.metrics)
-    if args.bootstrap == 1:
-        raise GanEvalError("--bootstrap 1: needs at least 2 replicates (or 0 for none)")
-    if args.bootstrap and "fid" not in names:
-        raise GanEvalError("--bootstrap needs the fid metric in --metrics")
+    if args.bootstrap:
+        print(BOOTSTRAP_DEPRECATED, file=sys.stderr)
+    ci = args.ci or args.bootstrap > 0
+    if ci and args.ci_groups < 2:
+        raise GanEvalError(f"--ci-groups {args.ci_groups}: a jackknife interval needs at least 2 groups")
+    if ci and "fid" not in names:
+        raise GanEvalError("--ci needs the fid metric in --metrics")
     if args.out:
         check_output_folder(args.out)
     options = MetricOptions(
         kid_subsets=args.kid_subsets,
         kid_subset_size=args.kid_subset_size,
-        bootstrap=args.bootstrap,
+        ci_groups=args.ci_groups if ci else 0,
         confidence=args.confidence,
         seed=args.seed,
     )

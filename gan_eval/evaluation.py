@@ -106,7 +106,7 @@ class Result:
 
     `values` holds flat JSON-ready numbers (`fid`, `kid_mean`, ...; see
     `RESULT_KEYS`) plus the details some metrics add (FID∞'s points, the
-    bootstrap interval); `unavailable` maps a metric that could not run to
+    confidence interval); `unavailable` maps a metric that could not run to
     the reason.
     """
 

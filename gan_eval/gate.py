@@ -7,9 +7,12 @@ Two kinds of limit, per metric:
 - relative to the baseline, for `fid` and `kid_mean`: an allowed increase δ.
   With Δ = now − baseline and σ_Δ = √(σ_now² + σ_base²), the gate fails only
   when Δ − δ > z·σ_Δ, z = Φ⁻¹(1 − α) (α = 0.01 by default). σ is the
-  bootstrap standard deviation of FID over the generated samples
-  (`fid_bootstrap_std`), and for KID the spread of its subsets (`kid_std`,
-  which overstates the noise of the mean: conservative). When the true
+  grouped-jackknife standard error of FID over the generated samples
+  (`fid_std`, the spread behind `report --ci`'s interval; a baseline from
+  gan-eval 0.1.0 holds the bootstrap's `fid_bootstrap_std` instead, which is
+  read in its place and overstates the noise: conservative), and for KID the
+  spread of its subsets (`kid_std`, which overstates the noise of the mean:
+  conservative). When the true
   increase is at most δ, a normal Δ makes a false alarm at most α likely;
   `benchmarks/gate_false_alarms.py` measures it. Without a noise estimate on
   either side, σ_Δ = 0 and δ is a plain threshold.
@@ -38,7 +41,8 @@ BASELINE_FORMAT = 1
 DEFAULT_ALPHA = 0.01
 LOWER_IS_BETTER = ("fid", "fid_inf", "kid_mean")
 HIGHER_IS_BETTER = ("is_mean", "precision", "recall", "density", "coverage")
-NOISE_KEYS = {"fid": "fid_bootstrap_std", "kid_mean": "kid_std"}
+NOISE_KEYS = {"fid": "fid_std", "kid_mean": "kid_std"}
+LEGACY_NOISE_KEYS = {"fid": "fid_bootstrap_std"}  # written by gan-eval 0.1.0
 COMPARABLE_SETTINGS = ("extractor", "weights_sha256", "resize", "precision")
 COMPARABLE_OPTIONS = ("kid_subsets", "kid_subset_size", "pr_k", "dc_k", "is_splits", "seed")
 
@@ -125,15 +129,17 @@ def _finite(value: Any, what: str) -> float:
 
 def _check_values(values: dict[str, Any], what: str) -> None:
     """Refuse a gated metric or noise estimate in `values` that is present but not a finite number."""
-    for key in (*LOWER_IS_BETTER, *HIGHER_IS_BETTER, *NOISE_KEYS.values()):
+    for key in (*LOWER_IS_BETTER, *HIGHER_IS_BETTER, *NOISE_KEYS.values(), *LEGACY_NOISE_KEYS.values()):
         if values.get(key) is not None:
             _finite(values[key], f"{what}: {key}")
 
 
 def _noise(values: dict[str, Any], metric: str) -> float | None:
-    key = NOISE_KEYS.get(metric)
-    value = values.get(key) if key else None
-    return _finite(value, key) if value is not None else None
+    """`metric`'s noise estimate in `values` (a 0.1.0 baseline's key where the current one is missing)."""
+    for key in (NOISE_KEYS.get(metric), LEGACY_NOISE_KEYS.get(metric)):
+        if key and values.get(key) is not None:
+            return _finite(values[key], key)
+    return None
 
 
 def compare(result: dict[str, Any], baseline: dict[str, Any] | None, limits: Limits) -> Verdict:

@@ -1,12 +1,15 @@
-"""Shared fixtures: the real Inception weights, an isolated cache, and a stand-in extractor."""
+"""Shared fixtures: the real Inception weights, an isolated cache, a stand-in extractor, one thread."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from stand_in import StandInExtractor
+from threadpoolctl import threadpool_limits
 
 from gan_eval.weights import cached_weights
 
@@ -28,6 +31,19 @@ def real_weights() -> Path:
     if REAL_WEIGHTS is None:
         pytest.fail("no Inception weights: run the README's set-up (it imports them into the cache)")
     return REAL_WEIGHTS
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One torch thread and one BLAS thread, then the previous counts back: small tensors and tiny nets run
+    fastest so, and alternating torch and LAPACK calls do not stall each other's threads on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)

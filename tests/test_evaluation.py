@@ -141,7 +141,7 @@ def test_cli_stats_file_then_fid_equals_folder_vs_folder(
 def test_report_equals_naive_metrics_on_torch_fidelity_features(
     classifier_weights: Path, sets: tuple[Path, Path], reference: tuple[dict, dict]
 ) -> None:
-    options = MetricOptions(kid_subsets=10, kid_subset_size=15, bootstrap=10)
+    options = MetricOptions(kid_subsets=10, kid_subset_size=15, ci_groups=10)
     with pytest.warns(GanEvalWarning, match="rank-deficient"):
         result = gan_eval.evaluate(
             str(sets[0]), str(sets[1]), weights=str(classifier_weights), device="cpu", options=options, progress=False

@@ -4,7 +4,7 @@ The increase rule is checked at its boundary, with z = Φ⁻¹(1 − α) taken f
 SciPy (the gate uses `statistics.NormalDist`), and its false-alarm rate and
 power on a simulation: values drawn from normal distributions of known σ,
 passed to the gate as their noise estimates. That keeps these tests
-independent of how σ is estimated (`gan_eval.metrics.fid_bootstrap` and its
+independent of how σ is estimated (`gan_eval.metrics.fid_interval` and its
 tests own that).
 """
 
@@ -49,7 +49,7 @@ SETTINGS = {
 def result(fid: float, std: float | None = None, **extra: object) -> dict:
     out = {"fid": fid, "n_real": 1000, "n_fake": 500, "settings": json.loads(json.dumps(SETTINGS))}
     if std is not None:
-        out["fid_bootstrap_std"] = std
+        out["fid_std"] = std
     out.update(extra)
     return out
 
@@ -65,7 +65,7 @@ def test_ceiling_and_floor() -> None:
 
 # The false-alarm rate docs/ci-gate.md states for the default rule.
 DOCUMENTED_ALPHA = 0.01
-NOISE = {"fid": "fid_bootstrap_std", "kid_mean": "kid_std"}
+NOISE = {"fid": "fid_std", "kid_mean": "kid_std"}
 
 
 def values(metric: str, value: float, std: float | None) -> dict:
@@ -187,7 +187,7 @@ def test_baseline_round_trip_and_bad_files(tmp_path) -> None:
     baseline = make_baseline(result(12.5, 0.2, kid_mean=0.01, kid_std=0.002))
     save_baseline(baseline, path)
     loaded = load_baseline(path)
-    assert loaded["values"] == {"fid": 12.5, "fid_bootstrap_std": 0.2, "kid_mean": 0.01, "kid_std": 0.002}
+    assert loaded["values"] == {"fid": 12.5, "fid_std": 0.2, "kid_mean": 0.01, "kid_std": 0.002}
     assert loaded["comparable"] == baseline["comparable"]
     assert [p.name for p in tmp_path.iterdir()] == ["baseline.json"]
     (tmp_path / "bad.json").write_text("{not json")
@@ -207,3 +207,17 @@ def test_markdown_table() -> None:
     text = markdown(verdict)
     assert "regression" in text
     assert "| fid | 20 | 30 | +10 |" in text
+
+
+def test_a_baseline_from_0_1_0_lends_its_bootstrap_std_as_the_noise() -> None:
+    """gan-eval 0.1.0 wrote FID's noise as `fid_bootstrap_std`; such a baseline still gates with its σ."""
+    baseline = make_baseline(result(10.0))
+    baseline["values"]["fid_bootstrap_std"] = 1.0
+    z = norm.ppf(0.99)
+    limits = Limits(max_increase={"fid": 0.0})
+    now = result(10.0, 0.0)
+    assert compare({**now, "fid": 10.0 + 0.99 * z}, baseline, limits).passed
+    assert not compare({**now, "fid": 10.0 + 1.01 * z}, baseline, limits).passed
+    baseline["values"]["fid_bootstrap_std"] = float("nan")
+    with pytest.raises(GanEvalError, match="fid_bootstrap_std"):
+        compare(now, baseline, limits)

@@ -16,8 +16,8 @@ from typing import Any
 
 from gan_eval.features import InputFeatures
 from gan_eval.metrics.fid import fid_from_features, fid_from_stats
-from gan_eval.metrics.fid_bootstrap import fid_bootstrap
 from gan_eval.metrics.fid_inf import fid_infinity
+from gan_eval.metrics.fid_interval import fid_interval
 from gan_eval.metrics.inception_score import inception_score
 from gan_eval.metrics.kid import kernel_inception_distance
 from gan_eval.metrics.prdc import density_coverage, precision_recall
@@ -46,7 +46,7 @@ class MetricOptions:
     is_splits: int = 10
     fid_inf_points: int = 15
     fid_inf_min_n: int = 5000
-    bootstrap: int = 0
+    ci_groups: int = 0
     confidence: float = 0.95
     seed: int = 2020
 
@@ -88,7 +88,7 @@ def register_metric(
 
 def _pool3_stats_both(options: MetricOptions) -> tuple[Need, ...]:
     needs = (Need(REAL, HEAD_POOL3, False), Need(FAKE, HEAD_POOL3, False))
-    if options.bootstrap:
+    if options.ci_groups:
         needs += (Need(FAKE, HEAD_POOL3, True),)
     return needs
 
@@ -111,16 +111,22 @@ def _fid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, devic
     else:
         value = fid_from_stats(real.stats[HEAD_POOL3], fake.stats[HEAD_POOL3], device)
     values: dict[str, Any] = {"fid": value}
-    if options.bootstrap:
-        interval = fid_bootstrap(
-            real.stats[HEAD_POOL3], fake.features[HEAD_POOL3], options.bootstrap, options.confidence, options.seed
+    if options.ci_groups:
+        interval = fid_interval(
+            real.stats[HEAD_POOL3],
+            fake.features[HEAD_POOL3],
+            options.ci_groups,
+            options.confidence,
+            options.seed,
+            estimate=value,
         )
         values.update(
             fid_ci_low=interval.low,
             fid_ci_high=interval.high,
             fid_ci_level=interval.level,
-            fid_bootstrap_std=interval.std,
-            fid_bootstrap_replicates=interval.replicates,
+            fid_std=interval.std,
+            fid_ci_groups=interval.groups,
+            fid_ci_method=interval.method,
         )
     return values
 

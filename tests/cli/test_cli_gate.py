@@ -32,7 +32,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             real,
             fake,
             ["fid", "kid"],
-            options=MetricOptions(bootstrap=50, kid_subset_size=32, kid_subsets=20),
+            options=MetricOptions(ci_groups=20, kid_subset_size=32, kid_subsets=20),
             extractor=stand_in,
             progress=False,
             cache=False,
@@ -126,14 +126,14 @@ def test_evaluate_now_against_a_shipped_reference(capsys, tmp_path: Path, real_w
     images = np.random.default_rng(0).integers(0, 256, (12, 16, 16, 3), dtype=np.uint8)
     fake = tmp_path / "fake.npy"
     np.save(fake, images)
-    common = ("--weights", real_weights, "--quiet", "--no-cache", "--bootstrap", "20")
+    common = ("--weights", real_weights, "--quiet", "--no-cache", "--ci-groups", "6")
     code, out, err = run_cli(
         capsys, "gate", "--real", "digits-test", "--fake", fake, "--max-fid", "1e6", "--json", *common
     )
     assert code == 0, err
     first = json.loads(out)["result"]
     assert first["n_real"] == 899 and first["n_fake"] == 12
-    assert first["fid_bootstrap_std"] > 0
+    assert first["fid_std"] > 0 and first["fid_ci_groups"] == 6
     code, out, err = run_cli(capsys, "fid", "digits-test", fake, "--json", "--weights", real_weights, "--quiet")
     assert code == 0, err
     assert json.loads(out)["fid"] == pytest.approx(first["fid"], rel=1e-9)

@@ -51,7 +51,7 @@ def test_report_json_folder_and_cache(
 ) -> None:
     out_dir = tmp_path / "report"
     common = ("--weights", real_weights, "--quiet", "--kid-subset-size", "20", "--kid-subsets", "10")
-    code, out, err = run_cli(capsys, "report", *arrays, "--json", "--out", out_dir, "--bootstrap", "5", *common)
+    code, out, err = run_cli(capsys, "report", *arrays, "--json", "--out", out_dir, "--ci", "--ci-groups", "5", *common)
     assert code == 0, err
     first = json.loads(out)
     assert set(first) >= JSON_KEYS
@@ -59,7 +59,7 @@ def test_report_json_folder_and_cache(
     assert first["is_mean"] is None and "classifier" in first["unavailable"]["is"]
     assert first["metrics"] == ["fid", "fid_inf", "kid", "pr", "dc"]
     assert first["settings"]["weights_sha256"] and first["settings"]["resize"] == "tf1-bilinear-299"
-    assert first["fid_ci_low"] < first["fid_ci_high"]
+    assert first["fid_ci_low"] < first["fid"] < first["fid_ci_high"] and first["fid_ci_groups"] == 5
     assert first["cached"] == {"real": False, "fake": False}
     assert sorted(p.name for p in out_dir.iterdir()) == ["fid_inf.png", "precision_recall.png", "report.json"]
     assert json.loads((out_dir / "report.json").read_text())["fid"] == first["fid"]
@@ -75,6 +75,14 @@ def test_report_json_folder_and_cache(
     assert any("Inception Score unavailable" in line for line in lines)
     assert lines[-1].endswith("cached=real,fake")
 
+    # the deprecated --bootstrap B turns the interval on (B ignored) and says so; the table's interval holds the FID
+    code, out, err = run_cli(capsys, "report", *arrays, "--metrics", "fid", "--bootstrap", "100", *common)
+    assert code == 0 and "--bootstrap is deprecated" in err
+    fid_row, ci_row = (line for line in out.splitlines() if line.startswith("FID "))
+    low, high = (float(v) for v in ci_row.split("[")[1].split("]")[0].split(","))
+    assert low <= float(fid_row.split()[1]) <= high
+    assert ci_row.startswith("FID 95% CI") and "grouped jackknife, 20 groups" in ci_row
+
     code, out, err = run_cli(capsys, "report", *arrays, "--json", "--metrics", "fid,kid", "--no-cache", *common)
     assert code == 0, err
     again = json.loads(out)
@@ -87,8 +95,8 @@ def test_report_json_folder_and_cache(
     ("extra", "names"),
     [
         (("--metrics", "fid,bogus"), ("--metrics", "bogus")),
-        (("--bootstrap", "1"), ("--bootstrap",)),
-        (("--bootstrap", "10", "--metrics", "kid"), ("--bootstrap", "fid")),
+        (("--ci", "--ci-groups", "1"), ("--ci-groups",)),
+        (("--ci", "--metrics", "kid"), ("--ci", "fid")),
         (("--confidence", "1.5"), ("--confidence",)),
         (("--kid-subset-size", "0"), ("--kid-subset-size",)),
     ],

@@ -12,12 +12,8 @@ from gan_eval.monitor import Monitor
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny MLP trainings run fastest on one thread, and do not stall when the machine is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def single_thread(one_thread) -> None:
+    """Tiny MLP trainings run fastest on one thread (the shared `one_thread` fixture)."""
 
 
 @pytest.fixture

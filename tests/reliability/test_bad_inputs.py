@@ -682,9 +682,9 @@ def _(ws: Workspace) -> Case:
 
 @case("gate-result-with-infinite-noise")
 def _(ws: Workspace) -> Case:
-    result = _result_file(ws, fid=3.0, fid_bootstrap_std=float("inf"))
+    result = _result_file(ws, fid=3.0, fid_std=float("inf"))
     args = ("gate", "--result", result, "--baseline", ws.out / "baseline.json", "--update-baseline")
-    return Case(args, (result, "fid_bootstrap_std"), "not a finite number")
+    return Case(args, (result, "fid_std"), "not a finite number")
 
 
 @case("gate-baseline-with-nan-fid")
@@ -753,7 +753,7 @@ def _generator(ws: Workspace, out_shape: list[int], output: str = "tanh", nan: b
 
 def _gate_generator(ws: Workspace, generator: Path) -> tuple[str | Path, ...]:
     real = ws.stats_file("real.npz")
-    limits = ("-n", "2", "--bootstrap", "0", "--max-fid", "1e9")
+    limits = ("-n", "2", "--ci-groups", "0", "--max-fid", "1e9")
     return ("gate", "--real", real, "--generator", generator, *limits, "--weights", ws.weights, "--quiet")
 
 

@@ -152,7 +152,7 @@ def test_sigkill_during_update_baseline_keeps_the_old_one(out: Path, isolated_ca
     real, fake = image_folder(tmp_path / "real", 6), image_folder(tmp_path / "fake", 6, seed=50)
     baseline = out / "baseline.json"
     gate_args = ("gate", "--real", real, "--fake", fake, "--baseline", baseline, "--update-baseline", "--quiet")
-    code, _, err = run("--stand-in", args=(*gate_args, "--bootstrap", "10"))
+    code, _, err = run("--stand-in", args=(*gate_args, "--ci-groups", "3"))
     assert code == 0, err
     old = baseline.read_bytes()
     marker = tmp_path / "writing"
@@ -161,9 +161,9 @@ def test_sigkill_during_update_baseline_keeps_the_old_one(out: Path, isolated_ca
     wait_for(proc, marker.exists, "the baseline write")
     kill(proc)
     assert baseline.read_bytes() == old
-    code, _, err = run("--stand-in", args=(*gate_args, "--bootstrap", "20"))
+    code, _, err = run("--stand-in", args=(*gate_args, "--ci-groups", "6"))
     assert code == 0, err
-    assert load_baseline(baseline)["result"]["fid_bootstrap_replicates"] == 20
+    assert load_baseline(baseline)["result"]["fid_ci_groups"] == 6
     assert temporaries(out, isolated_cache) == []
 
 
@@ -276,7 +276,7 @@ def _full_disk_case(kind: str, images: Path, out: Path, home: Path, tmp_path: Pa
     if kind == "baseline":
         baseline = out / "baseline.json"
         gate_args = ("gate", "--real", real, "--fake", fake, "--baseline", baseline, "--update-baseline")
-        return (*gate_args, "--no-cache", "--bootstrap", "0"), baseline, 1024
+        return (*gate_args, "--no-cache", "--ci-groups", "0"), baseline, 1024
     raise AssertionError(kind)
 
 
