@@ -7,6 +7,10 @@ for a while (a whole window for the windowed rules), so a value hovering at a
 threshold does not fire again and again. The thresholds are the fields of
 `AlarmRules` (documented, with their reasons, in docs/monitoring.md).
 
+Each rule is one small object holding only its own running state, with
+`observe(event) -> list[Alarm]`; `AlarmRulebook` hands every record to each
+rule in turn.
+
 - `non_finite`: a NaN or infinity in losses, gradient norms, D's outputs or
   the generated samples.
 - `exploding_gradients`: a gradient norm above `explode_factor` times a high
@@ -29,7 +33,7 @@ import statistics
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -107,64 +111,68 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-class AlarmRulebook:
-    """All rules with their running state; `observe(event)` returns the alarms that event fires."""
+def _finite_norms(event: dict[str, Any], net: str) -> tuple[float, float] | None:
+    """`net`'s mean and peak gradient norm in a `gradients` record, or None unless both are finite numbers."""
+    mean, peak = event.get(f"{net.lower()}_norm"), event.get(f"{net.lower()}_norm_max")
+    if _is_number(mean) and _is_number(peak) and math.isfinite(mean) and math.isfinite(peak):
+        return mean, peak
+    return None
 
-    def __init__(self, rules: AlarmRules | None = None) -> None:
-        self.rules = rules or AlarmRules()
-        r = self.rules
-        # (rule, subject) -> how many observations in a row its condition has been false since it fired.
-        self._active: dict[tuple[str, str], int] = {}
-        self._grad_history = {net: deque(maxlen=r.explode_window) for net in ("G", "D")}
-        self._grad_early: dict[str, list[float]] = {"G": [], "D": []}
-        self._early_top: dict[str, float] = {}
-        self._g_block: deque[float] = deque(maxlen=r.vanish_block)
-        self._g_peak = 0.0
-        self._g_recent: deque[float] = deque(maxlen=r.overpower_window)
-        self._d_outputs: deque[tuple[float, float]] = deque(maxlen=r.overpower_window)
-        self._r_t: deque[float] = deque(maxlen=r.overfit_window)
-        self._series: dict[str, deque[float]] = {}
-        self._since_check: dict[str, int] = {}
-        self._evaluations = 0
-        self._best: dict[str, float] = {}
-        self._low_streak: dict[str, int] = {}
 
-    def observe(self, event: dict[str, Any]) -> list[Alarm]:
-        """Update the rules with one event; the alarms that start firing on it."""
-        kind = event.get("kind")
-        if kind in ("alarm", "session"):
-            return []
-        fired = self._non_finite(event)
-        if kind == "gradients":
-            fired += self._gradients(event)
-        elif kind == "discriminator":
-            fired += self._discriminator(event)
-        elif kind == "scalars":
-            fired += self._scalars(event)
-        elif kind == "evaluation":
-            fired += self._evaluation(event)
-        return fired
+class _Latch:
+    """Fires once when a condition turns true for a subject; `rearm` false observations in a row re-arm it."""
 
-    def _latch(self, rule: str, subject: str, condition: bool, rearm: int = 1) -> bool:
-        """True when `condition` turns true for (rule, subject); `rearm` false observations in a row re-arm it."""
-        key = (rule, subject)
-        if key in self._active:
-            quiet = 0 if condition else self._active[key] + 1
-            if quiet >= rearm:
-                del self._active[key]
+    def __init__(self, rearm: int = 1) -> None:
+        self.rearm = rearm
+        # subject -> how many observations in a row its condition has been false since it fired.
+        self._quiet: dict[str, int] = {}
+
+    def fires(self, subject: str, condition: bool) -> bool:
+        """True when `condition` turns true for `subject` (not while it stays true, nor before it re-arms)."""
+        if subject in self._quiet:
+            quiet = 0 if condition else self._quiet[subject] + 1
+            if quiet >= self.rearm:
+                del self._quiet[subject]
             else:
-                self._active[key] = quiet
+                self._quiet[subject] = quiet
             return False
         if condition:
-            self._active[key] = 0
+            self._quiet[subject] = 0
         return condition
 
-    def _non_finite(self, event: dict[str, Any]) -> list[Alarm]:
+
+class Rule(Protocol):
+    """One alarm rule with its own running state.
+
+    `observe` takes every measurement record (any kind but `alarm` and
+    `session`), ignores the kinds the rule does not read, and returns the
+    alarms the record fires.
+    """
+
+    name: str
+
+    def observe(self, event: dict[str, Any]) -> list[Alarm]: ...
+
+
+class NonFiniteRule:
+    """`non_finite`: a NaN or infinity in a record's measurements.
+
+    Fires on a NaN or infinity in any measured field of any record, or on
+    `nonfinite_samples` > 0 (a count of generated samples); one subject per
+    record kind, re-armed by the next finite record of that kind.
+    """
+
+    name = NON_FINITE
+
+    def __init__(self) -> None:
+        self._latch = _Latch()
+
+    def observe(self, event: dict[str, Any]) -> list[Alarm]:
         bad = {k: v for k, v in event.items() if k not in _NOT_MEASURED and _is_number(v) and not math.isfinite(v)}
         if _is_number(event.get("nonfinite_samples")) and event["nonfinite_samples"] > 0:
             bad["nonfinite_samples"] = event["nonfinite_samples"]
         kind = str(event.get("kind"))
-        if not self._latch(NON_FINITE, kind, bool(bad)):
+        if not self._latch.fires(kind, bool(bad)):
             return []
         listed = ", ".join(f"{k}={v}" for k, v in bad.items())
         what = {
@@ -178,60 +186,120 @@ class AlarmRulebook:
             "or a division by zero); every later update is garbage. Restart from an earlier checkpoint with a "
             "lower learning rate, gradient clipping, or a numerically safe loss (logits with BCEWithLogitsLoss)."
         )
-        return [Alarm(NON_FINITE, event.get("step"), kind, message, {k: v for k, v in bad.items()})]
+        return [Alarm(self.name, event.get("step"), kind, message, dict(bad))]
 
-    def _gradients(self, event: dict[str, Any]) -> list[Alarm]:
-        r, fired = self.rules, []
-        for net in ("G", "D"):
-            mean, peak = event.get(f"{net.lower()}_norm"), event.get(f"{net.lower()}_norm_max")
-            if not (_is_number(mean) and _is_number(peak) and math.isfinite(mean) and math.isfinite(peak)):
-                continue
-            history, early = self._grad_history[net], self._grad_early[net]
-            baseline = math.nan
-            if len(history) >= r.explode_warmup:
-                # Gradient norms of GANs are heavy-tailed, so the baseline is a high quantile (the top of
-                # the usual fluctuations), not the median. A network whose gradients shrink (a saturated D)
-                # has a tiny recent level that noise multiplies by 10 easily; its early level keeps the
-                # baseline at the run's typical scale.
-                if net not in self._early_top and len(early) == r.explode_window:
-                    self._early_top[net] = quantile(early, r.explode_quantile)  # fixed from now on
-                early_top = self._early_top.get(net)
-                baseline = max(quantile(history, r.explode_quantile), early_top or quantile(early, r.explode_quantile))
-            exploding = baseline > 0 and peak > r.explode_factor * baseline
-            if self._latch(EXPLODING, net, exploding, rearm=r.explode_rearm):
-                message = (
-                    f"{net}'s gradient norm {_g(peak)} is {_g(peak / baseline)}x its usual level {_g(baseline)} "
-                    f"(rule: above {_g(r.explode_factor)}x the larger of the {r.explode_quantile:g}-quantiles of "
-                    f"its last and first {r.explode_window} records): the gradients are exploding, and the next "
-                    "updates may throw the weights far off or to NaN. Lower the learning rate, clip gradients, "
-                    "or regularise D (gradient penalty, spectral normalisation)."
-                )
-                values = {"norm": peak, "baseline": baseline, "ratio": peak / baseline, "factor": r.explode_factor}
-                fired.append(Alarm(EXPLODING, event.get("step"), net, message, values))
-            # Peaks against peaks: an event's max over several optimizer steps sits above their mean.
-            history.append(peak)
-            if len(early) < r.explode_window:
-                early.append(peak)
-            if net == "G":
-                self._g_block.append(mean)
-                if len(self._g_block) == self._g_block.maxlen:
-                    self._g_peak = max(self._g_peak, statistics.median(self._g_block))
-                self._g_recent.append(mean)
-        return fired
 
-    def _discriminator(self, event: dict[str, Any]) -> list[Alarm]:
+class ExplodingGradientsRule:
+    """`exploding_gradients`: a gradient norm far above its network's usual level.
+
+    Fires on a `gradients` record whose peak L2 norm of G or D (`g_norm_max`,
+    `d_norm_max`) is above `explode_factor` x the larger
+    `explode_quantile`-quantile of that network's last and first
+    `explode_window` peaks, from its `explode_warmup`th record on; one subject
+    per network, re-armed after `explode_rearm` quiet records.
+    """
+
+    name = EXPLODING
+
+    def __init__(self, thresholds: AlarmRules) -> None:
+        self.thresholds = thresholds
+        self._latch = _Latch(rearm=thresholds.explode_rearm)
+        self._history = {net: deque(maxlen=thresholds.explode_window) for net in ("G", "D")}
+        self._early: dict[str, list[float]] = {"G": [], "D": []}
+        self._early_top: dict[str, float] = {}
+
+    def observe(self, event: dict[str, Any]) -> list[Alarm]:
+        if event.get("kind") != "gradients":
+            return []
         fired = []
-        d_real, d_fake, r_t = event.get("d_real"), event.get("d_fake"), event.get("r_t")
-        if _is_number(d_real) and _is_number(d_fake) and math.isfinite(d_real) and math.isfinite(d_fake):
-            self._d_outputs.append((d_real, d_fake))
-            fired += self._overpowers(event.get("step"))
-        if _is_number(r_t) and math.isfinite(r_t):
-            self._r_t.append(r_t)
-            fired += self._overfitting(event.get("step"))
+        for net in ("G", "D"):
+            norms = _finite_norms(event, net)
+            if norms is None:
+                continue
+            peak = norms[1]
+            alarm = self._judge(net, peak, event.get("step"))
+            if alarm is not None:
+                fired.append(alarm)
+            # Peaks against peaks: an event's max over several optimizer steps sits above their mean.
+            self._history[net].append(peak)
+            if len(self._early[net]) < self.thresholds.explode_window:
+                self._early[net].append(peak)
         return fired
 
-    def _overpowers(self, step: int | None) -> list[Alarm]:
-        r = self.rules
+    def _judge(self, net: str, peak: float, step: int | None) -> Alarm | None:
+        r = self.thresholds
+        history, early = self._history[net], self._early[net]
+        baseline = math.nan
+        if len(history) >= r.explode_warmup:
+            # Gradient norms of GANs are heavy-tailed, so the baseline is a high quantile (the top of
+            # the usual fluctuations), not the median. A network whose gradients shrink (a saturated D)
+            # has a tiny recent level that noise multiplies by 10 easily; its early level keeps the
+            # baseline at the run's typical scale.
+            if net not in self._early_top and len(early) == r.explode_window:
+                self._early_top[net] = quantile(early, r.explode_quantile)  # fixed from now on
+            early_top = self._early_top.get(net)
+            baseline = max(quantile(history, r.explode_quantile), early_top or quantile(early, r.explode_quantile))
+        if not self._latch.fires(net, baseline > 0 and peak > r.explode_factor * baseline):
+            return None
+        message = (
+            f"{net}'s gradient norm {_g(peak)} is {_g(peak / baseline)}x its usual level {_g(baseline)} "
+            f"(rule: above {_g(r.explode_factor)}x the larger of the {r.explode_quantile:g}-quantiles of "
+            f"its last and first {r.explode_window} records): the gradients are exploding, and the next "
+            "updates may throw the weights far off or to NaN. Lower the learning rate, clip gradients, "
+            "or regularise D (gradient penalty, spectral normalisation)."
+        )
+        values = {"norm": peak, "baseline": baseline, "ratio": peak / baseline, "factor": r.explode_factor}
+        return Alarm(self.name, step, net, message, values)
+
+
+class DiscriminatorOverpowersRule:
+    """`discriminator_overpowers`: D saturated for a whole window while G's gradients vanished.
+
+    Fires when for `overpower_window` `discriminator` records in a row
+    D(x) >= `overpower_real` and D(G(z)) <= `overpower_fake` (probabilities),
+    and either G's mean L2 gradient norm (median of its last `overpower_window`
+    `gradients` records) is at most `vanish_ratio` x its highest median of
+    `vanish_block` consecutive records, or every pair is within
+    `overpower_extreme` of 1 and 0; re-armed after `overpower_window` quiet
+    records. Reads `gradients` records only to follow G's norm.
+    """
+
+    name = OVERPOWERS
+
+    def __init__(self, thresholds: AlarmRules) -> None:
+        self.thresholds = thresholds
+        self._latch = _Latch(rearm=thresholds.overpower_window)
+        self._d_outputs: deque[tuple[float, float]] = deque(maxlen=thresholds.overpower_window)
+        self._g_block: deque[float] = deque(maxlen=thresholds.vanish_block)
+        self._g_peak = 0.0
+        self._g_recent: deque[float] = deque(maxlen=thresholds.overpower_window)
+
+    def observe(self, event: dict[str, Any]) -> list[Alarm]:
+        kind = event.get("kind")
+        if kind == "gradients":
+            self._follow_g(event)
+            return []
+        if kind != "discriminator":
+            return []
+        d_real, d_fake = event.get("d_real"), event.get("d_fake")
+        if not (_is_number(d_real) and _is_number(d_fake) and math.isfinite(d_real) and math.isfinite(d_fake)):
+            return []
+        self._d_outputs.append((d_real, d_fake))
+        alarm = self._judge(event.get("step"))
+        return [] if alarm is None else [alarm]
+
+    def _follow_g(self, event: dict[str, Any]) -> None:
+        norms = _finite_norms(event, "G")
+        if norms is None:
+            return
+        mean = norms[0]
+        self._g_block.append(mean)
+        if len(self._g_block) == self._g_block.maxlen:
+            self._g_peak = max(self._g_peak, statistics.median(self._g_block))
+        self._g_recent.append(mean)
+
+    def _judge(self, step: int | None) -> Alarm | None:
+        r = self.thresholds
         window = self._d_outputs
         full = len(window) == window.maxlen
         saturated = full and all(real >= r.overpower_real and fake <= r.overpower_fake for real, fake in window)
@@ -242,8 +310,8 @@ class AlarmRulebook:
         if saturated and self._g_peak > 0 and len(self._g_recent) == self._g_recent.maxlen:
             ratio = statistics.median(self._g_recent) / self._g_peak
         vanished = ratio <= r.vanish_ratio
-        if not self._latch(OVERPOWERS, "D", saturated and (vanished or extreme), rearm=r.overpower_window):
-            return []
+        if not self._latch.fires("D", saturated and (vanished or extreme)):
+            return None
         if vanished:
             why = (
                 f"G's gradient norm (median of the window) fell to {ratio:.1%} of its highest level in this "
@@ -269,25 +337,33 @@ class AlarmRulebook:
             "window": len(window),
             "g_grad_ratio": ratio,
         }
-        return [Alarm(OVERPOWERS, step, "D", message, values)]
+        return Alarm(self.name, step, "D", message, values)
 
-    def _overfitting(self, step: int | None) -> list[Alarm]:
-        r = self.rules
-        full = len(self._r_t) == self._r_t.maxlen
-        mean = math.fsum(self._r_t) / len(self._r_t)
-        if not self._latch(OVERFITTING, "D", full and mean > r.overfit_rt, rearm=r.overfit_window):
+
+class OscillationRule:
+    """`oscillation`: a logged value circling in one sustained rhythm.
+
+    Fires when a field of `scalars` records has, over its last
+    `oscillation_window` values after removing a least-squares line, at least
+    `oscillation_share` of its variance in one frequency of at least
+    `oscillation_min_cycles` whole cycles per window, with a second-half
+    amplitude at least `oscillation_sustain` x the first half's; checked every
+    `oscillation_check_every` values, one subject per field, re-armed after a
+    whole quiet window.
+    """
+
+    name = OSCILLATION
+
+    def __init__(self, thresholds: AlarmRules) -> None:
+        self.thresholds = thresholds
+        self._latch = _Latch(rearm=max(1, thresholds.oscillation_window // thresholds.oscillation_check_every))
+        self._series: dict[str, deque[float]] = {}
+        self._since_check: dict[str, int] = {}
+
+    def observe(self, event: dict[str, Any]) -> list[Alarm]:
+        if event.get("kind") != "scalars":
             return []
-        message = (
-            f"r_t = E[sign(D(x_real))] averaged {mean:.3f} over the last {len(self._r_t)} real batches (rule: above "
-            f"{r.overfit_rt:g}, the target of StyleGAN2-ADA): D calls most real training images real with "
-            "confidence, which on a finite training set is the sign that it starts to memorise it (with "
-            "unlimited data it only means D is ahead). Use more data, augment both real and fake images "
-            "(ADA, DiffAugment), or regularise D more."
-        )
-        return [Alarm(OVERFITTING, step, "D", message, {"r_t_mean": mean, "window": len(self._r_t)})]
-
-    def _scalars(self, event: dict[str, Any]) -> list[Alarm]:
-        r, fired = self.rules, []
+        r, fired = self.thresholds, []
         for name, value in event.items():
             if name in _NOT_MEASURED or not _is_number(value) or not math.isfinite(value):
                 continue
@@ -304,28 +380,54 @@ class AlarmRulebook:
                 and found.share >= r.oscillation_share
                 and found.sustain >= r.oscillation_sustain
             )
-            rearm = max(1, r.oscillation_window // r.oscillation_check_every)  # a whole quiet window
-            if self._latch(OSCILLATION, name, oscillating, rearm=rearm):
-                message = (
-                    f"{name} oscillates: over its last {len(series)} values, {found.share:.0%} of the detrended "
-                    f"variance is one rhythm of period ~{found.period:.1f} steps ({found.cycles} cycles; rule: at "
-                    f"least {r.oscillation_share:.0%} and {r.oscillation_min_cycles} cycles), and it does not die "
-                    f"out (late/early amplitude {found.sustain:.2f}; rule: at least {r.oscillation_sustain:g}). G "
-                    "and D are circling around each other instead of converging: lower the learning rates, use "
-                    "Adam with beta1 = 0.5 or 0, or add a gradient penalty (R1)."
-                )
-                values = {
-                    "share": found.share,
-                    "period": found.period,
-                    "cycles": found.cycles,
-                    "sustain": found.sustain,
-                    "window": len(series),
-                }
-                fired.append(Alarm(OSCILLATION, event.get("step"), name, message, values))
+            if self._latch.fires(name, oscillating):
+                fired.append(self._alarm(name, found, len(series), event.get("step")))
         return fired
 
-    def _evaluation(self, event: dict[str, Any]) -> list[Alarm]:
-        r, fired = self.rules, []
+    def _alarm(self, name: str, found: Oscillation, window: int, step: int | None) -> Alarm:
+        r = self.thresholds
+        message = (
+            f"{name} oscillates: over its last {window} values, {found.share:.0%} of the detrended "
+            f"variance is one rhythm of period ~{found.period:.1f} steps ({found.cycles} cycles; rule: at "
+            f"least {r.oscillation_share:.0%} and {r.oscillation_min_cycles} cycles), and it does not die "
+            f"out (late/early amplitude {found.sustain:.2f}; rule: at least {r.oscillation_sustain:g}). G "
+            "and D are circling around each other instead of converging: lower the learning rates, use "
+            "Adam with beta1 = 0.5 or 0, or add a gradient penalty (R1)."
+        )
+        values = {
+            "share": found.share,
+            "period": found.period,
+            "cycles": found.cycles,
+            "sustain": found.sustain,
+            "window": window,
+        }
+        return Alarm(self.name, step, name, message, values)
+
+
+class ModeCollapseRule:
+    """`mode_collapse`: the generated features' spread, recall or coverage collapsed.
+
+    Fires when, at `collapse_patience` `evaluation` records in a row, the
+    spread ratio tr(cov generated)/tr(cov reference) is below
+    `collapse_spread`, or recall or coverage (fractions in [0, 1]) is at most
+    `collapse_drop` x its best so far, that best being at least
+    `collapse_min_best`; one subject per quantity. The first evaluation only
+    sets the bests.
+    """
+
+    name = COLLAPSE
+
+    def __init__(self, thresholds: AlarmRules) -> None:
+        self.thresholds = thresholds
+        self._latch = _Latch()
+        self._evaluations = 0
+        self._best: dict[str, float] = {}
+        self._low_streak: dict[str, int] = {}
+
+    def observe(self, event: dict[str, Any]) -> list[Alarm]:
+        if event.get("kind") != "evaluation":
+            return []
+        r, fired = self.thresholds, []
         self._evaluations += 1
         if self._evaluations == 1:
             # An untrained generator is concentrated by construction; judge from the second evaluation on.
@@ -333,6 +435,21 @@ class AlarmRulebook:
                 if _is_number(event.get(name)):
                     self._best[name] = max(self._best.get(name, 0.0), event[name])
             return []
+        for subject, (low, why) in self._lows(event).items():
+            streak = self._low_streak[subject] = self._low_streak.get(subject, 0) + 1 if low else 0
+            if self._latch.fires(subject, streak >= r.collapse_patience):
+                message = (
+                    f"mode collapse: {why}, at {streak} evaluations in a row: the generator maps most z to a few "
+                    "outputs and misses much of the data. Try a lower G learning rate or fewer G steps per D step, "
+                    "minibatch standard deviation in D, or restart from the last checkpoint before the fall."
+                )
+                values = {k: event[k] for k in ("spread_ratio", "recall", "coverage") if _is_number(event.get(k))}
+                fired.append(Alarm(self.name, event.get("step"), subject, message, dict(values, streak=streak)))
+        return fired
+
+    def _lows(self, event: dict[str, Any]) -> dict[str, tuple[bool, str]]:
+        """Per quantity in `event`: whether it is collapsed, and why in words; updates the bests."""
+        r = self.thresholds
         lows: dict[str, tuple[bool, str]] = {}
         spread = event.get("spread_ratio")
         if _is_number(spread) and math.isfinite(spread):
@@ -352,17 +469,64 @@ class AlarmRulebook:
                 f"{r.collapse_drop:g}x a best of at least {r.collapse_min_best:g})",
             )
             self._best[name] = max(best, value)
-        for subject, (low, why) in lows.items():
-            streak = self._low_streak[subject] = self._low_streak.get(subject, 0) + 1 if low else 0
-            if self._latch(COLLAPSE, subject, streak >= r.collapse_patience):
-                message = (
-                    f"mode collapse: {why}, at {streak} evaluations in a row: the generator maps most z to a few "
-                    "outputs and misses much of the data. Try a lower G learning rate or fewer G steps per D step, "
-                    "minibatch standard deviation in D, or restart from the last checkpoint before the fall."
-                )
-                values = {k: event[k] for k in ("spread_ratio", "recall", "coverage") if _is_number(event.get(k))}
-                fired.append(Alarm(COLLAPSE, event.get("step"), subject, message, dict(values, streak=streak)))
-        return fired
+        return lows
+
+
+class DiscriminatorOverfittingRule:
+    """`discriminator_overfitting`: D confidently calls most real training images real.
+
+    Fires when r_t = E[sign(D(x_real))] (a `discriminator` record's `r_t`, in
+    [-1, 1]) averaged over its last `overfit_window` records is above
+    `overfit_rt`; re-armed after `overfit_window` quiet records.
+    """
+
+    name = OVERFITTING
+
+    def __init__(self, thresholds: AlarmRules) -> None:
+        self.thresholds = thresholds
+        self._latch = _Latch(rearm=thresholds.overfit_window)
+        self._r_t: deque[float] = deque(maxlen=thresholds.overfit_window)
+
+    def observe(self, event: dict[str, Any]) -> list[Alarm]:
+        r_t = event.get("r_t")
+        if event.get("kind") != "discriminator" or not (_is_number(r_t) and math.isfinite(r_t)):
+            return []
+        r = self.thresholds
+        self._r_t.append(r_t)
+        full = len(self._r_t) == self._r_t.maxlen
+        mean = math.fsum(self._r_t) / len(self._r_t)
+        if not self._latch.fires("D", full and mean > r.overfit_rt):
+            return []
+        message = (
+            f"r_t = E[sign(D(x_real))] averaged {mean:.3f} over the last {len(self._r_t)} real batches (rule: above "
+            f"{r.overfit_rt:g}, the target of StyleGAN2-ADA): D calls most real training images real with "
+            "confidence, which on a finite training set is the sign that it starts to memorise it (with "
+            "unlimited data it only means D is ahead). Use more data, augment both real and fake images "
+            "(ADA, DiffAugment), or regularise D more."
+        )
+        return [Alarm(self.name, event.get("step"), "D", message, {"r_t_mean": mean, "window": len(self._r_t)})]
+
+
+class AlarmRulebook:
+    """The rules in a fixed order; `observe(event)` gives each rule the event and returns the alarms it fires."""
+
+    def __init__(self, rules: AlarmRules | None = None) -> None:
+        self.rules = rules or AlarmRules()
+        # The order of the rules is the order of the alarms one event fires.
+        self._book: tuple[Rule, ...] = (
+            NonFiniteRule(),
+            ExplodingGradientsRule(self.rules),
+            DiscriminatorOverpowersRule(self.rules),
+            DiscriminatorOverfittingRule(self.rules),
+            OscillationRule(self.rules),
+            ModeCollapseRule(self.rules),
+        )
+
+    def observe(self, event: dict[str, Any]) -> list[Alarm]:
+        """Update the rules with one event; the alarms that start firing on it."""
+        if event.get("kind") in ("alarm", "session"):
+            return []
+        return [alarm for rule in self._book for alarm in rule.observe(event)]
 
 
 def quantile(values: Iterable[float], q: float) -> float:
