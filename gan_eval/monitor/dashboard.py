@@ -2,7 +2,7 @@
 
 Panels, all against the training step: the logged scalars; D's outputs
 (mean D(x) and D(G(z)) as probabilities with r_t = E[sign(D(x_real))] and
-its 0.6 line, or a critic's mean scores and their gap); the gradient norms of
+the run's `overfit_rt` line, or a critic's mean scores and their gap); the gradient norms of
 G and D (log scale); FID and KID; precision, recall, density, coverage and
 the spread ratio; and the latest picture of generated samples. Every alarm is
 a vertical line on every time panel, coloured by rule. Rendered with
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from gan_eval.monitor.alarms import RULES
+from gan_eval.monitor.alarms import RULES, AlarmRules
 from gan_eval.monitor.events import RunRecord
 
 ALARM_COLOURS = dict(zip(RULES, ("black", "tab:red", "tab:purple", "tab:olive", "tab:brown", "tab:pink"), strict=True))
@@ -89,6 +89,15 @@ def _losses(axes, events: list[dict[str, Any]]) -> bool:
     return bool(names)
 
 
+def _overfit_rt(events: list[dict[str, Any]]) -> float:
+    """The r_t threshold of the discriminator-overfitting alarm in the run's latest session, else the default."""
+    for event in reversed(events):
+        rules = event.get("rules") if event.get("kind") == "session" else None
+        if isinstance(rules, dict) and isinstance(rules.get("overfit_rt"), (int, float)):
+            return float(rules["overfit_rt"])
+    return AlarmRules().overfit_rt
+
+
 def _d_outputs(axes, events: list[dict[str, Any]]) -> bool:
     steps, d_real = series(events, "discriminator", "d_real")
     _, d_fake = series(events, "discriminator", "d_fake")
@@ -97,9 +106,10 @@ def _d_outputs(axes, events: list[dict[str, Any]]) -> bool:
         _plot_line(axes, steps, d_fake, "D(G(z))", "tab:orange")
         r_steps, r_t = series(events, "discriminator", "r_t")
         _plot_line(axes, r_steps, r_t, "r_t = E[sign D(x)]", "tab:green")
-        axes.axhline(0.6, color="tab:green", linestyle=":", linewidth=0.8)
+        threshold = _overfit_rt(events)
+        axes.axhline(threshold, color="tab:green", linestyle=":", linewidth=0.8)
         axes.set_ylim(-1.05, 1.05)
-        axes.set_title("D's outputs (probabilities; r_t with its 0.6 line)")
+        axes.set_title(f"D's outputs (probabilities; r_t with its {threshold:g} line)")
         return True
     steps, _ = series(events, "discriminator", "critic_gap")
     if len(steps):
