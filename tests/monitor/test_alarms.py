@@ -240,7 +240,7 @@ DOCUMENTED_DEFAULTS = {
 DOC_PHRASES = (
     "gradient norm > {explode_factor:g} × the larger {explode_quantile:g}-quantile of its last {explode_window} and "
     "its first {explode_window} records (`explode_factor`, `explode_quantile`, `explode_window`)",
-    "from the {explode_warmup}th record on; re-arms after {explode_rearm} quiet records",
+    "judged once {explode_warmup} records precede it; re-arms after {explode_rearm} quiet records",
     "for {overpower_window} batches in a row D(x) ≥ {overpower_real:g} and D(G(z)) ≤ {overpower_fake:g} "
     "(`overpower_window`, `overpower_real`, `overpower_fake`)",
     "≤ {vanish_ratio:.0%} of its highest level in the run (largest median of {vanish_block} consecutive records; "
