@@ -46,9 +46,15 @@ def _check_values(array: np.ndarray, name: str, value_range: tuple[float, float]
         if not np.isfinite(chunk).all():
             raise GanEvalError(f"{name}: array holds NaN or Inf values")
         if chunk.size and (chunk.min() < lo or chunk.max() > hi):
+            # A generator's tanh output is the usual cause: say how to declare it.
+            hint = (
+                "; for images in [-1, 1] pass value_range=(-1, 1) (CLI: --float-range -1,1)"
+                if lo == 0 and chunk.min() >= -1 and chunk.max() <= 1
+                else ""
+            )
             raise GanEvalError(
                 f"{name}: float values span [{chunk.min():.4g}, {chunk.max():.4g}], "
-                f"outside the declared range [{lo:g}, {hi:g}]"
+                f"outside the declared range [{lo:g}, {hi:g}]{hint}"
             )
 
 

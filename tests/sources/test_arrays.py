@@ -141,3 +141,17 @@ def test_refuses_a_file_that_is_not_an_array(tmp_path: Path, name: str) -> None:
     path.write_bytes(b"this is not a numpy file at all")
     with pytest.raises(GanEvalError, match=f"{name}: not a readable NumPy array"):
         load_array_file(path)
+
+
+def test_minus_one_one_tensor_refused_as_zero_one_names_the_setting() -> None:
+    images = torch.linspace(-1, 1, 2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
+    with pytest.raises(GanEvalError, match="outside the declared range") as caught:
+        ArraySource(images)
+    assert "value_range=(-1, 1)" in str(caught.value)
+    assert "--float-range -1,1" in str(caught.value)
+
+
+def test_values_outside_minus_one_one_get_no_range_hint() -> None:
+    with pytest.raises(GanEvalError, match="outside the declared range") as caught:
+        ArraySource(np.full((2, 4, 4, 3), 1.5))
+    assert "value_range" not in str(caught.value)
