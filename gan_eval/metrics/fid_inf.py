@@ -4,7 +4,8 @@ FID computed on N generated samples is biased upward by about b/N. FID_N is
 measured at 15 values of N evenly spaced from 5,000 (n/10 for sets smaller
 than 50,000) to the full n, each on a subset drawn without replacement
 from the generated features, against the fixed reference statistics; a
-least-squares line FID_N = a + b/N gives FID∞ = a and the slope b.
+least-squares line FID_N = a + b/N gives FID∞ = a and the slope b. Below
+5,000 generated samples the fit is noisy, and `fid_infinity` warns.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from gan_eval.stats import FeatureStats, GanEvalWarning
 DEFAULT_POINTS = 15
 DEFAULT_MIN_N = 5000
 DEFAULT_SEED = 2020
+NOISY_BELOW = 5000  # generated samples (docs/metrics.md)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,13 @@ def fid_infinity(
     mu_ref, sigma_ref = reference.mean(), reference.covariance()
     rng = np.random.RandomState(seed)
     sizes = sample_sizes(n, points, min_n)
+    if n < NOISY_BELOW:
+        warnings.warn(
+            f"FID∞ from {n} generated samples: below {NOISY_BELOW} its fit is noisy; "
+            "generate more, or read its points (fid_inf_sizes, fid_inf_fids) before trusting it",
+            GanEvalWarning,
+            stacklevel=2,
+        )
     fids = []
     for size in sizes:
         subset = feats[torch.from_numpy(rng.choice(n, size, replace=False))]

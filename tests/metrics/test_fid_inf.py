@@ -1,11 +1,13 @@
 """FID∞ against an independent refit with NumPy and a SciPy sqrtm FID on the same subsets."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.linalg
 
 from gan_eval.metrics.fid_inf import fid_infinity, sample_sizes
-from gan_eval.stats import FeatureStats
+from gan_eval.stats import FeatureStats, GanEvalWarning
 
 
 def naive_fid(a: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
@@ -37,3 +39,14 @@ def test_matches_independent_fit():
     np.testing.assert_allclose(res.fids, fids, rtol=1e-8)
     assert res.fid_inf == pytest.approx(intercept, rel=1e-6)
     assert res.slope == pytest.approx(slope, rel=1e-6)
+
+
+def test_warns_below_its_minimum_sample_size():
+    rng = np.random.default_rng(1)
+    ref = FeatureStats(4)
+    ref.update(rng.normal(size=(500, 4)))
+    with pytest.warns(GanEvalWarning, match="1000 generated samples: below 5000 its fit is noisy"):
+        fid_infinity(ref, rng.normal(size=(1000, 4)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GanEvalWarning)
+        fid_infinity(ref, rng.normal(size=(5000, 4)))
