@@ -18,32 +18,18 @@ from gan_eval.cli.options import (
 )
 from gan_eval.errors import GanEvalError
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
+from gan_eval.metrics.registry import HIGHER, LOWER, gated_keys
 
 EXIT_REGRESSION = 1
 
-# (flag, result key, kind): kind "max" is a ceiling, "min" a floor, "inc" an allowed increase over the baseline.
+# (flag, result key, kind): kind "max" is a ceiling, "min" a floor, "inc" an allowed increase over the baseline;
+# read from what each metric declares in the registry.
 LIMIT_FLAGS = (
-    ("--max-fid", "fid", "max"),
-    ("--max-fid-inf", "fid_inf", "max"),
-    ("--max-kid", "kid_mean", "max"),
-    ("--min-is", "is_mean", "min"),
-    ("--min-precision", "precision", "min"),
-    ("--min-recall", "recall", "min"),
-    ("--min-density", "density", "min"),
-    ("--min-coverage", "coverage", "min"),
-    ("--max-increase", "fid", "inc"),
-    ("--max-kid-increase", "kid_mean", "inc"),
+    *((key.flag, key.name, "max") for _, key in gated_keys() if key.better == LOWER),
+    *((key.flag, key.name, "min") for _, key in gated_keys() if key.better == HIGHER),
+    *((key.increase_flag, key.name, "inc") for _, key in gated_keys() if key.increase_flag),
 )
-METRIC_OF_KEY = {
-    "fid": "fid",
-    "fid_inf": "fid_inf",
-    "kid_mean": "kid",
-    "is_mean": "is",
-    "precision": "pr",
-    "recall": "pr",
-    "density": "dc",
-    "coverage": "dc",
-}
+METRIC_OF_KEY = {key.name: metric for metric, key in gated_keys()}
 
 
 def _number(text: str) -> float:
@@ -214,7 +200,8 @@ def run(args: argparse.Namespace) -> int:
     if args.baseline and Path(args.baseline).is_dir():
         raise GanEvalError(f"--baseline {args.baseline} is a folder")
     if limits.max_increase and baseline is None and not args.update_baseline:
-        raise GanEvalError("--max-increase needs --baseline FILE")
+        flag = next(f for f, key, kind in LIMIT_FLAGS if kind == "inc" and key in limits.max_increase)
+        raise GanEvalError(f"{flag} needs --baseline FILE")
     result = load_result(args.result) if args.result else _evaluate_now(args, limits)
     if baseline is not None and not args.update_baseline:
         check_comparable(result, baseline, args.baseline)

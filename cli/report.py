@@ -16,6 +16,7 @@ from gan_eval.cli.options import (
 )
 from gan_eval.errors import GanEvalError
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
+from gan_eval.metrics.registry import METRICS
 
 
 def _probability(text: str) -> float:
@@ -39,7 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.add_argument("fake", help="generated set, same kinds as REAL")
     report.add_argument(
         "--metrics",
-        help="comma-separated subset of fid,fid_inf,is,kid,pr,dc (default: all that the inputs and weights allow)",
+        help=f"comma-separated subset of {','.join(METRICS)} (default: all that the inputs and weights allow)",
     )
     report.add_argument("--json", action="store_true", help="print one JSON object")
     report.add_argument("--out", metavar="DIR", help="write report.json and figures into DIR")
@@ -80,14 +81,12 @@ def _number(value: float) -> str:
 
 def format_table(result) -> str:
     """The human-readable report: one aligned row per number, then what was unavailable, then the settings."""
-    from gan_eval.metrics.registry import METRICS
-
     values = result.values
     rows: list[tuple[str, str, str]] = []
     for name in result.metrics:
-        for label, key, std_key in METRICS[name].rows:
-            spread = f"± {_number(values[std_key])}" if std_key else ""
-            rows.append((label, _number(values[key]), spread))
+        for key in METRICS[name].keys:
+            spread = f"± {_number(values[key.spread])}" if key.spread else ""
+            rows.append((key.label, _number(values[key.name]), spread))
         if name == "fid" and "fid_ci_low" in values:
             level = round(values["fid_ci_level"] * 100, 2)
             interval = f"[{_number(values['fid_ci_low'])}, {_number(values['fid_ci_high'])}]"

@@ -29,20 +29,8 @@ from gan_eval.version import __version__
 from gan_eval.weights import HEAD_LOGITS, HEAD_POOL3, load_weights, resolve_weights_path
 
 POOL3_DIM = 2048
-DEFAULT_METRICS = ("fid", "fid_inf", "is", "kid", "pr", "dc")
-RESULT_KEYS = (
-    "fid",
-    "fid_inf",
-    "fid_inf_slope",
-    "is_mean",
-    "is_std",
-    "kid_mean",
-    "kid_std",
-    "precision",
-    "recall",
-    "density",
-    "coverage",
-)
+DEFAULT_METRICS = tuple(METRICS)
+RESULT_KEYS = tuple(key for metric in METRICS.values() for key in metric.headline_keys)
 
 
 @dataclass(frozen=True)
@@ -105,9 +93,10 @@ class Result:
     """Every computed metric of one evaluation, with sample sizes and settings.
 
     `values` holds flat JSON-ready numbers (`fid`, `kid_mean`, ...; see
-    `RESULT_KEYS`) plus the details some metrics add (FID∞'s points, the
-    confidence interval); `unavailable` maps a metric that could not run to
-    the reason.
+    `RESULT_KEYS`, every metric's headline numbers and their spreads, as the
+    registry declares them) plus the details some metrics add (FID∞'s points,
+    the confidence interval); `unavailable` maps a metric that could not run
+    to the reason.
     """
 
     values: dict[str, Any]

@@ -1,10 +1,11 @@
 """The CI regression gate: an evaluation against absolute limits and against a baseline.
 
-Two kinds of limit, per metric:
-- absolute: a ceiling for metrics where lower is better (`fid`, `fid_inf`,
-  `kid_mean`), a floor where higher is better (`is_mean`, `precision`,
-  `recall`, `density`, `coverage`);
-- relative to the baseline, for `fid` and `kid_mean`: an allowed increase δ.
+Two kinds of limit, per metric (each metric declares in
+`gan_eval.metrics.registry` which of its numbers can be limited, whether lower
+or higher is better, and which has a noise estimate):
+- absolute: a ceiling where lower is better, a floor where higher is better;
+- relative to the baseline, where a number declares an increase limit (FID
+  and KID today): an allowed increase δ.
   With Δ = now − baseline and σ_Δ = √(σ_now² + σ_base²), the gate fails only
   when Δ − δ > z·σ_Δ, z = Φ⁻¹(1 − α) (α = 0.01 by default). σ is the
   grouped-jackknife standard error of FID over the generated samples
@@ -35,13 +36,14 @@ from typing import Any
 
 from gan_eval.atomic import atomic_write_bytes
 from gan_eval.errors import GanEvalError
+from gan_eval.metrics.registry import HIGHER, LOWER, gated_keys
 from gan_eval.version import __version__
 
 BASELINE_FORMAT = 1
 DEFAULT_ALPHA = 0.01
-LOWER_IS_BETTER = ("fid", "fid_inf", "kid_mean")
-HIGHER_IS_BETTER = ("is_mean", "precision", "recall", "density", "coverage")
-NOISE_KEYS = {"fid": "fid_std", "kid_mean": "kid_std"}
+LOWER_IS_BETTER = tuple(key.name for _, key in gated_keys() if key.better == LOWER)
+HIGHER_IS_BETTER = tuple(key.name for _, key in gated_keys() if key.better == HIGHER)
+NOISE_KEYS = {key.name: key.noise for _, key in gated_keys() if key.noise}
 LEGACY_NOISE_KEYS = {"fid": "fid_bootstrap_std"}  # written by gan-eval 0.1.0
 COMPARABLE_SETTINGS = ("extractor", "weights_sha256", "resize", "precision")
 COMPARABLE_OPTIONS = ("kid_subsets", "kid_subset_size", "pr_k", "dc_k", "is_splits", "seed")
@@ -165,7 +167,7 @@ def compare(result: dict[str, Any], baseline: dict[str, Any] | None, limits: Lim
                 failures.append(f"{metric} {now:.6g} is below the floor {limits.minimum[metric]:g}")
         if metric in limits.max_increase:
             if baseline is None:
-                raise GanEvalError(f"--max-increase for {metric} needs a baseline (--baseline FILE)")
+                raise GanEvalError(f"the allowed increase of {metric} needs a baseline (--baseline FILE)")
             if before is None:
                 raise GanEvalError(f"the baseline has no {metric}; make a new one with --update-baseline")
             delta = limits.max_increase[metric]

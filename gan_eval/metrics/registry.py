@@ -1,18 +1,23 @@
-"""The metric registry: each metric by name, the features it needs, and how it is computed.
+"""The metric registry: each metric by name, the features it needs, what it reports, and how it is computed.
 
 A metric declares its needs as `Need(side, head, per_sample)`: which input
 (`real` or `fake`), which feature head (`pool3`, `logits_unbiased`), and
 whether statistics suffice or it needs the per-sample features. The
 evaluation gathers the union of all needs, extracts each input once, and
-hands the same `InputFeatures` to every metric. Metrics return flat,
-JSON-ready values; `rows` says how each appears in the printed table.
+hands the same `InputFeatures` to every metric.
+
+A metric also declares every key it returns, once: its headline numbers as
+`ResultKey`s (row of the printed table, the ± beside it, whether lower or
+higher is better, the gate's flags and noise estimate) and its other
+details by name. The result's JSON keys, the gate's limits and flags and its
+noise rule are all read from here. Registration order is table order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from gan_eval.features import InputFeatures
 from gan_eval.metrics.fid import fid_from_features, fid_from_stats
@@ -24,6 +29,7 @@ from gan_eval.metrics.prdc import density_coverage, precision_recall
 from gan_eval.weights import HEAD_LOGITS, HEAD_POOL3
 
 REAL, FAKE = "real", "fake"
+LOWER, HIGHER = "lower", "higher"
 
 
 @dataclass(frozen=True)
@@ -56,15 +62,46 @@ class MetricOptions:
 
 
 @dataclass(frozen=True)
+class ResultKey:
+    """A headline number of a metric: always in the result's JSON (null when not computed), one table row.
+
+    `label` names its row and `spread` the key printed as ± beside it (always
+    in the JSON too). `better` (LOWER or HIGHER) lets the gate limit it with
+    `flag`: a ceiling when lower is better, a floor when higher is. With
+    `increase_flag` the gate also limits its rise over a baseline, beyond the
+    noise whose standard error the metric returns under `noise`.
+    """
+
+    name: str
+    label: str
+    spread: str | None = None
+    better: Literal["lower", "higher"] | None = None
+    flag: str | None = None
+    increase_flag: str | None = None
+    noise: str | None = None
+
+
+@dataclass(frozen=True)
 class Metric:
-    """A registered metric (see the module docstring)."""
+    """A registered metric (see the module docstring); `details` are the keys it returns besides `keys`."""
 
     name: str
     title: str
     needs: Callable[[MetricOptions], tuple[Need, ...]]
     min_samples: Callable[[MetricOptions], dict[str, int]]
     compute: Callable[[InputFeatures, InputFeatures, MetricOptions, str], dict[str, Any]]
-    rows: tuple[tuple[str, str, str | None], ...]
+    keys: tuple[ResultKey, ...]
+    details: tuple[str, ...] = ()
+
+    @property
+    def headline_keys(self) -> tuple[str, ...]:
+        """The keys always in the result's JSON: each headline number, then its spread."""
+        return tuple(k for key in self.keys for k in (key.name, key.spread) if k is not None)
+
+    @property
+    def returned_keys(self) -> tuple[str, ...]:
+        """Every key `compute` may return: the headline keys, then the details."""
+        return self.headline_keys + self.details
 
 
 METRICS: dict[str, Metric] = {}
@@ -75,15 +112,21 @@ def register_metric(
     title: str,
     needs: Callable[[MetricOptions], tuple[Need, ...]],
     min_samples: Callable[[MetricOptions], dict[str, int]],
-    rows: tuple[tuple[str, str, str | None], ...],
+    keys: tuple[ResultKey, ...],
+    details: tuple[str, ...] = (),
 ) -> Callable:
     """Decorator adding `compute(real, fake, options, device) -> values` to `METRICS` under `name`."""
 
     def add(compute: Callable[[InputFeatures, InputFeatures, MetricOptions, str], dict[str, Any]]) -> Callable:
-        METRICS[name] = Metric(name, title, needs, min_samples, compute, rows)
+        METRICS[name] = Metric(name, title, needs, min_samples, compute, keys, details)
         return compute
 
     return add
+
+
+def gated_keys() -> tuple[tuple[str, ResultKey], ...]:
+    """(metric name, key) for every headline number the gate can limit, in registration order."""
+    return tuple((metric.name, key) for metric in METRICS.values() for key in metric.keys if key.better)
 
 
 def _pool3_stats_both(options: MetricOptions) -> tuple[Need, ...]:
@@ -102,7 +145,8 @@ def _pool3_features_both(options: MetricOptions) -> tuple[Need, ...]:
     "Fréchet Inception Distance",
     _pool3_stats_both,
     lambda o: {REAL: 2, FAKE: 2},
-    (("FID", "fid", None),),
+    keys=(ResultKey("fid", "FID", better=LOWER, flag="--max-fid", increase_flag="--max-increase", noise="fid_std"),),
+    details=("fid_ci_low", "fid_ci_high", "fid_ci_level", "fid_std", "fid_ci_groups", "fid_ci_method"),
 )
 def _fid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
     fake_features = fake.features.get(HEAD_POOL3)
@@ -136,7 +180,11 @@ def _fid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, devic
     "FID∞ (Chong & Forsyth 2020)",
     lambda o: (Need(REAL, HEAD_POOL3, False), Need(FAKE, HEAD_POOL3, True)),
     lambda o: {REAL: 2, FAKE: 20},
-    (("FID∞", "fid_inf", None), ("FID∞ slope (FID·N)", "fid_inf_slope", None)),
+    keys=(
+        ResultKey("fid_inf", "FID∞", better=LOWER, flag="--max-fid-inf"),
+        ResultKey("fid_inf_slope", "FID∞ slope (FID·N)"),
+    ),
+    details=("fid_inf_sizes", "fid_inf_fids"),
 )
 def _fid_inf(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
     result = fid_infinity(
@@ -155,7 +203,8 @@ def _fid_inf(real: InputFeatures, fake: InputFeatures, options: MetricOptions, d
     "Inception Score",
     lambda o: (Need(FAKE, HEAD_LOGITS, True),),
     lambda o: {FAKE: o.is_splits},
-    (("IS", "is_mean", "is_std"),),
+    keys=(ResultKey("is_mean", "IS", spread="is_std", better=HIGHER, flag="--min-is"),),
+    details=("is_splits",),
 )
 def _is(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
     result = inception_score(fake.features[HEAD_LOGITS], options.is_splits, seed=options.seed)
@@ -167,7 +216,18 @@ def _is(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device
     "Kernel Inception Distance",
     _pool3_features_both,
     lambda o: {REAL: 2, FAKE: 2},
-    (("KID", "kid_mean", "kid_std"),),
+    keys=(
+        ResultKey(
+            "kid_mean",
+            "KID",
+            spread="kid_std",
+            better=LOWER,
+            flag="--max-kid",
+            increase_flag="--max-kid-increase",
+            noise="kid_std",
+        ),
+    ),
+    details=("kid_subset_size",),
 )
 def _kid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
     result = kernel_inception_distance(
@@ -186,7 +246,10 @@ def _kid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, devic
     "Improved precision and recall",
     _pool3_features_both,
     lambda o: {REAL: o.pr_k + 1, FAKE: o.pr_k + 1},
-    (("precision", "precision", None), ("recall", "recall", None)),
+    keys=(
+        ResultKey("precision", "precision", better=HIGHER, flag="--min-precision"),
+        ResultKey("recall", "recall", better=HIGHER, flag="--min-recall"),
+    ),
 )
 def _pr(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
     result = precision_recall(real.features[HEAD_POOL3], fake.features[HEAD_POOL3], options.pr_k, device=device)
@@ -198,7 +261,10 @@ def _pr(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device
     "Density and coverage",
     _pool3_features_both,
     lambda o: {REAL: o.dc_k + 1, FAKE: 1},
-    (("density", "density", None), ("coverage", "coverage", None)),
+    keys=(
+        ResultKey("density", "density", better=HIGHER, flag="--min-density"),
+        ResultKey("coverage", "coverage", better=HIGHER, flag="--min-coverage"),
+    ),
 )
 def _dc(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
     result = density_coverage(real.features[HEAD_POOL3], fake.features[HEAD_POOL3], options.dc_k, device=device)
