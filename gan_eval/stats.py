@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -33,6 +34,20 @@ META_KEY = "gan_eval_meta"
 
 class GanEvalWarning(UserWarning):
     """A condition the user should know about that does not stop the computation."""
+
+
+def caller_stacklevel() -> int:
+    """`stacklevel` for a `warnings.warn` in the calling function: the first frame outside gan-eval.
+
+    So a warning points at the user's line however deep in the package it is
+    raised: `warnings.warn(message, GanEvalWarning, stacklevel=caller_stacklevel())`.
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "gan_eval":
+        frame = frame.f_back
+        level += 1
+    return level if frame is not None else 1
 
 
 @dataclass
@@ -223,7 +238,7 @@ def load_stats(
         warnings.warn(
             f"statistics file {path} does not say which extractor made it; assuming {expected_extractor or 'the same'}",
             GanEvalWarning,
-            stacklevel=2,
+            stacklevel=caller_stacklevel(),
         )
     meta.setdefault("source", str(path))
     return FeatureStats.from_moments(mu.astype(np.float64), sigma.astype(np.float64), count, meta)

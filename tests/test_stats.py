@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import gan_eval
 from gan_eval.errors import GanEvalError
 from gan_eval.stats import FeatureStats, GanEvalWarning, load_stats, save_stats
 
@@ -165,3 +166,22 @@ def test_load_refuses_another_dimension(features: np.ndarray, tmp_path: Path) ->
     with pytest.raises(GanEvalError, match="12-d") as caught:
         load_stats(path, expected_extractor=EXTRACTOR, expected_dim=2048)
     assert "twelve.npz" in str(caught.value)
+
+
+def test_warnings_through_the_api_point_at_the_callers_line(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    sets = []
+    for name in ("a", "b"):  # fewer samples than dimensions: FID warns, KID clips its subset size
+        x = rng.normal(size=(10, 16))
+        sets.append(FeatureStats(16, meta={"source": name}, features=x.astype(np.float32)))
+        sets[-1].update(x)
+    foreign = write_npz(tmp_path / "foreign.npz", mu=np.zeros(16), sigma=np.eye(16))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gan_eval.fid(sets[0], sets[1], progress=False, cache=False)
+        gan_eval.evaluate(sets[0], sets[1], ("kid",), progress=False, cache=False)
+        gan_eval.load_stats(foreign)
+    messages = [str(w.message) for w in caught]
+    for expected in ("rank-deficient", "KID subset size", "does not say which extractor"):
+        assert any(expected in m for m in messages), messages
+    assert [w.filename for w in caught] == [__file__] * len(caught)

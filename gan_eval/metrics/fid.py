@@ -34,7 +34,7 @@ import scipy.linalg
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.stats import FeatureStats, GanEvalWarning
+from gan_eval.stats import FeatureStats, GanEvalWarning, caller_stacklevel
 
 
 def _sum_sqrt(eigvals: np.ndarray | torch.Tensor) -> float:
@@ -150,7 +150,7 @@ def fid_from_stats(stats_a: FeatureStats, stats_b: FeatureStats, device: str = "
                 f"{stats.meta.get('source', 'a set')} has {stats.count} samples for {stats.dim}-d features: "
                 "its covariance is rank-deficient and FID is biased upward; compare only at equal N",
                 GanEvalWarning,
-                stacklevel=2,
+                stacklevel=caller_stacklevel(),
             )
     counts = (stats_a.count, stats_b.count)
     return frechet_distance(stats_a.mean(), stats_a.covariance(), stats_b.mean(), stats_b.covariance(), device, counts)
@@ -174,7 +174,7 @@ def fid_from_features(reference: FeatureStats, features: np.ndarray | torch.Tens
         f"the generated set has {n} samples for {dim}-d features: its covariance is rank-deficient and FID is "
         "biased upward; compare only at equal N",
         GanEvalWarning,
-        stacklevel=2,
+        stacklevel=caller_stacklevel(),
     )
     mu_ref = torch.as_tensor(reference.mean(), dtype=torch.float64, device=device)
     sigma_ref = torch.as_tensor(reference.covariance(), dtype=torch.float64, device=device)

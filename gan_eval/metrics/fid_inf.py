@@ -18,7 +18,7 @@ import torch
 
 from gan_eval.errors import GanEvalError
 from gan_eval.metrics.fid import fid_from_features, frechet_distance
-from gan_eval.stats import FeatureStats, GanEvalWarning
+from gan_eval.stats import FeatureStats, GanEvalWarning, caller_stacklevel
 
 DEFAULT_POINTS = 15
 DEFAULT_MIN_N = 5000
@@ -62,7 +62,7 @@ def fid_infinity(
             f"FID∞ from {n} generated samples: below {NOISY_BELOW} its fit is noisy; "
             "generate more, or read its points (fid_inf_sizes, fid_inf_fids) before trusting it",
             GanEvalWarning,
-            stacklevel=2,
+            stacklevel=caller_stacklevel(),
         )
     fids = []
     for size in sizes:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.stats import GanEvalWarning
+from gan_eval.stats import GanEvalWarning, caller_stacklevel
 
 DEFAULT_SUBSETS = 100
 DEFAULT_SUBSET_SIZE = 1000
@@ -71,7 +71,7 @@ def kernel_inception_distance(
         warnings.warn(
             f"KID subset size {subset_size} clipped to {min(n_a, n_b)}, the size of the smaller set",
             GanEvalWarning,
-            stacklevel=2,
+            stacklevel=caller_stacklevel(),
         )
         subset_size = min(n_a, n_b)
     rng = np.random.RandomState(seed)
