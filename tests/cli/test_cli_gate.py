@@ -8,6 +8,7 @@ runs the real network on a few images against a shipped reference.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,10 @@ from cli_runner import run_cli
 from stand_in import StandInExtractor
 
 from gan_eval import MetricOptions, evaluate
+from gan_eval.cli.gate import LIMIT_FLAGS, METRIC_OF_KEY
+from gan_eval.metrics.registry import METRICS
+
+GATE_DOC = Path(__file__).resolve().parents[2] / "docs" / "ci-gate.md"
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +166,23 @@ def test_evaluate_now_against_a_shipped_reference(capsys, tmp_path: Path, real_w
     )
     assert code == 0, err
     assert json.loads(out)["result"]["fid"] == pytest.approx(first["fid"], rel=1e-9)
+
+
+def test_every_limit_flag_names_a_key_its_metric_declares() -> None:
+    for flag, key, _ in LIMIT_FLAGS:
+        assert key in METRICS[METRIC_OF_KEY[key]].headline_keys, flag
+
+
+def test_limit_flags_are_the_documented_ones() -> None:
+    """The flag table of docs/ci-gate.md ("What is judged") lists exactly the gate's limits, each kind in its row."""
+    text = GATE_DOC.read_text(encoding="utf-8")
+    table = text.split("| flag | limit |", 1)[1].split("\n\n", 1)[0]
+    documented: dict[str, str] = {}
+    for row in table.splitlines()[2:]:
+        flags_cell, limit_cell = row.strip("|").split("|")
+        flags = re.findall(r"`(--[a-z-]+)", flags_cell)
+        if flags == ["--alpha"]:  # the noise rule's false-alarm rate, not a limit
+            continue
+        kind = {"absolute ceiling": "max", "absolute floor": "min"}.get(limit_cell.strip(), "inc")
+        documented.update((flag, kind) for flag in flags)
+    assert documented == {flag: kind for flag, _, kind in LIMIT_FLAGS}

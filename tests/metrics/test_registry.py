@@ -12,8 +12,10 @@ from naive_metrics import naive_fid, naive_fid_inf, naive_kid, naive_prdc
 
 from gan_eval.errors import GanEvalError
 from gan_eval.evaluation import RESULT_KEYS, evaluate, parse_metrics
-from gan_eval.metrics.registry import METRICS, MetricOptions
+from gan_eval.features import InputFeatures
+from gan_eval.metrics.registry import HIGHER, LOWER, METRICS, MetricOptions
 from gan_eval.stats import FeatureStats, GanEvalWarning, save_stats
+from gan_eval.weights import HEAD_LOGITS, HEAD_POOL3
 
 N_REAL, N_FAKE = 60, 50
 
@@ -132,3 +134,42 @@ def test_each_input_is_extracted_once_for_all_metrics(stand_in, sets, tmp_path: 
     options = MetricOptions(kid_subset_size=N_FAKE)
     evaluate(*sets, extractor=Spy(), options=options, progress=False, cache=False, batch_size=1000)
     assert calls == [N_REAL, N_FAKE]
+
+
+def test_every_key_is_declared_once_and_every_gate_rule_is_whole() -> None:
+    declared = [key for metric in METRICS.values() for key in metric.returned_keys]
+    assert len(declared) == len(set(declared)), sorted({k for k in declared if declared.count(k) > 1})
+    flags = []
+    for metric in METRICS.values():
+        for key in metric.keys:
+            assert (key.better is None) == (key.flag is None), key
+            if key.better is not None:
+                assert key.better in (LOWER, HIGHER), key
+                assert key.flag.startswith("--max-" if key.better == LOWER else "--min-"), key
+            if key.increase_flag is not None:
+                assert key.better == LOWER and key.increase_flag.startswith("--max-"), key
+            assert key.noise is None or (key.increase_flag and key.noise in metric.returned_keys), key
+            flags += [f for f in (key.flag, key.increase_flag) if f]
+    assert len(flags) == len(set(flags)), flags
+
+
+def _input(name: str, features: dict[str, np.ndarray]) -> InputFeatures:
+    stats = {}
+    for head, x in features.items():
+        stats[head] = FeatureStats(x.shape[1])
+        stats[head].update(x)
+    return InputFeatures(name, stats, features)
+
+
+@pytest.mark.filterwarnings("ignore:FID∞ from 50 generated samples")
+def test_each_metric_returns_exactly_the_keys_it_declares() -> None:
+    rng = np.random.default_rng(0)
+    real = _input("real", {HEAD_POOL3: rng.normal(size=(60, 8))})
+    fake = _input("fake", {HEAD_POOL3: rng.normal(size=(50, 8)), HEAD_LOGITS: rng.normal(size=(50, 10))})
+    plain = MetricOptions(kid_subsets=5, kid_subset_size=40)
+    with_interval = MetricOptions(kid_subsets=5, kid_subset_size=40, ci_groups=5)
+    for metric in METRICS.values():
+        returned = [set(metric.compute(real, fake, options, "cpu")) for options in (plain, with_interval)]
+        for keys in returned:
+            assert set(metric.headline_keys) <= keys <= set(metric.returned_keys), metric.name
+        assert set.union(*returned) == set(metric.returned_keys), metric.name
