@@ -13,6 +13,9 @@ synchronises only when the Monitor records them. Lightning's automatic
 optimisation computes gradients inside `optimizer.step(closure)`, after the
 pre-hook; its callback adapter turns the hook off and calls `measure` from
 `on_before_optimizer_step`, which runs once the gradients are ready.
+
+The same reading notes the learning rates of the stepping optimizer
+(`gan_eval.monitor.learning_rates`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+from gan_eval.monitor.learning_rates import LearningRates
 
 
 def total_grad_norm(parameters: Iterable[nn.Parameter]) -> torch.Tensor | None:
@@ -35,12 +40,13 @@ def total_grad_norm(parameters: Iterable[nn.Parameter]) -> torch.Tensor | None:
 
 
 class GradientWatch:
-    """Collects per-optimizer-step gradient norms of named networks (`"G"`, `"D"`)."""
+    """Collects per-optimizer-step gradient norms of named networks (`"G"`, `"D"`), and their optimizers' rates."""
 
     def __init__(self, networks: dict[str, nn.Module], hook: bool = True) -> None:
         self._params = {name: {id(p) for p in net.parameters()} for name, net in networks.items()}
         self._pending: dict[str, list[torch.Tensor]] = {name: [] for name in networks}
         self._per_optimizer: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.learning_rates = LearningRates()
         self._handle = register_optimizer_step_pre_hook(self._before_step) if hook else None
 
     def _owned(self, optimizer: torch.optim.Optimizer) -> dict[str, list[nn.Parameter]]:
@@ -61,8 +67,11 @@ class GradientWatch:
         self.measure(optimizer)
 
     def measure(self, optimizer: torch.optim.Optimizer) -> None:
-        """Read the gradients `optimizer` is about to apply to the watched networks."""
-        for name, params in self._owned(optimizer).items():
+        """Read the gradients `optimizer` is about to apply to the watched networks, and its learning rates."""
+        owned = self._owned(optimizer)
+        if owned:
+            self.learning_rates.read(optimizer, list(owned))
+        for name, params in owned.items():
             norm = total_grad_norm(params)
             if norm is not None:
                 self._pending[name].append(norm)

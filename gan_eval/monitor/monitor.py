@@ -36,6 +36,7 @@ from gan_eval.errors import GanEvalError
 from gan_eval.monitor.alarms import Alarm, AlarmRulebook, AlarmRules, replay
 from gan_eval.monitor.events import EventLog, read_run
 from gan_eval.monitor.gradients import GradientWatch
+from gan_eval.monitor.learning_rates import latest_rates
 from gan_eval.monitor.reference import (
     FeatureFunction,
     Reference,
@@ -142,6 +143,7 @@ class Monitor:
         self._rulebook = AlarmRulebook(rules)
         self._log = EventLog(self.out_dir)
         self._last_step: int | None = None
+        previous: list[dict[str, Any]] = []
         if self._log.resumed:
             previous = read_run(self.out_dir).events
             replay(self._rulebook, previous)
@@ -149,6 +151,7 @@ class Monitor:
             self._last_step = max(steps) if steps else None
         self._tensorboard = _tensorboard_writer(self.out_dir / "tensorboard") if tensorboard else None
         self._watch: GradientWatch | None = None
+        self._recorded_rates = latest_rates(previous)
         self._noise: dict[tuple[int, ...], torch.Tensor] = {}
         self._space = None
         self._reference: Reference | None = None
@@ -168,15 +171,17 @@ class Monitor:
     # -- what the training loop calls -------------------------------------------------------------
 
     def watch(self, generator: nn.Module, discriminator: nn.Module, *, optimizer_hook: bool = True) -> None:
-        """Record the gradient norms of G and D at each of their optimizer steps (read-only).
+        """Record the gradient norms of G and D, and their optimizers' learning rates, at each optimizer step.
 
         With `optimizer_hook` (the default) a global optimizer step pre-hook reads
         them; without it, call `measure_gradients(optimizer)` before each step.
+        Only reads: see `gan_eval.monitor.gradients` and `gan_eval.monitor.learning_rates`.
         """
         self._check_open()
         if self._watch is not None:
             self._watch.remove()
         self._watch = GradientWatch({"G": generator, "D": discriminator}, hook=optimizer_hook)
+        self._watch.learning_rates.resume(self._recorded_rates)
 
     def measure_gradients(self, optimizer: torch.optim.Optimizer) -> None:
         """Read the gradients `optimizer` is about to apply to G and D, for `watch(..., optimizer_hook=False)`.
@@ -311,6 +316,9 @@ class Monitor:
     def _flush_gradients(self, step: int | None) -> None:
         if self._watch is None:
             return
+        rates = self._watch.learning_rates.changes()
+        if rates:
+            self._record({"kind": "learning_rates", "step": step, **rates})
         drained = self._watch.drain()
         if not drained:
             return

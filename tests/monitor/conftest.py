@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from scheduled_training import train_with_schedules
 
 from gan_eval.monitor import Monitor
 
@@ -38,4 +39,11 @@ def small_run(tmp_path):
             monitor.log(step, loss_d=loss, loss_g=-0.05 * step)
             monitor.discriminator(step, real_out, fake_out, kind="logits")
             monitor.evaluate(step, generator, latent_shape=2)
+    return tmp_path
+
+
+@pytest.fixture
+def scheduled_run(tmp_path):
+    """A record of `SCHEDULED_STEPS` steps whose learning rates follow `scheduled_rate` (scheduled_training.py)."""
+    train_with_schedules(tmp_path)
     return tmp_path
