@@ -32,15 +32,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     modes.add_argument("real", help="ring8, grid25, a built-in image set, a folder, .zip or .npy/.npz images")
     modes.add_argument("fake", help="(N, 2) points in .npy for ring8/grid25; images otherwise")
     modes.add_argument("--json", action="store_true", help="print one JSON object")
-    modes.add_argument(
-        "--min-count", type=positive_int, default=1, help="samples a mode needs to count as covered (default 1)"
-    )
-    modes.add_argument("--ndb-bins", type=positive_int, default=100, help="k-means bins of NDB (default 100)")
+    modes.add_argument("--min-count", type=positive_int, default=1, help="samples a mode needs to count as covered")
+    modes.add_argument("--ndb-bins", type=positive_int, default=100, help="k-means bins of NDB")
     modes.add_argument(
         "--max-samples",
         type=positive_int,
         default=10_000,
-        help="feature-space detectors subsample larger sets to this size (default 10000)",
+        help="feature-space detectors subsample larger sets to this size",
     )
     modes.add_argument("--seed", type=non_negative_int, default=0, help="seed of k-means, subsampling, baselines")
     add_extraction_options(modes)

@@ -19,10 +19,22 @@ BOOTSTRAP_DEPRECATED = (
 )
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that ends an option's line with its default, unless it has none or the text already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unset = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if unset or not action.option_strings or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error and exit code 2."""
+    """argparse with a one-line error and exit code 2, and each option's default in `--help`."""
 
     def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(*args, **kwargs)
         # `--float-range -1,1` as the help writes it: without this, argparse takes "-1,1" for an option.
         self._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d+[,:]\d+$")
@@ -68,7 +80,7 @@ def add_extraction_options(parser: argparse.ArgumentParser) -> None:
         choices=("exact", "tf32", "bf16"),
         help="network precision (default: tf32 on CUDA, exact on CPU)",
     )
-    parser.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (default 64)")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass")
     parser.add_argument(
         "--workers", type=non_negative_int, help="decoding processes (default: 1 on CPU, up to 16 on GPU)"
     )

@@ -21,7 +21,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     sample.add_argument("checkpoint", metavar="DIR", help="checkpoint folder with generator.pt and config.json")
     sample.add_argument("-n", type=positive_int, required=True, help="number of samples")
     sample.add_argument("-o", "--output", required=True, metavar="OUT", help=".npy file or new folder")
-    sample.add_argument("--seed", type=non_negative_int, default=0, help="seed of the latent noise (default 0)")
+    sample.add_argument("--seed", type=non_negative_int, default=0, help="seed of the latent noise")
     sample.set_defaults(handler=run)
 
 

@@ -27,7 +27,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "on disk as mnist:SPLIT@ROOT or cifar10:SPLIT@ROOT (SPLIT train or test; never downloaded), or a folder, "
         ".zip or array of 32x32 images",
     )
-    train.add_argument("--steps", type=positive_int, default=2000, help="generator steps (default 2000)")
+    train.add_argument("--steps", type=positive_int, default=2000, help="generator steps")
     train.add_argument("--seed", type=non_negative_int, default=0, help="seed of weights, noise and batches")
     train.add_argument("--out", required=True, metavar="DIR", help="new (or empty) folder for the checkpoint")
     train.add_argument("--batch-size", type=positive_int, help="samples per step (default 256 points, 64 images)")
