@@ -1,10 +1,14 @@
 """The dashboard of a monitored run: one PNG with its losses, D's outputs, gradient norms, metrics and alarms.
 
-Panels, all against the training step: the logged scalars; D's outputs
+Panels, all against the training step: the logged scalars; the learning
+rate of each optimizer and parameter group (log scale, a step function with a
+mark where it changed); D's outputs
 (mean D(x) and D(G(z)) as probabilities with r_t = E[sign(D(x_real))] and
 the run's `overfit_rt` line, or a critic's mean scores and their gap); the gradient norms of
 G and D (log scale); FID and KID; precision, recall, density, coverage and
-the spread ratio; and the latest picture of generated samples. Every alarm is
+the spread ratio, each line labelled at its end (the spread tr(Σ) of the
+samples alone when there is no reference); and the latest picture of
+generated samples. Every alarm is
 a vertical line on every time panel, coloured by rule. Rendered with
 matplotlib's Agg backend on a `Figure` object; returns PNG bytes.
 """
@@ -139,32 +143,124 @@ def _gradients(axes, events: list[dict[str, Any]]) -> bool:
     return drawn
 
 
+def rate_names(events: list[dict[str, Any]]) -> list[str]:
+    """Learning-rate series in the record (`learning_rates` events), in order of first appearance."""
+    names: dict[str, None] = {}
+    for event in events:
+        if event.get("kind") == "learning_rates":
+            names.update((k, None) for k in event if k not in _BOOKKEEPING)
+    return list(names)
+
+
+def rate_changes(events: list[dict[str, Any]], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Steps `(K,)` and new rates `(K,)` where the rate of series `name` changed (its first record excluded)."""
+    steps, values = series(events, "learning_rates", name)
+    changed = np.flatnonzero(values[1:] != values[:-1]) + 1
+    return steps[changed], values[changed]
+
+
+def _learning_rates(axes, events: list[dict[str, Any]]) -> bool:
+    """Each rate as a step function up to the run's last step (log scale), ▼ where it changed."""
+    names = rate_names(events)
+    last = max((e["step"] for e in events if isinstance(e.get("step"), int)), default=0)
+    for name, colour in zip(names, _colours(len(names)), strict=True):
+        steps, values = series(events, "learning_rates", name)
+        if not len(steps):
+            continue
+        steps, values = np.append(steps, max(last, steps[-1])), np.append(values, values[-1])
+        positive = np.where(values > 0, values, np.nan)
+        axes.plot(steps, positive, color=colour, linewidth=1.2, drawstyle="steps-post", label=f"lr {name}")
+        change_steps, change_values = rate_changes(events, name)
+        marks = axes.plot(change_steps, np.where(change_values > 0, change_values, np.nan), linestyle="none")
+        marks[0].set(marker="v", markersize=5, color=colour, label=f"_rate changes {name}", gid=f"rate changes {name}")
+    if names:
+        axes.set_yscale("log")
+    axes.set_title("learning rates (log scale; ▼ where a rate changed)")
+    return bool(names)
+
+
 def _distances(axes, events: list[dict[str, Any]]) -> bool:
     steps, fid = series(events, "evaluation", "fid")
     if not len(steps):
         axes.set_title("FID and KID")
         return False
-    axes.plot(steps, fid, color="tab:red", marker="o", markersize=3, label="FID")
+    lines = axes.plot(steps, fid, color="tab:red", marker="o", markersize=3, label="FID")
     axes.set_ylabel("FID", color="tab:red")
     k_steps, kid = series(events, "evaluation", "kid_mean")
     if len(k_steps):
         twin = axes.twinx()
-        twin.plot(k_steps, kid, color="tab:blue", marker="s", markersize=3, label="KID")
+        lines += twin.plot(k_steps, kid, color="tab:blue", marker="s", markersize=3, label="KID")
         twin.set_ylabel("KID", color="tab:blue")
+    # KID is drawn on the twin axes, whose lines the main axes' own legend would leave out.
+    axes.legend(handles=lines, fontsize=7, loc="best")
     axes.set_title("FID (left) and KID (right) against the reference")
     return True
 
 
+_COVERAGE_NAMES = ("precision", "recall", "density", "coverage", "spread_ratio")
+
+
 def _coverage(axes, events: list[dict[str, Any]]) -> bool:
-    drawn = False
-    for name, colour in zip(("precision", "recall", "density", "coverage", "spread_ratio"), _colours(5), strict=True):
+    """The k-NN metrics and the spread ratio; without a reference, the spread tr(Σ) of the samples alone."""
+    drawn = []
+    for name, colour in zip(_COVERAGE_NAMES, _colours(len(_COVERAGE_NAMES)), strict=True):
         steps, values = series(events, "evaluation", name)
         if len(steps):
-            axes.plot(steps, values, color=colour, marker="o", markersize=3, label=name)
-            drawn = True
-    axes.axhline(1.0, color="grey", linestyle=":", linewidth=0.8)
+            drawn += axes.plot(steps, values, color=colour, marker="o", markersize=3, label=name)
+    if drawn:
+        axes.axhline(1.0, color="grey", linestyle=":", linewidth=0.8)
+    else:
+        steps, values = series(events, "evaluation", "spread_trace")
+        if len(steps):
+            drawn += axes.plot(steps, values, color="C4", marker="o", markersize=3, label="spread tr(Σ)")
+            axes.set_ylabel("tr(Σ) of the samples' features (no reference)")
+    for line in drawn:
+        _end_label(axes, line)
     axes.set_title("fidelity, diversity and spread of the samples")
-    return drawn
+    return bool(drawn)
+
+
+def _end_label(axes, line) -> None:
+    """Name and last finite value of `line`, right of the axes at that value's height (spread apart later)."""
+    values = np.asarray(line.get_ydata(), dtype=float)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return
+    value = values[finite][-1]
+    axes.annotate(
+        f"{line.get_label()} {value:.3g}",
+        xy=(1.0, value),
+        xycoords=axes.get_yaxis_transform(),
+        xytext=(4, 0),
+        textcoords="offset points",
+        ha="left",
+        va="center",
+        fontsize=7,
+        color=line.get_color(),
+        gid="end label",
+    )
+
+
+def _spread_end_labels(figure, axes) -> None:
+    """Move the end labels of `axes` apart vertically so that no two overlap (lines often end at one value)."""
+    labels = [t for t in axes.texts if t.get_gid() == "end label"]
+    if len(labels) < 2:
+        return
+    figure.draw_without_rendering()  # lay the figure out, so that heights on screen are known
+    renderer = figure.canvas.get_renderer()
+    gap = 1.25 * max(t.get_window_extent(renderer).height for t in labels)
+    to_screen = axes.get_yaxis_transform()
+    ys = [to_screen.transform((1.0, t.xy[1]))[1] for t in labels]
+    order = np.argsort(ys, kind="stable")
+    placed = np.asarray(ys, dtype=float)[order]
+    for i in range(1, len(placed)):
+        placed[i] = max(placed[i], placed[i - 1] + gap)
+    # Centre the stack on the values it labels, so that a pushed-up pile does not drift off the panel.
+    placed += (np.mean(np.asarray(ys)[order]) - np.mean(placed)) / 2
+    for i in range(1, len(placed)):
+        placed[i] = max(placed[i], placed[i - 1] + gap)
+    for label, y in zip([labels[i] for i in order], placed, strict=True):
+        label.xyann = (4, (y - to_screen.transform((1.0, label.xy[1]))[1]) * 72 / figure.dpi)
 
 
 def _alarm_lines(axes, alarms: list[dict[str, Any]]) -> None:
@@ -201,28 +297,31 @@ def dashboard_png(record: RunRecord, run_dir: str | Path, title: str | None = No
 
 
 def dashboard_figure(record: RunRecord, run_dir: str | Path, title: str | None = None) -> Any:
-    """The dashboard as a matplotlib `Figure` (13 x 12 inches): five time panels and the latest samples."""
+    """The dashboard as a matplotlib `Figure` (13 x 16 inches): six time panels and the latest samples."""
     import matplotlib
 
     matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
     events = record.events
     alarms = [e for e in events if e.get("kind") == "alarm"]
-    figure = Figure(figsize=(13, 12), layout="constrained")
-    grid = figure.subplots(3, 2)
-    panels = [(grid[0, 0], _losses), (grid[0, 1], _d_outputs), (grid[1, 0], _gradients)]
-    panels += [(grid[1, 1], _distances), (grid[2, 0], _coverage)]
+    figure = Figure(figsize=(13, 16), layout="constrained")
+    FigureCanvasAgg(figure)  # a renderer, to measure the end labels
+    grid = figure.add_gridspec(4, 2, height_ratios=(1, 1, 1, 1.1))
+    draws = (_losses, _learning_rates, _d_outputs, _gradients, _distances, _coverage)
+    panels = [(figure.add_subplot(grid[i // 2, i % 2]), draw) for i, draw in enumerate(draws)]
+    picture = figure.add_subplot(grid[3, :])
     for axes, draw in panels:
         if draw(axes, events):
             _alarm_lines(axes, alarms)
-            axes.legend(fontsize=7, loc="best")
+            if axes.get_legend() is None and draw is not _coverage:  # the coverage panel labels its lines' ends
+                axes.legend(fontsize=7, loc="best")
         else:
             _empty(axes, "nothing recorded")
         axes.set_xlabel("step")
         axes.grid(alpha=0.3)
-    picture = grid[2, 1]
     picture.axis("off")
     found = latest_samples(run_dir, events)
     if found is None:
@@ -244,4 +343,5 @@ def dashboard_figure(record: RunRecord, run_dir: str | Path, title: str | None =
     span = f"steps {min(steps)}–{max(steps)}" if steps else "no steps"
     alarm_text = f"{len(alarms)} alarm{'s' if len(alarms) != 1 else ''}" if alarms else "no alarms"
     figure.suptitle(f"{title or Path(run_dir).name}: {span}, {alarm_text}", fontsize=13)
+    _spread_end_labels(figure, panels[-1][0])
     return figure

@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
+import torch
+from scheduled_training import SCHEDULED_STEPS, scheduled_rate
 
-from gan_eval.monitor import read_run
+from gan_eval.monitor import Monitor, read_run
 from gan_eval.monitor.dashboard import (
     ALARM_COLOURS,
     dashboard_figure,
@@ -44,7 +47,7 @@ def test_series_keeps_numbers_of_one_kind_with_integer_steps():
 def test_panels_plot_the_record_and_mark_the_alarms(small_run):
     record = read_run(small_run)
     figure = dashboard_figure(record, small_run)
-    losses, d_outputs, gradients, distances, coverage, picture = figure.axes[:6]
+    losses, rates, d_outputs, gradients, distances, coverage, picture = figure.axes[:7]
     lines = {line.get_label(): line for line in losses.get_lines()}
     steps, loss_d = series(record.events, "scalars", "loss_d")
     np.testing.assert_array_equal(lines["loss_d"].get_xdata(), steps)
@@ -57,7 +60,7 @@ def test_panels_plot_the_record_and_mark_the_alarms(small_run):
     assert fid.get_xdata().tolist() == [0, 20, 40]
     alarms = [e for e in record.events if e["kind"] == "alarm"]
     assert [(a["rule"], a["step"]) for a in alarms] == [("non_finite", 45)]
-    for axes in (losses, d_outputs, gradients, distances, coverage):
+    for axes in (losses, rates, d_outputs, gradients, distances, coverage):
         marks = [line for line in axes.get_lines() if list(line.get_xdata()) == [45, 45]]
         assert len(marks) == 1 and marks[0].get_color() == ALARM_COLOURS["non_finite"]
     assert picture.get_title() == "generated samples at step 40" and len(picture.get_images()) == 1
@@ -70,7 +73,7 @@ def test_png_has_the_figure_size(small_run):
     from PIL import Image
 
     with Image.open(BytesIO(dashboard_png(read_run(small_run), small_run, dpi=50))) as image:
-        assert image.size == (13 * 50, 12 * 50)
+        assert image.size == (13 * 50, 16 * 50)
 
 
 def test_latest_samples_stay_inside_the_run_folder(tmp_path):
@@ -91,4 +94,82 @@ def test_latest_samples_stay_inside_the_run_folder(tmp_path):
 def test_an_empty_record_still_draws(tmp_path):
     figure = dashboard_figure(RunRecord([], 0), tmp_path)
     texts = [t.get_text() for axes in figure.axes for t in axes.texts]
-    assert texts.count("nothing recorded") == 5 and "no sample picture" in texts
+    assert texts.count("nothing recorded") == 6 and "no sample picture" in texts
+
+
+def _lines(axes) -> dict:
+    return {line.get_label(): line for line in axes.get_lines()}
+
+
+def test_learning_rates_are_drawn_as_steps_with_marks_where_they_changed(scheduled_run):
+    figure = dashboard_figure(read_run(scheduled_run), scheduled_run)
+    rates = figure.axes[1]
+    assert rates.get_yscale() == "log"
+    lines = _lines(rates)
+    for name in ("G", "D/group0", "D/group1"):
+        line = lines[f"lr {name}"]
+        assert line.get_drawstyle() == "steps-post"
+        steps, values = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+        assert steps[-1] == SCHEDULED_STEPS - 1
+        # The drawn step function: the value at step s is that of the last vertex at or before s.
+        drawn = [values[np.searchsorted(steps, s, side="right") - 1] for s in range(SCHEDULED_STEPS)]
+        assert drawn == pytest.approx([scheduled_rate(name, s) for s in range(SCHEDULED_STEPS)], rel=1e-12)
+        marks = next(m for m in rates.get_lines() if m.get_gid() == f"rate changes {name}")
+        changed = [s for s in range(1, SCHEDULED_STEPS) if scheduled_rate(name, s) != scheduled_rate(name, s - 1)]
+        assert list(marks.get_xdata()) == changed
+        assert list(marks.get_ydata()) == pytest.approx([scheduled_rate(name, s) for s in changed], rel=1e-12)
+    assert {t.get_text() for t in rates.get_legend().get_texts()} == {"lr G", "lr D/group0", "lr D/group1"}
+
+
+def test_a_record_without_learning_rates_still_plots(small_run):
+    record = read_run(small_run)
+    old = RunRecord([e for e in record.events if e["kind"] != "learning_rates"], 0)
+    assert len(old.events) < len(record.events)
+    figure = dashboard_figure(old, small_run)
+    assert [t.get_text() for t in figure.axes[1].texts] == ["nothing recorded"]
+    assert "loss_d" in _lines(figure.axes[0])
+    assert dashboard_png(old, small_run, dpi=30).startswith(b"\x89PNG")
+
+
+def test_the_fid_and_kid_legend_names_both(small_run):
+    distances = dashboard_figure(read_run(small_run), small_run).axes[4]
+    assert [t.get_text() for t in distances.get_legend().get_texts()] == ["FID", "KID"]
+
+
+def _evaluations(values: dict[str, list[float]]) -> RunRecord:
+    steps = range(len(next(iter(values.values()))))
+    return RunRecord([{"kind": "evaluation", "step": 10 * s, **{k: v[s] for k, v in values.items()}} for s in steps], 0)
+
+
+def test_end_labels_of_equal_metrics_do_not_overlap(tmp_path):
+    same = [0.0, 0.02, 0.01]
+    record = _evaluations({k: same for k in ("precision", "recall", "density", "coverage")} | {"spread_ratio": same})
+    figure = dashboard_figure(record, tmp_path)
+    figure.savefig(tmp_path / "dashboard.png", dpi=72)
+    renderer = figure.canvas.get_renderer()
+    coverage = figure.axes[5]
+    labels = [t for t in coverage.texts if t.get_gid() == "end label"]
+    assert sorted(t.get_text() for t in labels) == sorted(
+        f"{k} 0.01" for k in ("precision", "recall", "density", "coverage", "spread_ratio")
+    )
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b), (a, b)
+    assert coverage.get_legend() is None
+
+
+def test_the_spread_panel_shows_the_spread_without_a_reference(tmp_path):
+    torch.manual_seed(0)
+    generator = torch.nn.Linear(2, 2)
+    with Monitor(tmp_path, reference=None, every=5, n_samples=50, tensorboard=False, stderr=False) as monitor:
+        for step in range(11):
+            monitor.evaluate(step, generator, latent_shape=2)
+    record = read_run(tmp_path)
+    coverage = dashboard_figure(record, tmp_path).axes[5]
+    assert "nothing recorded" not in [t.get_text() for t in coverage.texts]
+    line = _lines(coverage)["spread tr(Σ)"]
+    steps, traces = series(record.events, "evaluation", "spread_trace")
+    assert steps.tolist() == [0, 5, 10]
+    np.testing.assert_array_equal(line.get_xdata(), steps)
+    np.testing.assert_array_equal(line.get_ydata(), traces)
