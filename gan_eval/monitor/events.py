@@ -6,6 +6,11 @@ null for records that belong to no step). Kinds written by the `Monitor`:
 - `session`: a process started writing (`resumed` says whether the file existed);
 - `scalars`: values given to `Monitor.log` (losses and anything else);
 - `gradients`: gradient norms of G and D measured at their optimizer steps;
+- `learning_rates`: the learning rates of G's and D's optimizers (one field per
+  optimizer and parameter group) that changed since the last such record, all
+  of them at the first: a rate holds from its record's step until the next
+  record that names it (see `gan_eval.monitor.learning_rates`). Older records
+  have none;
 - `discriminator`: summaries of D's outputs on a real and a fake batch;
 - `evaluation`: metrics against the reference and the path of the sample picture;
 - `alarm`: a rule fired (`rule`, `subject`, `message`, `values`).

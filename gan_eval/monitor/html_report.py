@@ -27,6 +27,7 @@ img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 .ok { color: #1a7f37; } .alarm { color: #b42318; }
 """
 
+_DASHBOARD_ALT = "dashboard: losses, learning rates, D outputs, gradient norms, metrics, alarms"
 _METRIC_ORDER = ("fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage", "spread_ratio")
 
 
@@ -112,7 +113,7 @@ def report_html(record: RunRecord, title: str, dashboard: bytes, samples: tuple[
 <p id="facts">{html.escape(", ".join(facts))}</p>
 {_alarms_section(alarms)}
 <h2>Dashboard</h2>
-<img id="dashboard" alt="dashboard: losses, D outputs, gradient norms, metrics, alarms" src="{_data_url(dashboard)}">
+<img id="dashboard" alt="{_DASHBOARD_ALT}" src="{_data_url(dashboard)}">
 {_evaluation_section(events, samples)}
 <p><small>Made by gan-eval plot from {html.escape(str(Path(title)))}/events.jsonl.</small></p>
 </body>
