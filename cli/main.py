@@ -1,7 +1,8 @@
 """`gan-eval`: argument parsing and printing only; the work is in `gan_eval`.
 
 User errors (`GanEvalError`, bad arguments) print one `error: ...` line on
-stderr and exit with code 2; Ctrl-C exits with 130.
+stderr and exit with code 2; with `--json`, stdout also gets `{"error": ...}`
+so a CI step can parse it. Ctrl-C exits with 130.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from gan_eval.cli.options import EXIT_USAGE, Parser, add_cache_option, add_extraction_options, extraction_kwargs
+from gan_eval.cli.options import (
+    EXIT_USAGE,
+    Parser,
+    UsageExit,
+    add_cache_option,
+    add_extraction_options,
+    extraction_kwargs,
+)
 from gan_eval.errors import GanEvalError
 from gan_eval.stats import GanEvalWarning
 from gan_eval.version import __version__
@@ -209,9 +217,20 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
 
 
+def _print_json_error(message: str) -> None:
+    """`{"error": message}` on stdout, for `--json` readers (the `error:` line still goes to stderr)."""
+    print(json.dumps({"error": message}))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageExit as exc:
+        if "--json" in argv:
+            _print_json_error(exc.message)
+        raise
     warnings.showwarning = _show_warning
     from gan_eval import distributed
 
@@ -228,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GanEvalError as exc:
         if primary:
             print(f"error: {exc}", file=sys.stderr)
+            if getattr(args, "json", False):
+                _print_json_error(str(exc))
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -40,8 +40,17 @@ class Parser(argparse.ArgumentParser):
         self._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d+[,:]\d+$")
 
     def error(self, message: str) -> NoReturn:
-        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
+        line = f"{message} (see {self.prog} --help)"
+        print(f"error: {line}", file=sys.stderr)
+        raise UsageExit(line)
+
+
+class UsageExit(SystemExit):
+    """argparse's refusal of the command line (exit code 2), carrying the message it printed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(EXIT_USAGE)
+        self.message = message
 
 
 def float_range(text: str) -> tuple[float, float]:
