@@ -54,6 +54,8 @@ class LearningRates:
         for index, group in enumerate(groups):
             name = base if len(groups) == 1 else f"{base}/group{index}"
             rate = group.get("lr")
+            if rate is None:
+                continue  # an optimizer without a learning rate (some adaptive ones)
             # A tensor rate (allowed by Adam and others) may be changed in place: keep its value now.
             self._latest[name] = rate.detach().clone() if isinstance(rate, torch.Tensor) else rate
 
