@@ -44,7 +44,7 @@ def test_plot_writes_the_dashboard_and_the_page_into_the_run_folder(capsys, run_
     )
     dashboard = (run_dir / "dashboard.png").read_bytes()
     with Image.open(BytesIO(dashboard)) as image:
-        assert image.size == (13 * 90, 12 * 90)
+        assert image.size == (13 * 90, 16 * 90)  # 13 x 16 inches at the default 90 dpi
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     images = dict(re.findall(r'<img id="(\w+)"[^>]* src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page))
     assert base64.b64decode(images["dashboard"]) == dashboard
