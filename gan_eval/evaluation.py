@@ -1,8 +1,9 @@
 """The library's front door: `evaluate` (every metric from one feature pass), `fid`, and statistics.
 
 Inputs are anything `gan_eval.sources.open_input` accepts: folders, zip
-archives, `.npy`/`.npz` arrays, arrays and tensors, built-in set names, and
-statistics files (or `FeatureStats`). The metrics requested (see
+archives, `.npy`/`.npz` arrays, arrays and tensors, built-in set names,
+statistics files (or `FeatureStats`), and the user's own generator (a
+callable `(n, seed) -> images`, an `nn.Module`, or an iterable of batches). The metrics requested (see
 `gan_eval.metrics.registry`) say which feature heads each input needs and
 whether statistics suffice; each input is then read once, from the feature
 cache when it holds it. Every result carries the settings that produced it.
@@ -11,7 +12,7 @@ cache when it holds it. Every result carries the settings that produced it.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -22,8 +23,9 @@ from gan_eval.extractors.base import FeatureExtractor
 from gan_eval.extractors.inception import INCEPTION_NAME, RESIZE_MODE, InceptionExtractor
 from gan_eval.features import InputFeatures, from_statistics, input_features
 from gan_eval.metrics.registry import FAKE, METRICS, REAL, MetricOptions
-from gan_eval.sources import Input, open_input
+from gan_eval.sources import Input, is_generated, open_input
 from gan_eval.sources.base import ImageSource
+from gan_eval.sources.generated import known_image_count
 from gan_eval.stats import FeatureStats
 from gan_eval.version import __version__
 from gan_eval.weights import HEAD_LOGITS, HEAD_POOL3, load_weights, resolve_weights_path
@@ -35,7 +37,10 @@ RESULT_KEYS = tuple(key for metric in METRICS.values() for key in metric.headlin
 
 @dataclass(frozen=True)
 class FidResult:
-    """An FID value with the sample sizes and every setting that changes it."""
+    """An FID value with the sample sizes and every setting that changes it.
+
+    `generated`: how the images of a generator input were drawn, per side (`real`, `fake`).
+    """
 
     fid: float
     n_a: int
@@ -48,6 +53,7 @@ class FidResult:
     seconds: float
     skipped: int
     version: str = __version__
+    generated: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The result as a JSON-ready dict."""
@@ -202,6 +208,40 @@ def _settings(extractor: FeatureExtractor | None, inputs: dict[str, InputFeature
     }
 
 
+def _open_sides(
+    real: Input,
+    fake: Input,
+    value_range: tuple[float, float] | None,
+    expected_name: str,
+    expected_dim: int,
+    n: int | None,
+    latent_seed: int,
+    latent_dim: int | None,
+) -> dict[str, ImageSource | FeatureStats]:
+    """Both inputs opened; a generator draws `n` images, by default as many as the other side holds.
+
+    A DataLoader is read whole; `n` is the count of an iterable that cannot tell its own.
+    """
+    specs = {REAL: real, FAKE: fake}
+    opened: dict[str, ImageSource | FeatureStats] = {}
+    for side in sorted(specs, key=lambda s: is_generated(specs[s])):  # the given sides first: they set the count
+        other = opened.get(FAKE if side == REAL else REAL)
+        generated = is_generated(specs[side])
+        count = n if generated or known_image_count(specs[side]) is None else None
+        if count is None and generated and other is not None and _size(other) > 0:
+            count = _size(other)
+        opened[side] = open_input(
+            specs[side],
+            value_range,
+            expected_name,
+            expected_dim,
+            n=count,
+            latent_seed=latent_seed,
+            latent_dim=latent_dim,
+        )
+    return {REAL: opened[REAL], FAKE: opened[FAKE]}
+
+
 def evaluate(
     real: Input,
     fake: Input,
@@ -216,8 +256,11 @@ def evaluate(
     workers: int | None = None,
     progress: bool = True,
     skip_bad: bool = False,
-    value_range: tuple[float, float] = (0.0, 1.0),
+    value_range: tuple[float, float] | None = None,
     cache: bool | FeatureCache = True,
+    n: int | None = None,
+    latent_seed: int = 0,
+    latent_dim: int | None = None,
 ) -> Result:
     """Every requested metric of `fake` against `real`, from one feature pass per input.
 
@@ -225,6 +268,12 @@ def evaluate(
     listed in `Result.unavailable` with the reason); a metric asked for by name
     that cannot run is an error. `cache=False` neither reads nor writes the
     feature cache. With `extractor`, `weights`, `device` and `precision` are unused.
+
+    A generator input (callable or `nn.Module`) draws `n` images, by default
+    as many as the other input holds, seeded by `latent_seed`; an iterable of
+    batches gives its first `n` (default: all). `value_range` of float images
+    defaults to (0, 1), and to (-1, 1) for an `nn.Module`. How generated
+    images were drawn is in `Result.settings["generated"]`.
     """
     start = time.perf_counter()
     options = options or MetricOptions()
@@ -235,10 +284,7 @@ def evaluate(
         raise GanEvalError(f"--workers {workers}: must be 0 or more")
     expected_name = extractor.name if extractor is not None else INCEPTION_NAME
     expected_dim = extractor.dims[HEAD_POOL3] if extractor is not None else POOL3_DIM
-    opened = {
-        REAL: open_input(real, value_range, expected_name, expected_dim),
-        FAKE: open_input(fake, value_range, expected_name, expected_dim),
-    }
+    opened = _open_sides(real, fake, value_range, expected_name, expected_dim, n, latent_seed, latent_dim)
     unavailable: dict[str, str] = {}
 
     def check(heads: tuple[str, ...] | None) -> None:
@@ -284,6 +330,9 @@ def evaluate(
     for name in chosen:
         values.update(METRICS[name].compute(inputs[REAL], inputs[FAKE], options, metric_device))
     settings = dict(_settings(extractor, inputs), metric_options=options.to_json())
+    generated = {side: x.generation_settings() for side, x in opened.items() if hasattr(x, "generation_settings")}
+    if generated:
+        settings["generated"] = generated
     return Result(
         values=values,
         metrics=chosen,
@@ -308,10 +357,16 @@ def fid(
     workers: int | None = None,
     progress: bool = True,
     skip_bad: bool = False,
-    value_range: tuple[float, float] = (0.0, 1.0),
+    value_range: tuple[float, float] | None = None,
     cache: bool | FeatureCache = True,
+    n: int | None = None,
+    latent_seed: int = 0,
+    latent_dim: int | None = None,
 ) -> FidResult:
-    """The standard FID between two inputs (images or statistics), with its settings."""
+    """The standard FID between two inputs (images, statistics or a generator), with its settings.
+
+    `n`, `latent_seed`, `latent_dim`: for a generator input, as in `evaluate`.
+    """
     result = evaluate(
         a,
         b,
@@ -325,6 +380,9 @@ def fid(
         skip_bad=skip_bad,
         value_range=value_range,
         cache=cache,
+        n=n,
+        latent_seed=latent_seed,
+        latent_dim=latent_dim,
     )
     s = result.settings
     return FidResult(
@@ -338,6 +396,7 @@ def fid(
         device=s["device"],
         seconds=result.seconds,
         skipped=sum(result.skipped.values()),
+        generated=s.get("generated", {}),
     )
 
 
@@ -349,11 +408,19 @@ def compute_statistics(
     workers: int | None = None,
     progress: bool = True,
     skip_bad: bool = False,
-    value_range: tuple[float, float] = (0.0, 1.0),
+    value_range: tuple[float, float] | None = None,
     cache: bool | FeatureCache = True,
+    n: int | None = None,
+    latent_seed: int = 0,
+    latent_dim: int | None = None,
 ) -> FeatureStats:
-    """pool3 statistics of an input (extracting features unless it already is statistics)."""
-    opened = open_input(spec, value_range, INCEPTION_NAME, POOL3_DIM)
+    """pool3 statistics of an input (extracting features unless it already is statistics).
+
+    A generator input needs `n`; `latent_seed`, `latent_dim` as in `evaluate`.
+    """
+    opened = open_input(
+        spec, value_range, INCEPTION_NAME, POOL3_DIM, n=n, latent_seed=latent_seed, latent_dim=latent_dim
+    )
     if isinstance(opened, FeatureStats):
         return opened
     extractor = extractor or load_extractor(progress=progress)

@@ -1,7 +1,8 @@
 """One pass over an image source: decode in worker processes, extract, accumulate.
 
-Decoding runs in a `DataLoader` whose workers return either an image or the
-error message naming the bad file, so errors surface in the main process as a
+Sources that read in batches (`load_range`: arrays, generators) are read in
+this process, in order. Files are decoded in a `DataLoader` whose workers
+return either an image or the error message naming the bad file, so errors surface in the main process as a
 `GanEvalError` (or are counted and skipped with `skip_bad`). Batches go to
 the extractor, and each requested head's features feed a float64
 `FeatureStats` and, when asked, an in-memory feature store.
@@ -21,7 +22,6 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from gan_eval import distributed
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.base import FeatureExtractor
-from gan_eval.sources.arrays import ArraySource
 from gan_eval.sources.base import ImageSource
 from gan_eval.stats import FeatureStats
 
@@ -76,13 +76,13 @@ def iter_batches(
     pin_memory: bool = False,
     bounds: tuple[int, int] | None = None,
 ) -> Iterator[torch.Tensor | list[torch.Tensor]]:
-    """uint8 batches of `source` in order: `(B, 3, H, W)` for arrays, lists of `(3, H, W)` otherwise.
+    """uint8 batches of `source` in order: `(B, 3, H, W)` for arrays and generators, lists of `(3, H, W)` otherwise.
 
     `bounds`: only the items `[start, stop)` (a shard); default all. Bad files
     raise `GanEvalError`, or with `skip_bad` are appended to `skipped`.
     """
     first, last = bounds or (0, len(source))
-    if isinstance(source, ArraySource):
+    if hasattr(source, "load_range"):  # arrays and generators: read in batches, in order, in this process
         for start in range(first, last, batch_size):
             chunk = source.load_range(start, min(start + batch_size, last))
             yield torch.from_numpy(np.ascontiguousarray(chunk)).permute(0, 3, 1, 2).contiguous()

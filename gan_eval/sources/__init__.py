@@ -1,14 +1,17 @@
-"""Image sources: folders, zip archives, arrays, tensors and built-in data sets.
+"""Image sources: folders, zip archives, arrays, tensors, built-in data sets and the user's own generator.
 
 `open_input` turns what a user names (a path, a built-in data set name, an
-array, a tensor, or a statistics file) into an `ImageSource` or, for a
-statistics file, into `FeatureStats`.
+array, a tensor, a statistics file, a callable `(n, seed) -> images`, an
+`nn.Module` generator, or an iterable of image batches) into an
+`ImageSource` or, for statistics, into `FeatureStats`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,27 +22,82 @@ from gan_eval.errors import GanEvalError
 from gan_eval.sources.arrays import ArraySource, load_array_file
 from gan_eval.sources.base import ImageSource
 from gan_eval.sources.folder import ImageFolderSource
+from gan_eval.sources.generated import MODULE_VALUE_RANGE, BatchIterableSource, CallableSource, ModuleSource
 from gan_eval.sources.zipped import ZipSource
 from gan_eval.stats import FeatureStats, is_stats_file, load_stats
 
-__all__ = ["ArraySource", "ImageFolderSource", "ImageSource", "ZipSource", "load_32x32_images", "open_input"]
+__all__ = [
+    "ArraySource",
+    "BatchIterableSource",
+    "CallableSource",
+    "ImageFolderSource",
+    "ImageSource",
+    "ModuleSource",
+    "ZipSource",
+    "is_generated",
+    "load_32x32_images",
+    "open_input",
+]
 
-Input = str | os.PathLike[str] | np.ndarray | torch.Tensor | FeatureStats | ImageSource
+Input = (
+    str
+    | os.PathLike[str]
+    | np.ndarray
+    | torch.Tensor
+    | FeatureStats
+    | ImageSource
+    | torch.nn.Module
+    | Callable[[int, int], Any]
+    | Iterable[Any]
+)
+ACCEPTED = (
+    "a path, a built-in set name, an array or tensor, statistics, a callable (n, seed) -> images, "
+    "an nn.Module generator, or an iterable of image batches"
+)
+
+
+def is_generated(spec: Input) -> bool:
+    """True for inputs whose number of images is chosen by `n=`: a generator module or a callable."""
+    return isinstance(spec, torch.nn.Module) or (callable(spec) and not isinstance(spec, (FeatureStats, type)))
 
 
 def open_input(
     spec: Input,
-    value_range: tuple[float, float] = (0.0, 1.0),
+    value_range: tuple[float, float] | None = None,
     expected_extractor: str | None = None,
     expected_dim: int | None = None,
+    *,
+    n: int | None = None,
+    latent_seed: int = 0,
+    latent_dim: int | None = None,
 ) -> ImageSource | FeatureStats:
-    """Open what `spec` names: images to extract, or statistics already computed."""
+    """Open what `spec` names: images to extract, or statistics already computed.
+
+    `value_range`: of float images; default (0, 1), and (-1, 1) for an
+    `nn.Module` generator. `n`: the images to draw from a generator or
+    callable (required for them), or to read from an iterable of batches
+    (default: all a DataLoader holds). `latent_seed`, `latent_dim`: see
+    `gan_eval.sources.generated`.
+    """
     if isinstance(spec, FeatureStats):
         return spec
     if hasattr(spec, "load") and hasattr(spec, "describe"):
         return spec
     if isinstance(spec, (np.ndarray, torch.Tensor)):
-        return ArraySource(spec, name=f"{type(spec).__name__} {tuple(spec.shape)}", value_range=value_range)
+        return ArraySource(
+            spec, name=f"{type(spec).__name__} {tuple(spec.shape)}", value_range=value_range or (0.0, 1.0)
+        )
+    if is_generated(spec):
+        if n is None:
+            raise GanEvalError(f"{type(spec).__name__} generator: give n=, the number of images to draw")
+        if isinstance(spec, torch.nn.Module):
+            return ModuleSource(spec, n, latent_seed, latent_dim, value_range or MODULE_VALUE_RANGE)
+        return CallableSource(spec, n, latent_seed, value_range or (0.0, 1.0))
+    if not isinstance(spec, (str, os.PathLike)):
+        if isinstance(spec, Iterable) and not isinstance(spec, (bytes, dict)):
+            return BatchIterableSource(spec, n, value_range or (0.0, 1.0))
+        raise GanEvalError(f"an input is a {type(spec).__name__}; accepted: {ACCEPTED}")
+    value_range = value_range or (0.0, 1.0)
     path = Path(spec)
     if not path.exists():
         if str(spec) in BUILTIN_IMAGE_SETS:
