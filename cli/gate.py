@@ -61,7 +61,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     source.add_argument("--result", metavar="RESULT.json", help="a result from `gan-eval report --json`")
     source.add_argument("--real", help="reference: statistics .npz, folder, array, or a reference name")
     source.add_argument("--fake", help="generated images: folder, .zip, .npy/.npz")
-    source.add_argument("--generator", metavar="DIR", help="a checkpoint folder from `gan-eval train`")
+    source.add_argument(
+        "--generator",
+        metavar="PATH",
+        help="a checkpoint folder from `gan-eval train`, or a TorchScript file of a generator G(z) with output in "
+        "[-1, 1] (loading it runs its code)",
+    )
+    source.add_argument(
+        "--latent-dim", type=positive_int, help="latent size of a TorchScript --generator (default: its attribute)"
+    )
     source.add_argument("-n", type=positive_int, help="images to sample from --generator")
     source.add_argument("--latent-seed", type=non_negative_int, default=0, help="seed of the latents (default 0)")
     source.add_argument(
@@ -138,22 +146,9 @@ def _evaluate_now(args: argparse.Namespace, limits) -> dict:
     metrics = sorted({"fid"} | {METRIC_OF_KEY[key] for key in limits.metrics()})
     fake, extra = args.fake, {}
     if args.generator:
-        import hashlib
+        from gan_eval.sources.generated import open_generator_file
 
-        from gan_eval.models.checkpoint import WEIGHTS_FILE, load_generator
-        from gan_eval.models.sampling import sample
-        from gan_eval.sources import ArraySource
-
-        generator, config = load_generator(args.generator)
-        if not config.is_images:
-            raise GanEvalError(f"--generator {args.generator} makes 2-D points; the gate judges image generators")
-        try:
-            samples = sample(generator, config, args.n, seed=args.latent_seed)
-        except GanEvalError as exc:  # NaN or out-of-range output: name the checkpoint it came from
-            raise GanEvalError(f"--generator {args.generator}: {exc}") from None
-        fake = ArraySource(samples, f"samples of {args.generator}")
-        extra = {"latent_seed": args.latent_seed, "generator": args.generator}
-        extra["generator_sha256"] = hashlib.sha256((Path(args.generator) / WEIGHTS_FILE).read_bytes()).hexdigest()
+        fake, extra = open_generator_file(args.generator, args.n, args.latent_seed, args.latent_dim)
     result = evaluate(
         resolve_reference(args.real),
         fake,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,7 @@ class CallableSource(_DrawnInBatches):
         )
         self.fn = fn
         self.seed = seed
+        self._batch(0)  # a generator that fails, fails now, before any weights are loaded
 
     def _draw(self, b: int, count: int, what: str) -> Any:
         return self.fn(count, batch_seed(self.seed, b))
@@ -149,7 +151,7 @@ def latent_size(module: nn.Module, latent_dim: int | None, name: str) -> int:
         if not found:
             raise GanEvalError(
                 f"{name}: cannot tell its latent size (it has no {', '.join(LATENT_ATTRIBUTES)} attribute); "
-                "give latent_dim="
+                "give latent_dim= (CLI: --latent-dim)"
             )
         latent_dim = found[0]
     if latent_dim < 1:
@@ -176,6 +178,7 @@ class ModuleSource(_DrawnInBatches):
         self.seed = seed
         self.latent_dim = latent_size(module, latent_dim, self.name)
         self._latents = torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(seed))
+        self._batch(0)  # a generator that fails, fails now, before any weights are loaded
 
     @torch.no_grad()
     def _draw(self, b: int, count: int, what: str) -> Any:
@@ -321,7 +324,9 @@ def open_generator_file(
     if not path.is_file():
         raise GanEvalError(f"generator {path} does not exist (expected a checkpoint folder or a TorchScript file)")
     try:
-        module = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():  # torch marks TorchScript deprecated; the user's file is TorchScript
+            warnings.simplefilter("ignore", FutureWarning)
+            module = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # torch reports unreadable archives with several exception types
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GanEvalError(f"{path}: not a TorchScript generator ({reason[:200]})") from None
