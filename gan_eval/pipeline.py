@@ -2,8 +2,9 @@
 
 Sources that read in batches (`load_range`: arrays, generators) are read in
 this process, in order. Files are decoded in a `DataLoader` whose workers
-return either an image or the error message naming the bad file, so errors surface in the main process as a
-`GanEvalError` (or are counted and skipped with `skip_bad`). Batches go to
+return either an image or the error message naming the bad file, so errors
+surface in the main process as a `GanEvalError` (or are counted and skipped
+with `skip_bad`). Batches go to
 the extractor, and each requested head's features feed a float64
 `FeatureStats` and, when asked, an in-memory feature store.
 """
