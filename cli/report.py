@@ -85,7 +85,7 @@ def format_table(result) -> str:
     rows: list[tuple[str, str, str]] = []
     for name in result.metrics:
         for key in METRICS[name].keys:
-            spread = f"± {_number(values[key.spread])}" if key.spread else ""
+            spread = f"± {_number(values[key.spread])}" if key.spread and values.get(key.spread) is not None else ""
             rows.append((key.label, _number(values[key.name]), spread))
         if name == "fid" and "fid_ci_low" in values:
             level = round(values["fid_ci_level"] * 100, 2)

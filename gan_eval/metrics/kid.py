@@ -30,10 +30,10 @@ DEFAULT_SEED = 2020
 
 @dataclass(frozen=True)
 class KidResult:
-    """KID mean and std over subsets, with the subset settings."""
+    """KID mean and std over subsets (None for a single subset, which has no spread), with the subset settings."""
 
     mean: float
-    std: float
+    std: float | None
     subsets: int
     subset_size: int
     seed: int
@@ -80,4 +80,5 @@ def kernel_inception_distance(
         idx_a = torch.from_numpy(rng.choice(n_a, subset_size, replace=False)).to(a.device)
         idx_b = torch.from_numpy(rng.choice(n_b, subset_size, replace=False)).to(b.device)
         values[i] = polynomial_mmd2(a[idx_a], b[idx_b])
-    return KidResult(float(values.mean()), float(values.std()), subsets, subset_size, seed)
+    std = float(values.std()) if subsets > 1 else None
+    return KidResult(float(values.mean()), std, subsets, subset_size, seed)

@@ -83,6 +83,15 @@ def test_report_json_folder_and_cache(
     assert low <= float(fid_row.split()[1]) <= high
     assert ci_row.startswith("FID 95% CI") and "grouped jackknife, 20 groups" in ci_row
 
+    # one KID subset has no spread: no "±" beside it, null in JSON
+    one = ("--metrics", "kid", "--kid-subsets", "1", "--kid-subset-size", "20", "--weights", real_weights, "--quiet")
+    code, out, err = run_cli(capsys, "report", *arrays, *one)
+    assert code == 0, err
+    kid_row = next(line for line in out.splitlines() if line.startswith("KID"))
+    assert "±" not in kid_row and float(kid_row.split()[1]) != 0
+    code, out, err = run_cli(capsys, "report", *arrays, "--json", *one)
+    assert json.loads(out)["kid_std"] is None
+
     code, out, err = run_cli(capsys, "report", *arrays, "--json", "--metrics", "fid,kid", "--no-cache", *common)
     assert code == 0, err
     again = json.loads(out)

@@ -64,3 +64,9 @@ def test_kid_clips_subset_size_with_warning_and_needs_two_samples():
     assert res.subset_size == 50
     with pytest.raises(GanEvalError, match="at least 2"):
         kernel_inception_distance(np.zeros((1, 4)), np.zeros((5, 4)))
+
+
+def test_one_subset_has_no_spread():
+    rng = np.random.default_rng(3)
+    res = kernel_inception_distance(rng.normal(size=(40, 4)), rng.normal(size=(40, 4)), subsets=1, subset_size=30)
+    assert res.std is None and np.isfinite(res.mean)
