@@ -91,7 +91,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     for flag, key, kind in LIMIT_FLAGS:
         what = {"max": "ceiling on", "min": "floor on", "inc": "allowed increase over the baseline of"}[kind]
         limits.add_argument(flag, type=_number, metavar="X", help=f"{what} {key}")
-    limits.add_argument("--alpha", type=_alpha, default=0.01, help="false-alarm rate of the noise rule (0.01)")
+    limits.add_argument("--alpha", type=_alpha, default=0.01, help="false-alarm rate of the noise rule")
     gate.add_argument("--json", action="store_true", help="print one JSON object")
     add_extraction_options(gate)
     add_cache_option(gate)
@@ -126,6 +126,8 @@ def _check_sources(args: argparse.Namespace) -> None:
         raise GanEvalError("--generator needs -n N, the number of images to sample")
     if args.n and not args.generator:
         raise GanEvalError("-n is the sample count for --generator")
+    if args.latent_dim and not args.generator:
+        raise GanEvalError("--latent-dim is the latent size of a --generator")
     if args.ci_groups == 1:
         raise GanEvalError("--ci-groups 1: a jackknife needs at least 2 groups (or 0 for no noise estimate)")
 

@@ -109,6 +109,7 @@ def test_other_settings_are_refused(capsys, tmp_path: Path, results: dict[str, P
         (("--result", "{good}", "--real", "x", "--max-fid", "1"), "drop --real"),
         (("--real", "digits-test", "--max-fid", "1"), "exactly one of --fake and --generator"),
         (("--real", "digits-test", "--generator", "g", "--max-fid", "1"), "needs -n"),
+        (("--real", "digits-test", "--fake", "f", "--latent-dim", "8", "--max-fid", "1"), "--latent-dim is the"),
         (("--result", "{good}", "--max-increase", "1"), "needs --baseline"),
         (("--result", "{missing}", "--max-fid", "1"), "does not exist"),
         (("--result", "{good}", "--max-fid", "nan"), "not a finite number"),
@@ -186,3 +187,10 @@ def test_limit_flags_are_the_documented_ones() -> None:
         kind = {"absolute ceiling": "max", "absolute floor": "min"}.get(limit_cell.strip(), "inc")
         documented.update((flag, kind) for flag in flags)
     assert documented == {flag: kind for flag, _, kind in LIMIT_FLAGS}
+
+
+def test_help_states_each_default_once(capsys) -> None:
+    code, out, _ = run_cli(capsys, "gate", "--help")
+    assert code == 0
+    alpha = " ".join(out.split("\n  --alpha ALPHA", 1)[1].split("\n  -", 1)[0].split())
+    assert alpha == "false-alarm rate of the noise rule (default: 0.01)"
