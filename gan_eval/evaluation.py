@@ -12,6 +12,7 @@ cache when it holds it. Every result carries the settings that produced it.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from gan_eval.metrics.registry import FAKE, METRICS, REAL, MetricOptions
 from gan_eval.sources import Input, is_generated, open_input
 from gan_eval.sources.base import ImageSource
 from gan_eval.sources.generated import known_image_count
-from gan_eval.stats import FeatureStats
+from gan_eval.stats import FeatureStats, GanEvalWarning, caller_stacklevel
 from gan_eval.version import __version__
 from gan_eval.weights import HEAD_LOGITS, HEAD_POOL3, load_weights, resolve_weights_path
 
@@ -184,12 +185,26 @@ def _unavailable_reason(
     return None
 
 
+REFUSED_MISMATCHES = ("extractor", "weights_sha256", "resize")
+
+
 def _check_comparable(stats: FeatureStats, reference: dict[str, Any]) -> None:
-    """Refuse statistics whose extractor or resize differ from `reference` (the settings of the other side)."""
-    for key in ("extractor", "resize"):
+    """Refuse statistics whose extractor, weights or resize differ from `reference` (the other side's settings).
+
+    A different precision (`exact` against `tf32` or `bf16`) moves features by rounding only, and a reference
+    made on CPU is routinely compared with features extracted on a GPU, so it is a warning, not an error.
+    """
+    source = f"file {stats.meta['file']}" if "file" in stats.meta else stats.meta.get("source", "")
+    for key in (*REFUSED_MISMATCHES, "precision"):
         made, expected = stats.meta.get(key), reference.get(key)
-        if made is not None and expected is not None and made != expected:
-            raise GanEvalError(f"statistics {stats.meta.get('source')} were made with {key} {made}, not {expected}")
+        if made in (None, "unknown") or expected in (None, "unknown") or made == expected:
+            continue
+        if key == "weights_sha256":
+            made, expected = f"{str(made)[:8]}...", f"{str(expected)[:8]}..."
+        message = f"statistics {source} were made with {key} {made}, not {expected} as the other side"
+        if key in REFUSED_MISMATCHES:
+            raise GanEvalError(message)
+        warnings.warn(f"{message}; the numbers differ by rounding", GanEvalWarning, stacklevel=caller_stacklevel())
 
 
 def _settings(extractor: FeatureExtractor | None, inputs: dict[str, InputFeatures]) -> dict[str, Any]:
@@ -307,8 +322,9 @@ def evaluate(
     inputs = {}
     for side, x in opened.items():
         if isinstance(x, FeatureStats):
-            other = opened[FAKE if side == REAL else REAL]
-            _check_comparable(x, extractor.settings() if extractor is not None else other.meta)
+            other = opened[REAL]
+            if extractor is not None or (side == FAKE and isinstance(other, FeatureStats)):  # each pair once
+                _check_comparable(x, extractor.settings() if extractor is not None else other.meta)
             inputs[side] = from_statistics(x)
             continue
         needs = [need for name in chosen for need in METRICS[name].needs(options) if need.side == side]

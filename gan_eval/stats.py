@@ -241,4 +241,5 @@ def load_stats(
             stacklevel=caller_stacklevel(),
         )
     meta.setdefault("source", str(path))
+    meta["file"] = str(path)  # where these statistics were read from, for messages (`source` is what made them)
     return FeatureStats.from_moments(mu.astype(np.float64), sigma.astype(np.float64), count, meta)
