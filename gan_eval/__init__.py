@@ -5,15 +5,21 @@ from gan_eval.evaluation import FidResult, Result, compute_statistics, evaluate,
 from gan_eval.metrics.registry import MetricOptions
 from gan_eval.monitor import Monitor
 from gan_eval.stats import FeatureStats, load_stats, save_stats
+from gan_eval.streaming import FID, KID, DensityCoverage, PrecisionRecall, StreamingMetrics
 from gan_eval.version import __version__
 
 __all__ = [
+    "FID",
+    "KID",
+    "DensityCoverage",
     "FeatureStats",
     "FidResult",
     "GanEvalError",
     "MetricOptions",
     "Monitor",
+    "PrecisionRecall",
     "Result",
+    "StreamingMetrics",
     "__version__",
     "compute_statistics",
     "evaluate",

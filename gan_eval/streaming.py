@@ -1,0 +1,319 @@
+"""Metric objects for training loops: `update` per batch, `compute`, `reset`, mergeable across ranks.
+
+The torchmetrics shape (`m = FID(); m.update(x, real=True); m.compute()`) over
+the library's own pipeline: images are prepared as array inputs are (uint8
+`(B, 3, H, W)`, or float in a declared value range), go through the same
+feature extractor, and feed the same float64 `FeatureStats` accumulators; the
+per-sample features are kept only for a side a requested metric needs them
+for (KID, precision/recall, density/coverage). `compute` hands both sides to
+the registered metric functions, so it returns the numbers `gan_eval.evaluate`
+gives on the same images.
+
+The real side is kept by `reset()` (computed once, at the start of training)
+or fixed from precomputed statistics with `set_real`. Two objects `merge` by
+adding their accumulators; under `torch.distributed` `compute` first sums the
+statistics and gathers the features of every rank (`synced`), so every rank
+gets the numbers of all ranks' images together.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from gan_eval import distributed
+from gan_eval.errors import GanEvalError
+from gan_eval.evaluation import Result, _check_comparable, load_extractor, parse_metrics
+from gan_eval.extractors.base import FeatureExtractor
+from gan_eval.features import InputFeatures, from_statistics
+from gan_eval.metrics.registry import FAKE, METRICS, REAL, MetricOptions
+from gan_eval.pipeline import Extraction, _combine_ranks
+from gan_eval.sources.arrays import ArraySource
+from gan_eval.stats import FeatureStats, load_stats
+from gan_eval.version import __version__
+from gan_eval.weights import HEAD_LOGITS, HEAD_POOL3
+
+SIDES = (REAL, FAKE)
+
+
+@dataclass
+class _Side:
+    """One side's accumulators: statistics per head, per-sample feature batches per kept head.
+
+    `fixed`: set from precomputed statistics (`set_real`); neither updated nor summed across ranks.
+    """
+
+    stats: dict[str, FeatureStats]
+    kept: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    fixed: bool = False
+
+    @property
+    def count(self) -> int:
+        return self.stats[HEAD_POOL3].count
+
+
+def prepare_images(images: torch.Tensor | np.ndarray, value_range: tuple[float, float]) -> torch.Tensor:
+    """`(B, 3, H, W)` uint8 CPU tensor from `(B, C, H, W)` images, C in {1, 3}, uint8 or float in `value_range`.
+
+    The conversion is the array sources' (`round((x - lo) / (hi - lo) * 255)`,
+    grayscale repeated), so a batch gives the features its array would.
+    """
+    if not isinstance(images, (torch.Tensor, np.ndarray)):
+        raise GanEvalError(f"update takes a (B, 3, H, W) tensor or array, not {type(images).__name__}")
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise GanEvalError(f"update takes images of shape (B, 3, H, W), got {tuple(images.shape)}")
+    if isinstance(images, torch.Tensor):
+        images = images.detach()
+        if images.dtype in (torch.bfloat16, torch.float16):  # NumPy has no bfloat16
+            images = images.float()
+    nhwc = images.permute(0, 2, 3, 1) if isinstance(images, torch.Tensor) else images.transpose(0, 2, 3, 1)
+    source = ArraySource(nhwc, name="update", value_range=value_range)
+    chunk = source.load_range(0, len(source))
+    return torch.from_numpy(np.ascontiguousarray(chunk)).permute(0, 3, 1, 2).contiguous()
+
+
+class StreamingMetrics:
+    """Metrics of generated images against real ones, fed batch by batch (see the module docstring).
+
+    `metrics`: registered names (`fid`, `kid`, `pr`, `dc`, `is`, `fid_inf`) or
+    `"fid,kid"`; default the class's `default_metrics`. `extractor`: a feature
+    extractor; without one, the standard Inception is loaded from `weights`
+    on `device` with `precision` (as `gan_eval.evaluate` does). `value_range`:
+    of float images, (0, 1) or (-1, 1). `options`: the metrics' settings.
+    """
+
+    default_metrics: ClassVar[tuple[str, ...]] = ("fid",)
+
+    def __init__(
+        self,
+        metrics: str | list[str] | tuple[str, ...] | None = None,
+        *,
+        extractor: FeatureExtractor | None = None,
+        weights: str | None = None,
+        device: str | torch.device | None = None,
+        precision: str | None = None,
+        value_range: tuple[float, float] = (0.0, 1.0),
+        options: MetricOptions | None = None,
+    ) -> None:
+        self.metrics, _ = parse_metrics(self.default_metrics if metrics is None else metrics)
+        self.options = options or MetricOptions()
+        self.value_range = value_range
+        self.extractor = extractor or load_extractor(weights, device, precision, progress=False)
+        needs = [need for name in self.metrics for need in METRICS[name].needs(self.options)]
+        for need in needs:
+            if need.head not in self.extractor.heads:
+                title = next(METRICS[n].title for n in self.metrics if need in METRICS[n].needs(self.options))
+                raise GanEvalError(f"{title} needs the {need.head} head; extractor {self.extractor.name} has none")
+        # pool3 statistics always: they count the samples and cost one (D, D) product per batch.
+        self._heads = {
+            side: tuple(
+                h
+                for h in (HEAD_POOL3, HEAD_LOGITS)
+                if h == HEAD_POOL3 or any(n.side == side and n.head == h for n in needs)
+            )
+            for side in SIDES
+        }
+        self._per_sample = {
+            side: tuple(
+                h for h in self._heads[side] if any(n.side == side and n.head == h and n.per_sample for n in needs)
+            )
+            for side in SIDES
+        }
+        self._sides = {side: self._empty(side) for side in SIDES}
+
+    def _empty(self, side: str) -> _Side:
+        return _Side(
+            {h: FeatureStats(self.extractor.dims[h], meta=self._meta()) for h in self._heads[side]},
+            {h: [] for h in self._per_sample[side]},
+        )
+
+    def _meta(self) -> dict:
+        return dict(self.extractor.settings(), source="streamed images", gan_eval_version=__version__)
+
+    @property
+    def n_real(self) -> int:
+        """Real samples accumulated on this process (or behind the statistics of `set_real`)."""
+        return self._sides[REAL].count
+
+    @property
+    def n_fake(self) -> int:
+        """Generated samples accumulated on this process."""
+        return self._sides[FAKE].count
+
+    def update(self, images: torch.Tensor | np.ndarray, real: bool) -> None:
+        """Add a batch `(B, 3, H, W)` (uint8, or float in `value_range`) to the real or the generated side."""
+        side = REAL if real else FAKE
+        if self._sides[side].fixed:
+            raise GanEvalError("the real side is set from statistics; call reset(real=True) before feeding real images")
+        if len(images) == 0:
+            return
+        batch = prepare_images(images, self.value_range)
+        features = self.extractor.extract(batch, self._heads[side])
+        accumulators = self._sides[side]
+        for head in self._heads[side]:
+            accumulators.stats[head].update(features[head])
+            if head in accumulators.kept:
+                accumulators.kept[head].append(features[head].cpu().numpy())
+
+    def set_real(self, statistics: FeatureStats | str | os.PathLike[str]) -> None:
+        """Fix the real side to precomputed pool3 statistics (a `FeatureStats` or a statistics file).
+
+        Enough for FID; KID, precision/recall and density/coverage also need
+        the per-sample features, which only statistics that carry them have.
+        """
+        dim = self.extractor.dims[HEAD_POOL3]
+        if isinstance(statistics, FeatureStats):
+            stats = statistics
+        else:
+            stats = load_stats(statistics, expected_extractor=self.extractor.name, expected_dim=dim)
+        if stats.dim != dim:
+            raise GanEvalError(f"statistics of {stats.dim}-d features; extractor {self.extractor.name} gives {dim}-d")
+        _check_comparable(stats, self.extractor.settings())
+        needing = [
+            name
+            for name in self.metrics
+            if any(
+                n.side == REAL and (n.head != HEAD_POOL3 or (n.per_sample and stats.features is None))
+                for n in METRICS[name].needs(self.options)
+            )
+        ]
+        if needing:
+            raise GanEvalError(f"{', '.join(needing)} need the real images' features; these statistics hold none")
+        self._sides[REAL] = _Side({HEAD_POOL3: stats}, fixed=True)
+
+    def reset(self, real: bool = False) -> None:
+        """Forget the generated images; with `real=True` the real side too (images or `set_real` statistics)."""
+        self._sides[FAKE] = self._empty(FAKE)
+        if real:
+            self._sides[REAL] = self._empty(REAL)
+
+    def merge(self, other: StreamingMetrics) -> None:
+        """Add `other`'s samples to this object's, in place (this object's samples first).
+
+        A side fixed by `set_real` is kept as it is; the other object's side must then be
+        the same fixed statistics' or empty.
+        """
+        if (other.metrics, other.options, other.extractor.settings()) != (
+            self.metrics,
+            self.options,
+            self.extractor.settings(),
+        ):
+            raise ValueError("cannot merge metric objects with different metrics, options or extractors")
+        for side in SIDES:
+            mine, theirs = self._sides[side], other._sides[side]
+            if mine.fixed or theirs.fixed:
+                if (mine.fixed and not theirs.fixed and theirs.count) or (
+                    theirs.fixed and not mine.fixed and mine.count
+                ):
+                    raise ValueError("cannot merge a real side set from statistics with one fed images")
+                if theirs.fixed and not mine.fixed:
+                    self._sides[side] = theirs
+                continue
+            self._sides[side] = _Side(
+                {h: mine.stats[h].merge(theirs.stats[h]) for h in mine.stats},
+                {h: mine.kept[h] + theirs.kept[h] for h in mine.kept},
+            )
+
+    def synced(self) -> StreamingMetrics:
+        """A copy holding the samples of every `torch.distributed` rank (this object when not distributed).
+
+        Statistics are summed with `all_reduce`, per-sample features gathered
+        in rank order. Every rank must call it (`compute` does), and the real
+        side must be fixed by `set_real` on all ranks or on none.
+        """
+        if not distributed.active():
+            return self
+        fixed = distributed.all_gather_objects(self._sides[REAL].fixed)
+        if len(set(fixed)) > 1:
+            raise GanEvalError("the real side is set from statistics on some ranks only; call set_real on every rank")
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__, _sides={})
+        for side, mine in self._sides.items():
+            if mine.fixed:
+                copy._sides[side] = mine
+                continue
+            stats = {h: FeatureStats(s.dim, s.count, s.total, s.outer, dict(s.meta)) for h, s in mine.stats.items()}
+            whole = Extraction(stats=stats, count=mine.count)
+            kept = {h: list(mine.kept.get(h, [])) for h in stats}
+            _combine_ranks(whole, kept, self.extractor.dims, keep_features=bool(mine.kept))
+            for s in stats.values():
+                if s.count == 0:
+                    s.total = s.outer = None
+            copy._sides[side] = _Side(stats, {h: kept[h] for h in mine.kept})
+        return copy
+
+    def _input_features(self, side: str) -> InputFeatures:
+        accumulators = self._sides[side]
+        if accumulators.fixed:
+            return from_statistics(accumulators.stats[HEAD_POOL3])
+        dims = self.extractor.dims
+        features = {
+            h: np.concatenate(parts) if parts else np.zeros((0, dims[h]), np.float32)
+            for h, parts in accumulators.kept.items()
+        }
+        return InputFeatures("streamed images", dict(accumulators.stats), features)
+
+    def compute(self) -> Result:
+        """Every requested metric on the samples so far (of all ranks under `torch.distributed`), as a `Result`."""
+        start = time.perf_counter()
+        state = self.synced()
+        for side in SIDES:
+            accumulators = state._sides[side]
+            if accumulators.count == 0 and not accumulators.fixed:
+                kind = "real" if side == REAL else "generated"
+                raise GanEvalError(f"no {kind} images yet: call update(images, real={side == REAL}) before compute()")
+        for name in self.metrics:
+            for side, needed in METRICS[name].min_samples(self.options).items():
+                count = state._sides[side].count
+                unknown = state._sides[side].fixed and count == 0  # pytorch-fid files omit n
+                if not unknown and count < needed:
+                    raise GanEvalError(
+                        f"{METRICS[name].title} ({name}) needs at least {needed} {side} images; got {count}"
+                    )
+        inputs = {side: state._input_features(side) for side in SIDES}
+        device = str(self.extractor.device)
+        values: dict = {}
+        for name in self.metrics:
+            values.update(METRICS[name].compute(inputs[REAL], inputs[FAKE], self.options, device))
+        return Result(
+            values=values,
+            metrics=self.metrics,
+            unavailable={},
+            n_real=inputs[REAL].count,
+            n_fake=inputs[FAKE].count,
+            settings=dict(
+                self.extractor.settings(), gan_eval_version=__version__, metric_options=self.options.to_json()
+            ),
+            seconds=round(time.perf_counter() - start, 3),
+            skipped={REAL: 0, FAKE: 0},
+            cached={REAL: False, FAKE: False},
+        )
+
+
+class FID(StreamingMetrics):
+    """Fréchet Inception Distance, fed batch by batch: `compute()["fid"]`."""
+
+    default_metrics = ("fid",)
+
+
+class KID(StreamingMetrics):
+    """Kernel Inception Distance, fed batch by batch: `compute()["kid_mean"]`, `["kid_std"]`."""
+
+    default_metrics = ("kid",)
+
+
+class PrecisionRecall(StreamingMetrics):
+    """Improved precision and recall, fed batch by batch: `compute()["precision"]`, `["recall"]`."""
+
+    default_metrics = ("pr",)
+
+
+class DensityCoverage(StreamingMetrics):
+    """Density and coverage, fed batch by batch: `compute()["density"]`, `["coverage"]`."""
+
+    default_metrics = ("dc",)
