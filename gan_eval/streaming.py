@@ -219,6 +219,52 @@ class StreamingMetrics:
                 {h: mine.kept[h] + theirs.kept[h] for h in mine.kept},
             )
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The accumulators as flat arrays for a checkpoint (`np.savez`, `torch.save`): the real side survives.
+
+        Keys `{side}.{head}.count|total|outer|features`; a side set from statistics
+        has `mu` and `sigma` instead of `total` and `outer`.
+        """
+        state = {"metrics": np.array(",".join(self.metrics)), "extractor": np.array(self.extractor.name)}
+        for side, accumulators in self._sides.items():
+            state[f"{side}.fixed"] = np.array(accumulators.fixed)
+            for head, stats in accumulators.stats.items():
+                key = f"{side}.{head}"
+                state[f"{key}.count"] = np.array(stats.count)
+                if accumulators.fixed:
+                    state[f"{key}.mu"], state[f"{key}.sigma"] = stats.mean(), stats.covariance()
+                elif stats.count:
+                    state[f"{key}.total"], state[f"{key}.outer"] = stats.total.copy(), stats.outer.copy()
+                features = stats.features if accumulators.fixed else self._input_features(side).features.get(head)
+                if features is not None:
+                    state[f"{key}.features"] = features
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Replace the accumulators by those of `state_dict()` from an object with the same metrics and extractor."""
+        made = (str(state["metrics"]), str(state["extractor"]))
+        if made != (",".join(self.metrics), self.extractor.name):
+            raise GanEvalError(
+                f"state of metrics {made[0]} with extractor {made[1]}; this object computes "
+                f"{','.join(self.metrics)} with {self.extractor.name}"
+            )
+        for side in SIDES:
+            accumulators = self._empty(side)
+            accumulators.fixed = bool(state[f"{side}.fixed"])
+            for head, stats in accumulators.stats.items():
+                key = f"{side}.{head}"
+                count, features = int(state[f"{key}.count"]), state.get(f"{key}.features")
+                if accumulators.fixed:
+                    stats = FeatureStats.from_moments(state[f"{key}.mu"], state[f"{key}.sigma"], count, stats.meta)
+                    stats.features = features
+                    accumulators.stats[head] = stats
+                elif count:
+                    stats.count = count
+                    stats.total, stats.outer = np.array(state[f"{key}.total"]), np.array(state[f"{key}.outer"])
+                    if head in accumulators.kept:
+                        accumulators.kept[head] = [np.array(features)]
+            self._sides[side] = accumulators
+
     def synced(self) -> StreamingMetrics:
         """A copy holding the samples of every `torch.distributed` rank (this object when not distributed).
 

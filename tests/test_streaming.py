@@ -112,6 +112,29 @@ def test_real_side_from_statistics(tmp_path: Path) -> None:
         gan_eval.KID(extractor=StandInExtractor()).set_real(tmp_path / "real.npz")
 
 
+def test_state_dict_round_trip_through_a_file(tmp_path: Path) -> None:
+    metric = gan_eval.StreamingMetrics(ALL, extractor=StandInExtractor(), options=OPTIONS)
+    fed(REAL, metric, real=True)
+    fed(FAKE, metric, real=False)
+    np.savez(tmp_path / "state.npz", **metric.state_dict())
+    restored = gan_eval.StreamingMetrics(ALL, extractor=StandInExtractor(), options=OPTIONS)
+    with np.load(tmp_path / "state.npz", allow_pickle=False) as state:
+        restored.load_state_dict(dict(state))
+    assert {k: restored.compute()[k] for k in KEYS} == {k: metric.compute()[k] for k in KEYS}
+
+    fixed = gan_eval.FID(extractor=StandInExtractor())
+    fixed.set_real(gan_eval.compute_statistics(REAL, StandInExtractor(), progress=False, cache=False))
+    again = gan_eval.FID(extractor=StandInExtractor())
+    again.load_state_dict(fixed.state_dict())
+    fed(FAKE, fixed, real=False)
+    fed(FAKE, again, real=False)
+    assert again.compute()["fid"] == fixed.compute()["fid"]
+    with pytest.raises(
+        gan_eval.GanEvalError, match=r"^state of metrics fid with extractor stand-in; this object computes kid"
+    ):
+        gan_eval.KID(extractor=StandInExtractor()).load_state_dict(fixed.state_dict())
+
+
 @pytest.mark.parametrize(
     ("images", "message"),
     [
