@@ -89,7 +89,8 @@ def _run_fid(args: argparse.Namespace) -> int:
     else:
         print(f"FID: {result.fid:.6f}")
         print(
-            f"n_a={result.n_a} n_b={result.n_b} extractor={result.extractor} "
+            f"n_a={'unknown' if result.n_a is None else result.n_a} "
+            f"n_b={'unknown' if result.n_b is None else result.n_b} extractor={result.extractor} "
             f"weights={result.weights_sha256[:8]} resize={result.resize} "
             f"precision={result.precision} device={result.device} seconds={result.seconds:.1f}"
         )

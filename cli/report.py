@@ -100,11 +100,16 @@ def format_table(result) -> str:
     s = result.settings
     cached = [side for side, hit in result.cached.items() if hit]
     lines.append(
-        f"n_real={result.n_real} n_fake={result.n_fake} extractor={s['extractor']} "
+        f"n_real={_count(result.n_real)} n_fake={_count(result.n_fake)} extractor={s['extractor']} "
         f"weights={str(s['weights_sha256'])[:8]} resize={s['resize']} precision={s['precision']} "
         f"device={s['device']} seconds={result.seconds:.1f} cached={','.join(cached) or 'none'}"
     )
     return "\n".join(lines)
+
+
+def _count(n: int | None) -> str:
+    """A sample count as printed: `unknown` for a statistics file that does not say it."""
+    return "unknown" if n is None else str(n)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ import torch
 from gan_eval.cache import FeatureCache
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.base import FeatureExtractor
-from gan_eval.extractors.inception import INCEPTION_NAME, RESIZE_MODE, InceptionExtractor
+from gan_eval.extractors.inception import INCEPTION_NAME, InceptionExtractor
 from gan_eval.features import InputFeatures, from_statistics, input_features
 from gan_eval.metrics.registry import FAKE, METRICS, REAL, MetricOptions
 from gan_eval.sources import Input, is_generated, open_input
@@ -41,11 +41,12 @@ class FidResult:
     """An FID value with the sample sizes and every setting that changes it.
 
     `generated`: how the images of a generator input were drawn, per side (`real`, `fake`).
+    `n_a`/`n_b` is None for a statistics file that does not say its sample count (pytorch-fid's).
     """
 
     fid: float
-    n_a: int
-    n_b: int
+    n_a: int | None
+    n_b: int | None
     extractor: str
     weights_sha256: str
     resize: str
@@ -103,14 +104,15 @@ class Result:
     `RESULT_KEYS`, every metric's headline numbers and their spreads, as the
     registry declares them) plus the details some metrics add (FID∞'s points,
     the confidence interval); `unavailable` maps a metric that could not run
-    to the reason.
+    to the reason. `n_real`/`n_fake` is None for a statistics file that does
+    not say its sample count (pytorch-fid's, TTUR's).
     """
 
     values: dict[str, Any]
     metrics: tuple[str, ...]
     unavailable: dict[str, str]
-    n_real: int
-    n_fake: int
+    n_real: int | None
+    n_fake: int | None
     settings: dict[str, Any]
     seconds: float
     skipped: dict[str, int]
@@ -208,19 +210,20 @@ def _check_comparable(stats: FeatureStats, reference: dict[str, Any]) -> None:
 
 
 def _settings(extractor: FeatureExtractor | None, inputs: dict[str, InputFeatures]) -> dict[str, Any]:
+    """The extractor's settings; for two statistics inputs, what their files record (`unknown` where neither says)."""
     if extractor is not None:
         return dict(extractor.settings(), gan_eval_version=__version__)
-    meta = inputs[REAL].stats[HEAD_POOL3].meta
-    if not meta.get("extractor"):
-        meta = inputs[FAKE].stats[HEAD_POOL3].meta
-    return {
-        "extractor": meta.get("extractor", INCEPTION_NAME),
-        "weights_sha256": meta.get("weights_sha256", "unknown"),
-        "resize": meta.get("resize", RESIZE_MODE),
-        "precision": meta.get("precision", "unknown"),
-        "device": "cpu",
-        "gan_eval_version": __version__,
+    metas = [inputs[side].stats[HEAD_POOL3].meta for side in (REAL, FAKE)]
+    recorded = {
+        key: next((meta[key] for meta in metas if meta.get(key) not in (None, "unknown")), "unknown")
+        for key in ("extractor", "weights_sha256", "resize", "precision")
     }
+    return dict(recorded, device="cpu", gan_eval_version=__version__)
+
+
+def _count(x: ImageSource | FeatureStats, found: InputFeatures) -> int | None:
+    """Samples read from an input; None for a statistics file that does not say how many made it."""
+    return x.known_count if isinstance(x, FeatureStats) else found.count
 
 
 def _open_sides(
@@ -353,8 +356,8 @@ def evaluate(
         values=values,
         metrics=chosen,
         unavailable=unavailable,
-        n_real=inputs[REAL].count,
-        n_fake=inputs[FAKE].count,
+        n_real=_count(opened[REAL], inputs[REAL]),
+        n_fake=_count(opened[FAKE], inputs[FAKE]),
         settings=settings,
         seconds=round(time.perf_counter() - start, 3),
         skipped={side: len(inputs[side].skipped) for side in (REAL, FAKE)},

@@ -69,6 +69,12 @@ class FeatureStats:
     features: np.ndarray | None = None
     _mu: np.ndarray | None = None
     _sigma: np.ndarray | None = None
+    _count_unknown: bool = False
+
+    @property
+    def known_count(self) -> int | None:
+        """The sample count, or None for statistics whose file does not say it (pytorch-fid's, TTUR's)."""
+        return None if self._count_unknown else self.count
 
     def update(self, features: torch.Tensor | np.ndarray) -> None:
         """Add a batch of features `(B, D)`; accumulation is float64 on the features' device."""
@@ -106,10 +112,13 @@ class FeatureStats:
 
     @classmethod
     def from_moments(
-        cls, mu: np.ndarray, sigma: np.ndarray, count: int, meta: dict[str, Any] | None = None
+        cls, mu: np.ndarray, sigma: np.ndarray, count: int | None, meta: dict[str, Any] | None = None
     ) -> FeatureStats:
-        """Statistics known only by mean `(D,)` and covariance `(D, D)`."""
-        stats = cls(dim=mu.shape[0], count=count, meta=dict(meta or {}))
+        """Statistics known only by mean `(D,)` and covariance `(D, D)`; `count=None` when it is unknown.
+
+        An unknown count is held as `count == 0` (what the metrics read as "no count"); `known_count` is None.
+        """
+        stats = cls(dim=mu.shape[0], count=count or 0, meta=dict(meta or {}), _count_unknown=count is None)
         stats._mu = np.asarray(mu, dtype=np.float64)
         stats._sigma = np.asarray(sigma, dtype=np.float64)
         return stats
@@ -169,9 +178,11 @@ def is_stats_file(path: Path) -> bool:
     return bool({"mu.npy", "sigma.npy"} & names)
 
 
-def _sample_count(arrays: dict[str, Any], meta: dict[str, Any], path: Path) -> int:
-    """`n` from the file (0 when it does not say, as in pytorch-fid's files), refusing a value that is no count."""
-    raw = arrays["n"] if "n" in arrays else meta.get("n", 0)
+def _sample_count(arrays: dict[str, Any], meta: dict[str, Any], path: Path) -> int | None:
+    """`n` from the file (None when it does not say, as in pytorch-fid's files), refusing a value that is no count."""
+    if "n" not in arrays and "n" not in meta:
+        return None
+    raw = arrays["n"] if "n" in arrays else meta["n"]
     value = raw.item() if isinstance(raw, np.ndarray) and raw.ndim == 0 else raw
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -235,8 +246,13 @@ def load_stats(
     if expected_extractor is not None and extractor is not None and extractor != expected_extractor:
         raise GanEvalError(f"statistics file {path} was made with extractor {extractor}, not {expected_extractor}")
     if extractor is None:
+        unknown = [name for key, name in (("weights_sha256", "weights"), ("resize", "resize")) if key not in meta]
+        unknown += ["sample count"] if count is None else []
+        nor = f", nor its {', '.join(unknown)}" if unknown else ""
         warnings.warn(
-            f"statistics file {path} does not say which extractor made it; assuming {expected_extractor or 'the same'}",
+            f"statistics file {path} does not say which extractor made it{nor}; "
+            f"assuming {expected_extractor or 'the other side'}'s settings"
+            + ("; its sample count is reported as unknown" if count is None else ""),
             GanEvalWarning,
             stacklevel=caller_stacklevel(),
         )

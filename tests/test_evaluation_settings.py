@@ -3,6 +3,7 @@ do not say how they were made, a device asked for where no network runs."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -80,3 +81,40 @@ def test_cli_report_refuses_statistics_of_other_weights(tmp_path: Path, capsys, 
     )
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith(f"error: statistics file {real} were made with weights_sha256 abababab..., not ")
+
+
+# --- statistics files that do not say how they were made (pytorch-fid's, TTUR's) -------------------------
+
+
+def peer_file(path: Path, dim: int) -> Path:
+    """A pytorch-fid style statistics file: `mu` and `sigma` only."""
+    np.savez(path, mu=np.zeros(dim), sigma=np.eye(dim))
+    return path
+
+
+def test_peer_file_count_is_unknown_with_one_warning(tmp_path: Path) -> None:
+    path = peer_file(tmp_path / "pytorch_fid.npz", 16)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = gan_eval.evaluate(
+            path, images(2, 20), "fid", extractor=StandInExtractor(), progress=False, cache=False
+        )
+    messages = [str(w.message) for w in caught if issubclass(w.category, GanEvalWarning)]
+    assert messages == [
+        f"statistics file {path} does not say which extractor made it, nor its weights, resize, sample count; "
+        "assuming stand-in's settings; its sample count is reported as unknown"
+    ]
+    assert (result.n_real, result.n_fake) == (None, 20)
+    assert result.to_json()["n_real"] is None
+
+
+def test_cli_two_peer_files_report_unknown_counts_and_settings(tmp_path: Path, capsys) -> None:
+    a, b = peer_file(tmp_path / "a.npz", 2048), peer_file(tmp_path / "b.npz", 2048)
+    code, out, err = run_cli(capsys, "fid", a, b, "--json")
+    assert code == 0, err
+    printed = json.loads(out)
+    assert (printed["n_a"], printed["n_b"]) == (None, None)
+    assert (printed["extractor"], printed["resize"], printed["weights_sha256"]) == ("unknown",) * 3
+    code, out, err = run_cli(capsys, "report", a, b, "--metrics", "fid")
+    assert code == 0, err
+    assert "n_real=unknown n_fake=unknown extractor=unknown weights=unknown resize=unknown" in out

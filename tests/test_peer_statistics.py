@@ -255,7 +255,7 @@ def test_gan_eval_reads_the_peer_arrays_exactly(name: str, peer_run: dict) -> No
     assert stats.mean().dtype == stats.covariance().dtype == np.float64
     np.testing.assert_array_equal(stats.mean(), mu.astype(np.float64))
     np.testing.assert_array_equal(stats.covariance(), sigma.astype(np.float64))
-    assert stats.count == 0  # the peers write no sample count: unknown
+    assert stats.count == 0 and stats.known_count is None  # the peers write no sample count: unknown
 
 
 def expected_fids(name: str, path: Path, reference: Path) -> tuple[float, float, float]:
@@ -277,9 +277,10 @@ def test_fid_of_a_peer_file_equals_the_peer_and_the_naive_formula(name: str, pee
     assert str(path) in messages and str(reference) in messages
     assert result.fid == pytest.approx(naive, rel=REL_FLOAT64)
     assert result.fid == pytest.approx(peer, rel=peer_rel)
-    # what gan-eval says about settings the files do not hold: counts unknown (0), no weights, no precision
-    assert (result.n_a, result.n_b) == (0, 0)
+    # what gan-eval says about settings the files do not hold: counts, extractor, weights, resize, precision unknown
+    assert (result.n_a, result.n_b) == (None, None)
     assert (result.weights_sha256, result.precision) == ("unknown", "unknown")
+    assert (result.extractor, result.resize) == ("unknown", "unknown")
 
 
 @pytest.mark.parametrize("name", ["pytorch-fid save_fid_stats", "clean-fid make_custom_stats"])
@@ -292,8 +293,8 @@ def test_cli_fid_of_a_peer_file(name: str, peer_run: dict, reference: Path, caps
     assert printed["fid"] == pytest.approx(naive, rel=REL_FLOAT64)
     assert printed["fid"] == pytest.approx(peer, rel=peer_rel)
     assert (printed["n_a"], printed["n_b"], printed["weights_sha256"], printed["precision"]) == (
-        0,
-        0,
+        None,
+        None,
         "unknown",
         "unknown",
     )
