@@ -27,10 +27,10 @@ from statistics import NormalDist
 
 import numpy as np
 import torch
+from digits_gaussian import digits_gaussian
 
 from gan_eval.metrics.fid import fid_from_features
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS, fid_interval
-from gan_eval.references import load_reference
 from gan_eval.stats import FeatureStats, GanEvalWarning
 
 
@@ -55,11 +55,8 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore", GanEvalWarning)
 
-    reference = load_reference("digits-train")
-    model = load_reference("digits-all")
-    mean, cov = model.mean(), model.covariance()
-    cov = cov + np.eye(len(mean)) * 1e-6 * np.trace(cov) / len(mean)
-    factor = torch.from_numpy(np.linalg.cholesky(cov))
+    reference, mean, factor = digits_gaussian()
+    factor = torch.from_numpy(factor)
     generator = torch.Generator().manual_seed(0)
     z = NormalDist().inv_cdf(0.5 + args.level / 2)
     boot_sizes = {int(v) for v in args.bootstrap_sizes.split(",") if v}

@@ -28,11 +28,11 @@ import warnings
 from statistics import NormalDist
 
 import numpy as np
+from digits_gaussian import digits_gaussian
 
 from gan_eval.gate import Limits, compare, make_baseline
 from gan_eval.metrics.fid import fid_from_features
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS, fid_interval
-from gan_eval.references import load_reference
 from gan_eval.stats import GanEvalWarning
 
 
@@ -53,11 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore", GanEvalWarning)
 
-    reference = load_reference("digits-train")
-    model = load_reference("digits-all")
-    mean, cov = model.mean(), model.covariance()
-    cov = cov + np.eye(len(mean)) * 1e-6 * np.trace(cov) / len(mean)
-    factor = np.linalg.cholesky(cov)
+    reference, mean, factor = digits_gaussian()
     rng = np.random.default_rng(0)
     direction = rng.normal(size=len(mean))
     direction /= np.linalg.norm(direction)

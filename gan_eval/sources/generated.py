@@ -25,7 +25,6 @@ generator.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from collections.abc import Callable, Iterable
@@ -40,6 +39,7 @@ from torch.utils.data import DataLoader
 from gan_eval.errors import GanEvalError
 from gan_eval.sources.arrays import ArraySource
 from gan_eval.sources.base import ImageSource
+from gan_eval.weights import file_sha256
 
 GENERATOR_BATCH = 500
 LATENT_ATTRIBUTES = ("latent_dim", "nz", "z_dim")
@@ -61,7 +61,26 @@ def _as_uint8(images: Any, what: str, value_range: tuple[float, float]) -> np.nd
     return batch.load_range(0, len(batch))
 
 
-class _DrawnInBatches:
+class _Sequential:
+    """`n` images named `name[i]`, read through `load_range` (which each kind of source defines)."""
+
+    name: str
+    n: int
+
+    def __len__(self) -> int:
+        return self.n
+
+    def describe(self, index: int) -> str:
+        return f"{self.name}[{index}]"
+
+    def load(self, index: int) -> np.ndarray:
+        return self.load_range(index, index + 1)[0]
+
+    def load_range(self, start: int, stop: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+class _DrawnInBatches(_Sequential):
     """Images `0..n-1` made batch by batch by `_draw(b, count)`; only the batch last drawn is kept."""
 
     def __init__(self, name: str, n: int, batch_size: int, value_range: tuple[float, float]) -> None:
@@ -74,15 +93,6 @@ class _DrawnInBatches:
         self.batch_size = batch_size
         self.value_range = value_range
         self._last: tuple[int, np.ndarray] | None = None
-
-    def __len__(self) -> int:
-        return self.n
-
-    def describe(self, index: int) -> str:
-        return f"{self.name}[{index}]"
-
-    def load(self, index: int) -> np.ndarray:
-        return self.load_range(index, index + 1)[0]
 
     def load_range(self, start: int, stop: int) -> np.ndarray:
         """Images `start:stop` as `(B, H, W, 3)` uint8."""
@@ -212,7 +222,7 @@ def known_image_count(batches: Any) -> int | None:
     return total - total % batches.batch_size if batches.drop_last else total
 
 
-class BatchIterableSource:
+class BatchIterableSource(_Sequential):
     """The first `n` images of an iterable of batches (`(B, 3, H, W)`, or `(images, labels)`), read once in order."""
 
     def __init__(
@@ -236,15 +246,6 @@ class BatchIterableSource:
         self._iterator: Any = None
         self._position = 0
         self._pending = np.zeros((0, 1, 1, 3), np.uint8)
-
-    def __len__(self) -> int:
-        return self.n
-
-    def describe(self, index: int) -> str:
-        return f"{self.name}[{index}]"
-
-    def load(self, index: int) -> np.ndarray:
-        return self.load_range(index, index + 1)[0]
 
     def load_range(self, start: int, stop: int) -> np.ndarray:
         """Images `start:stop` as `(B, H, W, 3)` uint8; `start` may not go back to images already read."""
@@ -279,14 +280,6 @@ class BatchIterableSource:
         return {"generator": self.name, "kind": "iterable", "n": self.n, "value_range": list(self.value_range)}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def open_generator_file(
     path: str | os.PathLike[str],
     n: int,
@@ -319,7 +312,7 @@ def open_generator_file(
             samples = sample(generator, config, n, seed=seed)
         except GanEvalError as exc:  # NaN or out-of-range output: name the checkpoint it came from
             raise GanEvalError(f"generator {path}: {exc}") from None
-        settings["generator_sha256"] = _sha256(path / WEIGHTS_FILE)
+        settings["generator_sha256"] = file_sha256(path / WEIGHTS_FILE)
         return ArraySource(samples, f"samples of {path}"), settings
     if not path.is_file():
         raise GanEvalError(f"generator {path} does not exist (expected a checkpoint folder or a TorchScript file)")
@@ -331,5 +324,5 @@ def open_generator_file(
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GanEvalError(f"{path}: not a TorchScript generator ({reason[:200]})") from None
     source = ModuleSource(module, n, seed, latent_dim, name=f"generator {path}")
-    settings.update(generator_sha256=_sha256(path), latent_dim=source.latent_dim)
+    settings.update(generator_sha256=file_sha256(path), latent_dim=source.latent_dim)
     return source, settings
