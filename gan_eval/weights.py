@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 import warnings
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -127,7 +127,8 @@ class InceptionWeights:
     """A checked Inception weights file, converted to `InceptionV3TF`'s state dict.
 
     `heads` lists the outputs these weights can give: always `pool3`, and
-    `logits_unbiased` when the file has the classifier.
+    `logits_unbiased` when the file has a usable classifier. `unusable_heads`
+    maps a head the file holds but that cannot be used to the one-line reason.
     """
 
     path: Path
@@ -135,6 +136,7 @@ class InceptionWeights:
     file_format: str
     heads: tuple[str, ...]
     state_dict: dict[str, torch.Tensor]
+    unusable_heads: dict[str, str] = field(default_factory=dict)
 
 
 def file_sha256(path: Path) -> str:
@@ -217,6 +219,19 @@ def _check_architecture(path: Path, state: dict[str, torch.Tensor]) -> tuple[str
     return (HEAD_POOL3, HEAD_LOGITS) if has_fc else (HEAD_POOL3,)
 
 
+def degenerate_classifier(path: Path, state: dict[str, torch.Tensor]) -> str | None:
+    """Why the classifier of `state` cannot give an Inception Score, or None.
+
+    The unbiased logits are `fc.weight @ pool3`: when every row of `fc.weight` is the same (all zeros
+    included), every class gets the same logit, p(y|x) is uniform for every image and IS is exactly 1.
+    """
+    weight = state["fc.weight"]
+    if not (weight == weight[:1]).all():
+        return None
+    what = "all zeros" if not weight.any() else "every row the same"
+    return f"weights file {path} has a degenerate classifier (fc.weight {what}: every logit equal, IS would be 1)"
+
+
 def load_weights(path: str | os.PathLike[str]) -> InceptionWeights:
     """Read and check an Inception weights file of either format."""
     path = Path(path)
@@ -233,9 +248,15 @@ def load_weights(path: str | os.PathLike[str]) -> InceptionWeights:
     else:
         state, fmt = _from_state_dict(path), "state-dict"
     heads = _check_architecture(path, state)
+    unusable: dict[str, str] = {}
+    problem = degenerate_classifier(path, state) if HEAD_LOGITS in heads else None
+    if problem is not None:
+        heads, unusable = (HEAD_POOL3,), {HEAD_LOGITS: problem}
     if HEAD_LOGITS not in heads:
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    return InceptionWeights(path=path, sha256=sha, file_format=fmt, heads=heads, state_dict=state)
+    return InceptionWeights(
+        path=path, sha256=sha, file_format=fmt, heads=heads, state_dict=state, unusable_heads=unusable
+    )
 
 
 def weights_cache_dir() -> Path:

@@ -16,9 +16,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from cli_runner import run_cli
 
+import gan_eval
 from gan_eval.errors import GanEvalError
 from gan_eval.weights import (
     HEAD_LOGITS,
@@ -314,3 +317,37 @@ def test_download_of_unusable_weights_leaves_nothing(tmp_path: Path, monkeypatch
     with _serving(bogus) as base, pytest.raises(GanEvalError, match="not usable"):
         download_weights(f"{base}/good/{NAME_TEMPLATE.format(sha[:8])}", progress=False)
     assert _cache_entries() == []
+
+
+# --- a degenerate classifier (all zeros, or every row the same) gives IS 1 for any images ---------------
+
+
+@pytest.fixture(scope="module", params=["zeros", "equal-rows"])
+def degenerate_classifier_file(request, real_weights: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real pool3 weights with a classifier whose unbiased logits are equal for every class."""
+    state = dict(load_weights(real_weights).state_dict)
+    row = torch.zeros(2048) if request.param == "zeros" else torch.linspace(-1, 1, 2048)
+    state["fc.weight"], state["fc.bias"] = row.expand(1008, 2048).clone(), torch.randn(1008)
+    path = tmp_path_factory.mktemp("degenerate") / f"{request.param}.pth"
+    torch.save(state, path)
+    return path
+
+
+def test_a_degenerate_classifier_gives_no_logits_head(degenerate_classifier_file: Path) -> None:
+    weights = load_weights(degenerate_classifier_file)
+    assert weights.heads == (HEAD_POOL3,)
+    reason = weights.unusable_heads[HEAD_LOGITS]
+    assert reason.startswith(f"weights file {degenerate_classifier_file} has a degenerate classifier")
+    assert "\n" not in reason
+
+
+def test_inception_score_with_a_degenerate_classifier_is_refused(degenerate_classifier_file: Path, capsys) -> None:
+    images = degenerate_classifier_file.parent / "images.npy"
+    np.save(images, np.random.default_rng(0).integers(0, 256, (10, 16, 16, 3), dtype=np.uint8))
+    code, _, err = run_cli(
+        capsys, "report", images, images, "--metrics", "is", "--weights", degenerate_classifier_file, "--quiet"
+    )
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"error: Inception Score (is) cannot be computed: weights file {degenerate_classifier_file} ")
+    with pytest.raises(GanEvalError, match="has a degenerate classifier"):
+        gan_eval.evaluate(images, images, "is", weights=degenerate_classifier_file, device="cpu", progress=False)

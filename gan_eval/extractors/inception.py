@@ -79,6 +79,7 @@ class InceptionExtractor:
             raise GanEvalError("--precision tf32 needs CUDA; on CPU use 'exact' (or 'bf16')")
         self.weights_sha256 = weights.sha256
         self.heads = weights.heads
+        self.unusable_heads = dict(weights.unusable_heads)
         self.dims = {HEAD_POOL3: InceptionV3TF.POOL3_DIM, HEAD_LOGITS: InceptionV3TF.NUM_CLASSES}
         self._weights: InceptionWeights | None = weights
         self._net: InceptionV3TF | None = None
@@ -132,6 +133,8 @@ class InceptionExtractor:
     ) -> dict[str, torch.Tensor]:
         """Features per head, each `(N, dims[head])` float32 on `self.device`."""
         missing = [h for h in heads if h not in self.heads]
+        if missing and missing[0] in self.unusable_heads:
+            raise GanEvalError(self.unusable_heads[missing[0]])
         if missing:
             raise GanEvalError(
                 f"the weights {self.weights_sha256[:8]} have no {missing[0]} head "
