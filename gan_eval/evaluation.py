@@ -32,6 +32,7 @@ from gan_eval.version import __version__
 from gan_eval.weights import HEAD_LOGITS, HEAD_POOL3, load_weights, resolve_weights_path
 
 POOL3_DIM = 2048
+STATISTICS_DEVICE = "cpu"  # where the metric math runs when both inputs are statistics (no network)
 DEFAULT_METRICS = tuple(METRICS)
 RESULT_KEYS = tuple(key for metric in METRICS.values() for key in metric.headline_keys)
 
@@ -224,7 +225,7 @@ def _settings(extractor: FeatureExtractor | None, inputs: dict[str, InputFeature
         key: next((meta[key] for meta in metas if meta.get(key) not in (None, "unknown")), "unknown")
         for key in ("extractor", "weights_sha256", "resize", "precision")
     }
-    return dict(recorded, device="cpu", gan_eval_version=__version__)
+    return dict(recorded, device=STATISTICS_DEVICE, gan_eval_version=__version__)
 
 
 def _count(x: ImageSource | FeatureStats, found: InputFeatures) -> int | None:
@@ -323,6 +324,13 @@ def evaluate(
     images = [x for x in opened.values() if not isinstance(x, FeatureStats)]
     if extractor is None and images:
         extractor = load_extractor(weights, device, precision, progress)
+    elif extractor is None and device is not None and parse_device(device).type != "cpu":
+        warnings.warn(
+            f"--device {device}: both inputs are statistics, so no network runs; "
+            f"the FID math runs on {STATISTICS_DEVICE}",
+            GanEvalWarning,
+            stacklevel=caller_stacklevel(),
+        )
     check(
         tuple(extractor.heads) if extractor is not None else (HEAD_POOL3,),
         getattr(extractor, "unusable_heads", None),
@@ -353,7 +361,7 @@ def evaluate(
             progress=progress,
             skip_bad=skip_bad,
         )
-    metric_device = str(extractor.device) if extractor is not None else "cpu"
+    metric_device = str(extractor.device) if extractor is not None else STATISTICS_DEVICE
     values: dict[str, Any] = {}
     for name in chosen:
         values.update(METRICS[name].compute(inputs[REAL], inputs[FAKE], options, metric_device))

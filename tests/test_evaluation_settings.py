@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from cli_runner import run_cli
 from stand_in import StandInExtractor
 
@@ -118,3 +119,36 @@ def test_cli_two_peer_files_report_unknown_counts_and_settings(tmp_path: Path, c
     code, out, err = run_cli(capsys, "report", a, b, "--metrics", "fid")
     assert code == 0, err
     assert "n_real=unknown n_fake=unknown extractor=unknown weights=unknown resize=unknown" in out
+
+
+# --- a device asked for where no network runs ------------------------------------------------------------
+
+
+def small_stats(seed: int) -> FeatureStats:
+    stats = FeatureStats(16, meta={"source": f"set {seed}"})
+    stats.update(np.random.default_rng(seed).normal(size=(40, 16)))
+    return stats
+
+
+def test_gpu_device_with_two_statistics_inputs_says_where_the_math_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # parse_device's check only: nothing runs there
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = gan_eval.evaluate(small_stats(0), small_stats(1), "fid", device="cuda", progress=False)
+    messages = [str(w.message) for w in caught if issubclass(w.category, GanEvalWarning)]
+    assert messages == ["--device cuda: both inputs are statistics, so no network runs; the FID math runs on cpu"]
+    assert result.settings["device"] == "cpu"
+
+
+def test_cpu_device_with_two_statistics_inputs_is_silent() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GanEvalWarning)
+        gan_eval.evaluate(small_stats(0), small_stats(1), "fid", device="cpu", progress=False)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
+def test_cli_cuda_with_two_statistics_files_and_no_cuda_is_an_error(tmp_path: Path, capsys) -> None:
+    a, b = peer_file(tmp_path / "a.npz", 2048), peer_file(tmp_path / "b.npz", 2048)
+    code, _, err = run_cli(capsys, "fid", a, b, "--device", "cuda")
+    assert (code, err) == (2, "error: --device cuda: CUDA is not available on this machine\n")
