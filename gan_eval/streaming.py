@@ -330,7 +330,7 @@ class StreamingMetrics:
             values=values,
             metrics=self.metrics,
             unavailable={},
-            n_real=inputs[REAL].count,
+            n_real=inputs[REAL].stats[HEAD_POOL3].known_count,  # None for a peer's file that does not say
             n_fake=inputs[FAKE].count,
             settings=dict(
                 self.extractor.settings(), gan_eval_version=__version__, metric_options=self.options.to_json()

@@ -21,7 +21,7 @@ from stand_in import StandInExtractor
 
 import gan_eval
 from gan_eval.metrics.registry import MetricOptions
-from gan_eval.stats import save_stats
+from gan_eval.stats import GanEvalWarning, save_stats
 
 OPTIONS = MetricOptions(kid_subsets=10, kid_subset_size=8)
 ALL = ("fid", "kid", "pr", "dc")
@@ -201,3 +201,15 @@ def test_two_gloo_processes_equal_one(tmp_path: Path) -> None:
     for key in KEYS:
         assert parallel[key] == pytest.approx(single[key], rel=1e-9, abs=1e-12), key
     assert (parallel["n_real"], parallel["n_fake"]) == (24, 20)
+
+
+def test_a_peer_file_as_the_real_side_has_an_unknown_count(tmp_path) -> None:
+    """pytorch-fid's files hold only mu and sigma: the real count is unknown (None), not 0."""
+    stats = gan_eval.compute_statistics(REAL, StandInExtractor(), progress=False, cache=False)
+    np.savez(tmp_path / "peer.npz", mu=stats.mean(), sigma=stats.covariance())
+    metric = gan_eval.FID(extractor=StandInExtractor())
+    with pytest.warns(GanEvalWarning):
+        metric.set_real(tmp_path / "peer.npz")
+    metric.update(FAKE, real=False)
+    result = metric.compute()
+    assert result.n_real is None and result.n_fake == len(FAKE)
