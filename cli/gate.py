@@ -85,7 +85,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="B",
         help="deprecated: 0 means --ci-groups 0; any other B is ignored (the noise is a grouped jackknife)",
     )
-    gate.add_argument("--baseline", metavar="BASELINE.json", help="the baseline to compare with")
+    gate.add_argument(
+        "--baseline",
+        metavar="BASELINE.json",
+        help="the baseline to compare with (with no limit given: fid may not rise beyond the noise)",
+    )
     gate.add_argument("--update-baseline", action="store_true", help="write this evaluation as the new baseline")
     limits = gate.add_argument_group("limits")
     for flag, key, kind in LIMIT_FLAGS:
@@ -176,8 +180,10 @@ def _table(verdict) -> str:
 def run(args: argparse.Namespace) -> int:
     """Judge, print the verdict, optionally update the baseline; returns 0 pass, 1 regression."""
     from gan_eval.gate import (
+        DEFAULT_RULE,
         check_comparable,
         compare,
+        default_limits,
         load_baseline,
         load_result,
         make_baseline,
@@ -188,7 +194,12 @@ def run(args: argparse.Namespace) -> int:
     _check_sources(args)
     limits = _limits(args)
     if not limits.metrics() and not args.update_baseline:
-        raise GanEvalError("no limit set: give --max-fid, --max-increase or another limit (see --help)")
+        if not args.baseline:
+            raise GanEvalError(
+                "no limit set: give --baseline FILE (default rule: fid must not rise beyond the noise), "
+                "--max-fid or another limit (see --help)"
+            )
+        limits = default_limits(args.alpha)
     if args.update_baseline and not args.baseline:
         raise GanEvalError("--update-baseline needs --baseline FILE to write")
     baseline = None
@@ -207,6 +218,9 @@ def run(args: argparse.Namespace) -> int:
         message = f"baseline written to {args.baseline}: fid {result['fid']:.6g} (n_fake={result['n_fake']})"
         print(json.dumps({"updated_baseline": args.baseline, "fid": result["fid"]}) if args.json else message)
         return 0
+    if limits.default_rule:
+        flag = next(f for f, key, kind in LIMIT_FLAGS if kind == "inc" and key == "fid")
+        print(f"note: {DEFAULT_RULE} ({flag} 0; give a limit to choose another)", file=sys.stderr)
     verdict = compare(result, baseline, limits)
     if args.json:
         print(json.dumps(dict(verdict.to_json(), result=result)))

@@ -17,6 +17,8 @@ or higher is better, and which has a noise estimate):
   increase is at most δ, a normal Δ makes a false alarm at most α likely;
   `benchmarks/gate_false_alarms.py` measures it. Without a noise estimate on
   either side, σ_Δ = 0 and δ is a plain threshold.
+  With a baseline and no limit at all, the default rule is δ = 0 for FID
+  (`default_limits`): no increase beyond the noise.
 
 A baseline is a JSON file holding the values and every setting that makes
 numbers comparable (extractor, weights sha256, resize, precision, sample
@@ -57,10 +59,19 @@ class Limits:
     minimum: dict[str, float] = field(default_factory=dict)
     max_increase: dict[str, float] = field(default_factory=dict)
     alpha: float = DEFAULT_ALPHA
+    default_rule: bool = False
 
     def metrics(self) -> set[str]:
         """Every result key a limit applies to."""
         return set(self.maximum) | set(self.minimum) | set(self.max_increase)
+
+
+DEFAULT_RULE = "no limit given: applying the default rule, fid must not rise over the baseline beyond the noise"
+
+
+def default_limits(alpha: float = DEFAULT_ALPHA) -> Limits:
+    """The rule when no limit is given: FID may not rise over the baseline beyond the noise (`--max-increase 0`)."""
+    return Limits(max_increase={"fid": 0.0}, alpha=alpha, default_rule=True)
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,7 @@ class Verdict:
 
     passed: bool
     checks: tuple[Check, ...]
+    default_rule: bool = False
 
     def summary(self) -> str:
         """One line: PASS or FAIL and the failed checks' reasons."""
@@ -96,6 +108,7 @@ class Verdict:
             "passed": self.passed,
             "summary": self.summary(),
             "checks": [c.__dict__ for c in self.checks],
+            "default_rule": self.default_rule,
         }
 
 
@@ -182,7 +195,7 @@ def compare(result: dict[str, Any], baseline: dict[str, Any] | None, limits: Lim
                     f"{delta:g} + noise {margin:.3g} (alpha={limits.alpha:g})"
                 )
         checks.append(Check(metric, float(now), before, ", ".join(parts), bool(failures), "; ".join(failures)))
-    return Verdict(not any(c.failed for c in checks), tuple(checks))
+    return Verdict(not any(c.failed for c in checks), tuple(checks), limits.default_rule)
 
 
 def make_baseline(result: dict[str, Any]) -> dict[str, Any]:

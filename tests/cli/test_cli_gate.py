@@ -8,8 +8,10 @@ runs the real network on a few images against a shipped reference.
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -105,7 +107,7 @@ def test_other_settings_are_refused(capsys, tmp_path: Path, results: dict[str, P
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--result", "{good}"), "no limit set"),
+        (("--result", "{good}"), "no limit set: give --baseline FILE"),
         (("--result", "{good}", "--real", "x", "--max-fid", "1"), "drop --real"),
         (("--real", "digits-test", "--max-fid", "1"), "exactly one of --fake and --generator"),
         (("--real", "digits-test", "--generator", "g", "--max-fid", "1"), "needs -n"),
@@ -124,6 +126,31 @@ def test_usage_errors(capsys, tmp_path: Path, results: dict[str, Path], args: tu
     assert code == 2
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def _result_file(path: Path, fid: float, fid_std: float) -> Path:
+    """A result as `report --json` writes it, reduced to what the gate reads, with a known FID and noise."""
+    settings = {"extractor": "inception-v3-compat", "weights_sha256": "0" * 64, "resize": "tf-bilinear"}
+    path.write_text(json.dumps({"settings": settings, "n_real": 500, "n_fake": 500, "fid": fid, "fid_std": fid_std}))
+    return path
+
+
+@pytest.mark.parametrize(("share", "expected"), [(0.99, 0), (1.01, 1)])
+def test_no_limit_with_a_baseline_applies_the_default_rule(capsys, tmp_path: Path, share: float, expected: int) -> None:
+    """A baseline alone: fid may rise by up to z * sqrt(s_now^2 + s_base^2) (alpha 0.01), not beyond."""
+    baseline = tmp_path / "baseline.json"
+    start = _result_file(tmp_path / "start.json", 10.0, 0.5)
+    assert run_cli(capsys, "gate", "--result", start, "--baseline", baseline, "--update-baseline")[0] == 0
+    noise = NormalDist().inv_cdf(0.99) * math.sqrt(0.5**2 + 0.5**2)
+    now = _result_file(tmp_path / "now.json", 10.0 + share * noise, 0.5)
+    code, out, err = run_cli(capsys, "gate", "--result", now, "--baseline", baseline, "--json")
+    assert code == expected, out + err
+    assert err.count("\n") == 1 and "default rule" in err and "--max-increase 0" in err
+    verdict = json.loads(out)
+    assert verdict["default_rule"] is True
+    assert [(c["metric"], c["failed"]) for c in verdict["checks"]] == [("fid", bool(expected))]
+    code, out, err = run_cli(capsys, "gate", "--result", now, "--baseline", baseline, "--max-increase", "0")
+    assert code == expected and err == ""
 
 
 @pytest.mark.inception
