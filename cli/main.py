@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="recompute the shipped reference statistics (reference_stats/) and their manifest",
     )
     stats.add_argument("--reference-dir", help="with --rebuild-reference: write there instead of the package")
+    stats.add_argument(
+        "--keep-features",
+        action="store_true",
+        help="also store the per-sample pool3 features (float32, N x 2048), so KID and precision/recall can use "
+        "the file as a reference",
+    )
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     add_extraction_options(stats)
     add_cache_option(stats)
@@ -135,9 +141,12 @@ def _rebuild_reference(args: argparse.Namespace) -> int:
 
 
 def _run_stats(args: argparse.Namespace) -> int:
-    from gan_eval.evaluation import compute_statistics, load_extractor
+    from gan_eval.cache import FeatureCache
+    from gan_eval.evaluation import load_extractor
+    from gan_eval.features import input_features
     from gan_eval.sources import open_input
     from gan_eval.stats import FeatureStats, save_stats
+    from gan_eval.weights import HEAD_POOL3
 
     if args.rebuild_reference:
         return _rebuild_reference(args)
@@ -153,18 +162,21 @@ def _run_stats(args: argparse.Namespace) -> int:
     if isinstance(opened, FeatureStats):
         raise GanEvalError(f"{args.path} is already a statistics file")
     extractor = load_extractor(args.weights, args.device, args.precision, not args.quiet)
-    stats = compute_statistics(
+    found = input_features(
         opened,
         extractor,
+        (HEAD_POOL3,),
+        (HEAD_POOL3,) if args.keep_features else (),
+        cache=None if args.no_cache else FeatureCache(),
         batch_size=args.batch_size,
         workers=args.workers,
         progress=not args.quiet,
         skip_bad=args.skip_bad,
-        value_range=args.float_range,
-        cache=not args.no_cache,
     )
+    stats = found.stats[HEAD_POOL3]
+    stats.features = found.features.get(HEAD_POOL3)
     save_stats(stats, args.output)
-    summary = dict(stats.meta, n=stats.count, output=args.output)
+    summary = dict(stats.meta, n=stats.count, output=args.output, features=stats.features is not None)
     if args.json:
         print(json.dumps(summary))
     else:

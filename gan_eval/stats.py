@@ -8,7 +8,8 @@ derived at the end.
 
 Files are `.npz` archives with `mu` and `sigma` (float64), the keys that
 pytorch-fid, TTUR and clean-fid read, plus `n` and the settings that made
-them (`gan_eval_meta`, a JSON string). They are loaded without pickle.
+them (`gan_eval_meta`, a JSON string), and optionally the per-sample
+`features` (float32) for KID and the k-NN metrics. They are loaded without pickle.
 """
 
 from __future__ import annotations
@@ -156,14 +157,23 @@ def _symmetrize(matrix: np.ndarray, block: int = 256) -> np.ndarray:
 
 
 def save_stats(stats: FeatureStats, path: str | os.PathLike[str]) -> None:
-    """Write `mu`, `sigma`, `n` and `gan_eval_meta` to an `.npz` file, atomically."""
+    """Write `mu`, `sigma`, `n`, `gan_eval_meta` and, when set, `features` `(N, D)` float32 to an `.npz`, atomically.
+
+    Readers of `mu` and `sigma` alone (pytorch-fid, clean-fid) ignore the other members.
+    """
     meta = dict(stats.meta, n=stats.count, dim=stats.dim)
+    extra = {}
+    if stats.features is not None:
+        if stats.features.shape != (stats.count, stats.dim):
+            raise ValueError(f"features of shape {stats.features.shape} for {stats.count} {stats.dim}-d samples")
+        extra["features"] = np.ascontiguousarray(stats.features, dtype=np.float32)
     buffer = io.BytesIO()
     np.savez(
         buffer,
         mu=stats.mean(),
         sigma=stats.covariance(),
         n=np.int64(stats.count),
+        **extra,
         **{META_KEY: np.array(json.dumps(meta, sort_keys=True))},
     )
     atomic_write_bytes(path, buffer.getvalue())
@@ -258,4 +268,17 @@ def load_stats(
         )
     meta.setdefault("source", str(path))
     meta["file"] = str(path)  # where these statistics were read from, for messages (`source` is what made them)
-    return FeatureStats.from_moments(mu.astype(np.float64), sigma.astype(np.float64), count, meta)
+    stats = FeatureStats.from_moments(mu.astype(np.float64), sigma.astype(np.float64), count, meta)
+    stats.features = _per_sample_features(arrays.get("features"), count, dim, path)
+    return stats
+
+
+def _per_sample_features(features: np.ndarray | None, count: int | None, dim: int, path: Path) -> np.ndarray | None:
+    """The file's `features` `(N, D)` as float32 (written by `gan-eval stats --keep-features`), or None."""
+    if features is None:
+        return None
+    if features.ndim != 2 or features.shape[1] != dim or (count is not None and features.shape[0] != count):
+        raise GanEvalError(f"statistics file {path} has features of shape {features.shape}; expected ({count}, {dim})")
+    if not np.issubdtype(features.dtype, np.floating) or not np.isfinite(features).all():
+        raise GanEvalError(f"statistics file {path} has non-float or non-finite features")
+    return features.astype(np.float32, copy=False)

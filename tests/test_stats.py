@@ -106,6 +106,33 @@ def test_file_reads_like_pytorch_fid_and_clean_fid(features: np.ndarray, tmp_pat
     assert meta["n"] == 100
 
 
+def test_kept_features_round_trip_beside_mu_and_sigma(features: np.ndarray, tmp_path: Path) -> None:
+    """Per-sample features travel in the same file; mu and sigma stay what peers read."""
+    stats = stats_of(features)
+    stats.meta.update(extractor=EXTRACTOR)
+    stats.features = features
+    path = tmp_path / "stats.npz"
+    save_stats(stats, path)
+    with np.load(path) as data:
+        assert data["features"].dtype == np.float32 and data["features"].shape == (100, 12)
+        assert_close(data["mu"], np.mean(features.astype(np.float64), axis=0))
+        assert_close(data["sigma"], np.cov(features.astype(np.float64), rowvar=False))
+    loaded = load_stats(path, expected_extractor=EXTRACTOR, expected_dim=12)
+    np.testing.assert_array_equal(loaded.features, features)
+    stats.features = None
+    save_stats(stats, tmp_path / "plain.npz")
+    assert load_stats(tmp_path / "plain.npz").features is None
+
+
+def test_load_refuses_features_that_do_not_match(features: np.ndarray, tmp_path: Path) -> None:
+    path = tmp_path / "stats.npz"
+    stats = stats_of(features)
+    np.savez(path, mu=stats.mean(), sigma=stats.covariance(), n=np.int64(100), features=features[:-1])
+    with warnings.catch_warnings(), pytest.raises(GanEvalError, match=r"features of shape \(99, 12\); expected"):
+        warnings.simplefilter("ignore", GanEvalWarning)  # a file without gan_eval_meta, like a peer's
+        load_stats(path)
+
+
 def test_foreign_file_without_metadata_loads_with_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "foreign.npz"
     np.savez(path, mu=np.zeros(3), sigma=np.eye(3))
