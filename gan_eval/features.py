@@ -3,6 +3,9 @@
 `input_features` looks each head up in the feature cache; the heads it does
 not find are extracted together in a single pass over the images (so pool3
 and the logits come from one forward pass), and the new entries are stored.
+A pass that writes to the cache runs every head the extractor offers and
+stores each with its per-sample features, so the next command on the same
+input (a `report` after `fid`) reads everything from the cache.
 A statistics file gives pool3 statistics only.
 """
 
@@ -67,7 +70,7 @@ def input_features(
     keys: dict[str, str] = {}
     if use_cache:
         fp = fingerprint()
-        keys = {h: entry_key(fp, extractor.settings(), h, skip_bad) for h in heads}
+        keys = {h: entry_key(fp, extractor.settings(), h, skip_bad) for h in (*heads, *extractor.heads)}
     result = InputFeatures(source.name, {})
     missing = []
     for head in heads:
@@ -83,11 +86,12 @@ def input_features(
     result.cached_heads = tuple(h for h in heads if h not in missing)
     if not missing:
         return result
-    keep = any(h in need_features for h in missing)
+    keep = use_cache or any(h in need_features for h in missing)
+    extra = _heads_worth_caching(extractor, heads, cache, keys) if use_cache else ()
     fresh = extract(
         source,
         extractor,
-        tuple(missing),
+        (*missing, *extra),
         batch_size=batch_size,
         workers=workers,
         progress=progress,
@@ -95,12 +99,26 @@ def input_features(
         keep_features=keep,
     )
     result.skipped = fresh.skipped
-    for head in missing:
+    for head in (*missing, *extra):
         stats = fresh.stats[head]
         stats.meta.update(_stats_meta(extractor, source, len(fresh.skipped)))
-        result.stats[head] = stats
-        if keep:
-            result.features[head] = fresh.features[head]
         if use_cache:
             cache.store(keys[head], stats, fresh.features.get(head), {"skipped": fresh.skipped})
+        if head in extra:
+            continue
+        result.stats[head] = stats
+        if head in need_features:
+            result.features[head] = fresh.features[head]
     return result
+
+
+def _heads_worth_caching(
+    extractor: FeatureExtractor, heads: tuple[str, ...], cache: FeatureCache, keys: dict[str, str]
+) -> tuple[str, ...]:
+    """The extractor's other usable heads that the cache lacks (with features): the same pass gives them."""
+    unusable = getattr(extractor, "unusable_heads", {})
+    return tuple(
+        h
+        for h in extractor.heads
+        if h not in heads and h not in unusable and cache.load(keys[h], need_features=True) is None
+    )

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_eval.cache import FeatureCache
+from gan_eval.cache import FeatureCache, entry_key
 from gan_eval.evaluation import evaluate
 from gan_eval.features import input_features
 from gan_eval.metrics.registry import MetricOptions
@@ -55,11 +55,64 @@ def test_statistics_only_entry_is_extended_when_features_are_needed(stand_in, tm
     counting = Counting(stand_in)
     cache = FeatureCache(tmp_path)
     source = ArraySource(images(1, 20))
-    input_features(source, counting, ("pool3",), (), cache=cache, progress=False)
+    first = input_features(source, counting, ("pool3",), (), cache=cache, progress=False)
+    key = entry_key(source.fingerprint(), stand_in.settings(), "pool3", False)
+    cache.store(key, first.stats["pool3"])  # an entry as older versions wrote it: statistics only
+    assert cache.load(key).features is None
+    statistics_only = input_features(source, counting, ("pool3",), (), cache=cache, progress=False)
+    assert counting.images == 20 and statistics_only.cached_heads == ("pool3",)
+    input_features(source, counting, ("pool3",), ("pool3",), cache=cache, progress=False)
+    assert counting.images == 40 and cache.load(key).features.shape == (20, 16)
     input_features(source, counting, ("pool3",), ("pool3",), cache=cache, progress=False)
     assert counting.images == 40
-    input_features(source, counting, ("pool3",), ("pool3",), cache=cache, progress=False)
-    assert counting.images == 40
+
+
+def test_a_statistics_pass_caches_the_per_sample_features_too(stand_in, tmp_path: Path) -> None:
+    counting = Counting(stand_in)
+    cache = FeatureCache(tmp_path)
+    source = ArraySource(images(2, 20))
+    found = input_features(source, counting, ("pool3",), (), cache=cache, progress=False)
+    assert found.features == {}
+    again = input_features(source, counting, ("pool3",), ("pool3",), cache=cache, progress=False)
+    assert counting.images == 20 and again.cached_heads == ("pool3",)
+    direct = stand_in.extract(torch.from_numpy(images(2, 20)).permute(0, 3, 1, 2))["pool3"]
+    np.testing.assert_array_equal(again.features["pool3"], direct.numpy())
+
+
+class TwoHeads(Counting):
+    """The stand-in with a second head (`logits`, the first 8 pool3 dims doubled), as Inception has."""
+
+    def __init__(self, inner) -> None:
+        super().__init__(inner)
+        self.heads = ("pool3", "logits")
+        self.dims = {"pool3": 16, "logits": 8}
+
+    def extract(self, images, heads=("pool3",)):
+        pool3 = super().extract(images, ("pool3",))["pool3"]
+        return {h: pool3 if h == "pool3" else 2 * pool3[:, :8] for h in heads}
+
+
+def test_a_pool3_pass_also_caches_the_other_heads(stand_in, tmp_path: Path) -> None:
+    two_heads = TwoHeads(stand_in)
+    cache = FeatureCache(tmp_path)
+    source = ArraySource(images(3, 20))
+    found = input_features(source, two_heads, ("pool3",), (), cache=cache, progress=False)
+    assert set(found.stats) == {"pool3"}
+    both = input_features(source, two_heads, ("pool3", "logits"), ("pool3", "logits"), cache=cache, progress=False)
+    assert two_heads.images == 20 and both.cached_heads == ("pool3", "logits")
+    np.testing.assert_array_equal(both.features["logits"], 2 * both.features["pool3"][:, :8])
+
+
+def test_fid_then_every_metric_extracts_once_with_the_numbers_of_a_cold_run(stand_in) -> None:
+    counting = Counting(stand_in)
+    real, fake = images(7, 40), images(8, 40)
+    options = MetricOptions(kid_subset_size=40, kid_subsets=10)
+    fid_only = evaluate(real, fake, "fid", extractor=counting, options=options, progress=False)
+    assert counting.images == 80
+    report = evaluate(real, fake, extractor=counting, options=options, progress=False)
+    assert counting.images == 80 and report.cached == {"real": True, "fake": True}
+    cold = evaluate(real, fake, extractor=Counting(stand_in), options=options, progress=False, cache=False)
+    assert report.values == cold.values and report["fid"] == fid_only["fid"]
 
 
 def test_without_cache_nothing_is_read_or_written(stand_in, tmp_path: Path) -> None:
