@@ -157,6 +157,8 @@ class Monitor:
         self._reference: Reference | None = None
         self._knn_subset: np.ndarray | None = None
         self._closed = False
+        self._started = time.perf_counter()
+        self._evaluated = False
         self._record(
             {
                 "kind": "session",
@@ -272,6 +274,8 @@ class Monitor:
         if latent_shape is None:
             raise GanEvalError("evaluate() needs latent_shape, the shape of one z (e.g. 100 or (100, 1, 1))")
         shape = (latent_shape,) if isinstance(latent_shape, int) else tuple(latent_shape)
+        if not self._evaluated:
+            self._say(f"step {step}: evaluating n_samples={self.n_samples} generated samples {self._how_often()}")
         start = time.perf_counter()
         outputs = self._generate(generator, shape, sample)
         values = self._measure(outputs)
@@ -279,6 +283,9 @@ class Monitor:
         values["seconds"] = round(time.perf_counter() - start, 3)
         event = {"kind": "evaluation", "step": step, **values}
         self._record(event, sync=True)
+        if not self._evaluated:
+            self._evaluated = True
+            self._say(self._cost_note(values["seconds"]))
         return event
 
     def close(self) -> None:
@@ -300,6 +307,21 @@ class Monitor:
         self.close()
 
     # -- recording ----------------------------------------------------------------------------------
+
+    def _how_often(self) -> str:
+        return f"every={self.every} steps" if self.every is not None else "at every evaluate() call"
+
+    def _cost_note(self, seconds: float) -> str:
+        """What the first evaluation cost, against the wall time since the Monitor started."""
+        elapsed = time.perf_counter() - self._started
+        return (
+            f"the evaluation took {seconds:.1f} s, {100 * seconds / max(elapsed, seconds, 1e-9):.0f}% of the "
+            f"{elapsed:.1f} s since the Monitor started; fewer samples or a larger every= make it cheaper"
+        )
+
+    def _say(self, message: str) -> None:
+        if self._stderr:
+            print(f"gan-eval monitor: {message}", file=sys.stderr)
 
     def _check_open(self) -> None:
         if self._closed:

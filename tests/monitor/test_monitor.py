@@ -155,6 +155,22 @@ def test_sample_function_and_no_reference(tmp_path):
     assert event["spread_trace"] == pytest.approx(2 * np.var(z[:, 0], ddof=1), rel=1e-6)
 
 
+def test_the_first_evaluation_says_what_it_will_do_and_what_it_cost(tmp_path, capsys):
+    """Two stderr lines around the first evaluation only; every evaluation records its seconds."""
+    generator = _Shift(1.0, 0.0)
+    with Monitor(tmp_path, tensorboard=False, every=10, n_samples=50) as monitor:
+        first = monitor.evaluate(0, generator, latent_shape=2)
+        monitor.evaluate(10, generator, latent_shape=2)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "gan-eval monitor: step 0: evaluating n_samples=50 generated samples every=10 steps"
+    assert lines[1].startswith(f"gan-eval monitor: the evaluation took {first['seconds']:.1f} s, ")
+    assert "since the Monitor started" in lines[1] and len(lines) == 2
+    assert all(e["seconds"] >= 0 for e in _events(tmp_path, "evaluation"))
+    with _monitor(tmp_path / "quiet", every=10, n_samples=50) as monitor:
+        monitor.evaluate(0, generator, latent_shape=2)
+    assert capsys.readouterr().err == ""
+
+
 class _TinyImageGenerator(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
