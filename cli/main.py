@@ -141,12 +141,9 @@ def _rebuild_reference(args: argparse.Namespace) -> int:
 
 
 def _run_stats(args: argparse.Namespace) -> int:
-    from gan_eval.cache import FeatureCache
-    from gan_eval.evaluation import load_extractor
-    from gan_eval.features import input_features
+    from gan_eval.evaluation import compute_statistics, load_extractor
     from gan_eval.sources import open_input
     from gan_eval.stats import FeatureStats, save_stats
-    from gan_eval.weights import HEAD_POOL3
 
     if args.rebuild_reference:
         return _rebuild_reference(args)
@@ -162,19 +159,16 @@ def _run_stats(args: argparse.Namespace) -> int:
     if isinstance(opened, FeatureStats):
         raise GanEvalError(f"{args.path} is already a statistics file")
     extractor = load_extractor(args.weights, args.device, args.precision, not args.quiet)
-    found = input_features(
+    stats = compute_statistics(
         opened,
         extractor,
-        (HEAD_POOL3,),
-        (HEAD_POOL3,) if args.keep_features else (),
-        cache=None if args.no_cache else FeatureCache(),
         batch_size=args.batch_size,
         workers=args.workers,
         progress=not args.quiet,
         skip_bad=args.skip_bad,
+        cache=not args.no_cache,
+        keep_features=args.keep_features,
     )
-    stats = found.stats[HEAD_POOL3]
-    stats.features = found.features.get(HEAD_POOL3)
     save_stats(stats, args.output)
     summary = dict(stats.meta, n=stats.count, output=args.output, features=stats.features is not None)
     if args.json:

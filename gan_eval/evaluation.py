@@ -197,7 +197,7 @@ def _unavailable_reason(
 REFUSED_MISMATCHES = ("extractor", "weights_sha256", "resize")
 
 
-def _check_comparable(stats: FeatureStats, reference: dict[str, Any]) -> None:
+def check_statistics_settings(stats: FeatureStats, reference: dict[str, Any]) -> None:
     """Refuse statistics whose extractor, weights or resize differ from `reference` (the other side's settings).
 
     A different precision (`exact` against `tf32` or `bf16`) moves features by rounding only, and a reference
@@ -344,7 +344,7 @@ def evaluate(
         if isinstance(x, FeatureStats):
             other = opened[REAL]
             if extractor is not None or (side == FAKE and isinstance(other, FeatureStats)):  # each pair once
-                _check_comparable(x, extractor.settings() if extractor is not None else other.meta)
+                check_statistics_settings(x, extractor.settings() if extractor is not None else other.meta)
             inputs[side] = from_statistics(x)
             continue
         needs = [need for name in chosen for need in METRICS[name].needs(options) if need.side == side]
@@ -449,10 +449,13 @@ def compute_statistics(
     n: int | None = None,
     latent_seed: int = 0,
     latent_dim: int | None = None,
+    keep_features: bool = False,
 ) -> FeatureStats:
     """pool3 statistics of an input (extracting features unless it already is statistics).
 
     A generator input needs `n`; `latent_seed`, `latent_dim` as in `evaluate`.
+    `keep_features`: the statistics also carry the per-sample features `(N, D)`
+    (`FeatureStats.features`), which `save_stats` writes for KID and the k-NN metrics.
     """
     opened = open_input(
         spec, value_range, INCEPTION_NAME, POOL3_DIM, n=n, latent_seed=latent_seed, latent_dim=latent_dim
@@ -465,10 +468,14 @@ def compute_statistics(
         opened,
         extractor,
         (HEAD_POOL3,),
+        (HEAD_POOL3,) if keep_features else (),
         cache=feature_cache,
         batch_size=batch_size,
         workers=workers,
         progress=progress,
         skip_bad=skip_bad,
     )
-    return found.stats[HEAD_POOL3]
+    stats = found.stats[HEAD_POOL3]
+    if keep_features:
+        stats.features = found.features[HEAD_POOL3]
+    return stats

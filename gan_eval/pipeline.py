@@ -163,7 +163,7 @@ def extract(
             error = str(exc)
     if distributed.active():
         distributed.raise_if_any(error)
-        _combine_ranks(result, kept, extractor.dims, keep_features)
+        combine_ranks(result, kept, extractor.dims, keep_features)
     if result.count == 0:
         raise GanEvalError(f"{source.name}: no image could be read ({len(result.skipped)} skipped)")
     if keep_features:
@@ -173,7 +173,7 @@ def extract(
     return result
 
 
-def _combine_ranks(
+def combine_ranks(
     result: Extraction, kept: dict[str, list[np.ndarray]], dims: dict[str, int], keep_features: bool
 ) -> None:
     """Sum the statistics over ranks and, if kept, gather the features in rank (= input) order; in place."""

@@ -28,11 +28,11 @@ import torch
 
 from gan_eval import distributed
 from gan_eval.errors import GanEvalError
-from gan_eval.evaluation import Result, _check_comparable, load_extractor, parse_metrics
+from gan_eval.evaluation import Result, check_statistics_settings, load_extractor, parse_metrics
 from gan_eval.extractors.base import FeatureExtractor
 from gan_eval.features import InputFeatures, from_statistics
 from gan_eval.metrics.registry import FAKE, METRICS, REAL, MetricOptions
-from gan_eval.pipeline import Extraction, _combine_ranks
+from gan_eval.pipeline import Extraction, combine_ranks
 from gan_eval.sources.arrays import ArraySource
 from gan_eval.stats import FeatureStats, load_stats
 from gan_eval.version import __version__
@@ -173,7 +173,7 @@ class StreamingMetrics:
             stats = load_stats(statistics, expected_extractor=self.extractor.name, expected_dim=dim)
         if stats.dim != dim:
             raise GanEvalError(f"statistics of {stats.dim}-d features; extractor {self.extractor.name} gives {dim}-d")
-        _check_comparable(stats, self.extractor.settings())
+        check_statistics_settings(stats, self.extractor.settings())
         needing = [
             name
             for name in self.metrics
@@ -286,7 +286,7 @@ class StreamingMetrics:
             stats = {h: FeatureStats(s.dim, s.count, s.total, s.outer, dict(s.meta)) for h, s in mine.stats.items()}
             whole = Extraction(stats=stats, count=mine.count)
             kept = {h: list(mine.kept.get(h, [])) for h in stats}
-            _combine_ranks(whole, kept, self.extractor.dims, keep_features=bool(mine.kept))
+            combine_ranks(whole, kept, self.extractor.dims, keep_features=bool(mine.kept))
             for s in stats.values():
                 if s.count == 0:
                     s.total = s.outer = None
@@ -315,9 +315,8 @@ class StreamingMetrics:
                 raise GanEvalError(f"no {kind} images yet: call update(images, real={side == REAL}) before compute()")
         for name in self.metrics:
             for side, needed in METRICS[name].min_samples(self.options).items():
-                count = state._sides[side].count
-                unknown = state._sides[side].fixed and count == 0  # pytorch-fid files omit n
-                if not unknown and count < needed:
+                count = state._sides[side].stats[HEAD_POOL3].known_count  # None: a pytorch-fid file omits n
+                if count is not None and count < needed:
                     raise GanEvalError(
                         f"{METRICS[name].title} ({name}) needs at least {needed} {side} images; got {count}"
                     )
