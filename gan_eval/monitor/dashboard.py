@@ -46,11 +46,12 @@ def series(events: list[dict[str, Any]], kind: str, name: str) -> tuple[np.ndarr
     return np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)
 
 
-def scalar_names(events: list[dict[str, Any]]) -> list[str]:
-    """Names given to `Monitor.log`, in order of first appearance."""
+def series_names(events: list[dict[str, Any]], kind: str) -> list[str]:
+    """The series in the records of `kind` (`scalars`: names given to `Monitor.log`; `learning_rates`), in order
+    of first appearance."""
     names: dict[str, None] = {}
     for event in events:
-        if event.get("kind") == "scalars":
+        if event.get("kind") == kind:
             names.update((k, None) for k in event if k not in _BOOKKEEPING)
     return list(names)
 
@@ -85,7 +86,7 @@ def _colours(n: int) -> list[str]:
 
 
 def _losses(axes, events: list[dict[str, Any]]) -> bool:
-    names = scalar_names(events)
+    names = series_names(events, "scalars")
     for name, colour in zip(names, _colours(len(names)), strict=True):
         steps, values = series(events, "scalars", name)
         _plot_line(axes, steps, values, name, colour)
@@ -143,15 +144,6 @@ def _gradients(axes, events: list[dict[str, Any]]) -> bool:
     return drawn
 
 
-def rate_names(events: list[dict[str, Any]]) -> list[str]:
-    """Learning-rate series in the record (`learning_rates` events), in order of first appearance."""
-    names: dict[str, None] = {}
-    for event in events:
-        if event.get("kind") == "learning_rates":
-            names.update((k, None) for k in event if k not in _BOOKKEEPING)
-    return list(names)
-
-
 def rate_changes(events: list[dict[str, Any]], name: str) -> tuple[np.ndarray, np.ndarray]:
     """Steps `(K,)` and new rates `(K,)` where the rate of series `name` changed (its first record excluded)."""
     steps, values = series(events, "learning_rates", name)
@@ -161,7 +153,7 @@ def rate_changes(events: list[dict[str, Any]], name: str) -> tuple[np.ndarray, n
 
 def _learning_rates(axes, events: list[dict[str, Any]]) -> bool:
     """Each rate as a step function up to the run's last step (log scale), ▼ where it changed."""
-    names = rate_names(events)
+    names = series_names(events, "learning_rates")
     last = max((e["step"] for e in events if isinstance(e.get("step"), int)), default=0)
     for name, colour in zip(names, _colours(len(names)), strict=True):
         steps, values = series(events, "learning_rates", name)
