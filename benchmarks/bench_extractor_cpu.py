@@ -31,8 +31,8 @@ import torch
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
 from gan_eval.allocator import keep_freed_memory
-from gan_eval.extractors.inception import InceptionExtractor
-from gan_eval.weights import cached_weights, load_weights, resolve_weights_path
+from gan_eval.extractors.inception.extractor import InceptionExtractor
+from gan_eval.extractors.inception.weights import cached_weights, load_weights, resolve_weights_path
 
 
 def torch_fidelity_extractor(weights_path: Path, workdir: Path) -> FeatureExtractorInceptionV3:

@@ -22,8 +22,8 @@ import time
 
 import torch
 
+from gan_eval.models.training import Trainer, make_config, training_data
 from gan_eval.monitor import Monitor
-from gan_eval.training import Trainer, make_config, training_data
 
 
 def main() -> None:

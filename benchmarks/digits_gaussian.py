@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gan_eval.references import load_reference
+from gan_eval.sources.references import load_reference
 from gan_eval.stats import FeatureStats
 
 

@@ -29,9 +29,10 @@ import numpy as np
 import torch
 from digits_gaussian import digits_gaussian
 
+from gan_eval.errors import GanEvalWarning
 from gan_eval.metrics.fid import fid_from_features
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS, fid_interval
-from gan_eval.stats import FeatureStats, GanEvalWarning
+from gan_eval.stats import FeatureStats
 
 
 def percentile_bootstrap(reference: FeatureStats, x: np.ndarray, replicates: int, level: float, seed: int):

@@ -30,10 +30,10 @@ from statistics import NormalDist
 import numpy as np
 from digits_gaussian import digits_gaussian
 
+from gan_eval.errors import GanEvalWarning
 from gan_eval.gate import Limits, compare, make_baseline
 from gan_eval.metrics.fid import fid_from_features
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS, fid_interval
-from gan_eval.stats import GanEvalWarning
 
 
 def evaluation(reference, features: np.ndarray, groups: int, seed: int) -> dict:

@@ -57,7 +57,7 @@ import torch
 
 from gan_eval.models.checkpoint import GeneratorConfig, load_generator, save_generator
 from gan_eval.models.sampling import sample
-from gan_eval.training import Trainer, make_config, training_data
+from gan_eval.models.training import Trainer, make_config, training_data
 
 FULL_NAME = "dcgan-digits"
 DEGRADED_NAME = "dcgan-digits-degraded"
@@ -118,7 +118,7 @@ def measure_points(model: str, data: str, steps: int, seed: int) -> dict[str, ob
     """Train `model` on the 2-D set `data`; the verdict of `POINT_SAMPLES` points (seed 1) and the wall time."""
     from gan_eval.diagnostics.detect import detect_collapse
     from gan_eval.diagnostics.verdict import json_number
-    from gan_eval.training import train
+    from gan_eval.models.training import train
 
     generator, config = train(model, data, steps, seed=seed, progress=False)
     points = sample(generator, config, POINT_SAMPLES, seed=POINT_SAMPLE_SEED).numpy()

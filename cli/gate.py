@@ -12,7 +12,7 @@ from gan_eval.cli.options import (
     BOOTSTRAP_DEPRECATED,
     add_cache_option,
     add_extraction_options,
-    extraction_kwargs,
+    extraction_options,
     non_negative_int,
     positive_int,
 )
@@ -147,7 +147,7 @@ def _ci_groups(args: argparse.Namespace) -> int:
 def _evaluate_now(args: argparse.Namespace, limits) -> dict:
     from gan_eval.evaluation import evaluate
     from gan_eval.metrics.registry import MetricOptions
-    from gan_eval.references import resolve_reference
+    from gan_eval.sources.references import resolve_reference
 
     metrics = sorted({"fid"} | {METRIC_OF_KEY[key] for key in limits.metrics()})
     fake, extra = args.fake, {}
@@ -160,7 +160,7 @@ def _evaluate_now(args: argparse.Namespace, limits) -> dict:
         fake,
         metrics,
         options=MetricOptions(ci_groups=_ci_groups(args), kid_subset_size=1000),
-        **extraction_kwargs(args),
+        extraction=extraction_options(args),
     ).to_json()
     result["settings"].update(extra)
     return result

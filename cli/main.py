@@ -23,10 +23,9 @@ from gan_eval.cli.options import (
     UsageExit,
     add_cache_option,
     add_extraction_options,
-    extraction_kwargs,
+    extraction_options,
 )
-from gan_eval.errors import GanEvalError
-from gan_eval.stats import GanEvalWarning
+from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.version import __version__
 
 EXIT_INTERRUPTED = 130
@@ -85,11 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _run_fid(args: argparse.Namespace) -> int:
     from gan_eval.evaluation import fid
 
-    result = fid(
-        args.a,
-        args.b,
-        **extraction_kwargs(args),
-    )
+    result = fid(args.a, args.b, extraction=extraction_options(args))
     if args.json:
         print(json.dumps(result.to_json()))
     else:
@@ -107,11 +102,8 @@ def _run_fid(args: argparse.Namespace) -> int:
 
 def _rebuild_reference(args: argparse.Namespace) -> int:
     """Recompute reference_stats/ from the built-in data sets, exact precision."""
-    from gan_eval.evaluation import load_extractor
-    from gan_eval.features import input_features
-    from gan_eval.references import rebuild_references, reference_dir
-    from gan_eval.sources import open_input
-    from gan_eval.weights import HEAD_POOL3
+    from gan_eval.evaluation import rebuild_reference_statistics
+    from gan_eval.sources.references import reference_dir
 
     if args.path or args.output:
         raise GanEvalError("--rebuild-reference takes no PATH or -o: it rewrites the shipped references")
@@ -120,28 +112,13 @@ def _rebuild_reference(args: argparse.Namespace) -> int:
     folder = Path(args.reference_dir) if args.reference_dir else reference_dir()
     if not folder.is_dir():
         raise GanEvalError(f"--reference-dir {folder} is not a folder")
-    extractor = load_extractor(args.weights, args.device, "exact", not args.quiet)
-
-    def extract(name: str):
-        found = input_features(
-            open_input(name),
-            extractor,
-            (HEAD_POOL3,),
-            (HEAD_POOL3,),
-            batch_size=args.batch_size,
-            workers=args.workers,
-            progress=not args.quiet,
-        )
-        return found.features[HEAD_POOL3]
-
-    entries = rebuild_references(extract, extractor.settings(), folder)
-    for entry in entries:
+    for entry in rebuild_reference_statistics(extraction_options(args), folder):
         print(f"{entry.name}: n={entry.n} {entry.file} sha256 {entry.sha256[:16]}")
     return 0
 
 
 def _run_stats(args: argparse.Namespace) -> int:
-    from gan_eval.evaluation import compute_statistics, load_extractor
+    from gan_eval.evaluation import compute_statistics
     from gan_eval.sources import open_input
     from gan_eval.stats import FeatureStats, save_stats
 
@@ -158,17 +135,7 @@ def _run_stats(args: argparse.Namespace) -> int:
     opened = open_input(args.path, args.float_range)
     if isinstance(opened, FeatureStats):
         raise GanEvalError(f"{args.path} is already a statistics file")
-    extractor = load_extractor(args.weights, args.device, args.precision, not args.quiet)
-    stats = compute_statistics(
-        opened,
-        extractor,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        progress=not args.quiet,
-        skip_bad=args.skip_bad,
-        cache=not args.no_cache,
-        keep_features=args.keep_features,
-    )
+    stats = compute_statistics(opened, extraction=extraction_options(args), keep_features=args.keep_features)
     save_stats(stats, args.output)
     summary = dict(stats.meta, n=stats.count, output=args.output, features=stats.features is not None)
     if args.json:
@@ -181,27 +148,13 @@ def _run_stats(args: argparse.Namespace) -> int:
 
 
 def _run_weights(args: argparse.Namespace) -> int:
-    from gan_eval.weights import cached_weights, import_weights, load_weights, weights_cache_dir
+    from gan_eval.extractors.inception.weights import describe_cached_weights, import_weights, weights_cache_dir
 
     if args.action == "import":
         dest = import_weights(args.path)
         print(f"imported {args.path} -> {dest}")
         return 0
-    entries = []
-    for path in cached_weights():
-        try:
-            w = load_weights(path)
-            entries.append(
-                {
-                    "path": str(path),
-                    "sha256": w.sha256,
-                    "format": w.file_format,
-                    "heads": list(w.heads),
-                    "inception_score": "logits_unbiased" in w.heads,
-                }
-            )
-        except GanEvalError as exc:
-            entries.append({"path": str(path), "error": str(exc)})
+    entries = describe_cached_weights()
     if args.json:
         print(json.dumps({"cache": str(weights_cache_dir()), "weights": entries}))
         return 0

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from gan_eval.cli.options import (
     add_cache_option,
     add_extraction_options,
-    extraction_kwargs,
+    extraction_options,
     non_negative_int,
     positive_int,
 )
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         args.real,
         args.fake,
         min_count=args.min_count,
-        **extraction_kwargs(args),
+        extraction=extraction_options(args),
         ndb_bins=args.ndb_bins,
         max_samples=args.max_samples,
         seed=args.seed,

@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from gan_eval.extraction import ExtractionOptions
 
 EXIT_USAGE = 2
 BOOTSTRAP_DEPRECATED = (
@@ -83,6 +86,8 @@ def non_negative_int(text: str) -> int:
 
 
 def add_extraction_options(parser: argparse.ArgumentParser) -> None:
+    """The options of `gan_eval.ExtractionOptions` (cache aside: `add_cache_option`)."""
+    parser.add_argument("--features", default="inception", metavar="NAME", help="feature space (registered extractor)")
     parser.add_argument("--device", help="cpu, cuda or cuda:INDEX (default: cuda when present)")
     parser.add_argument(
         "--precision",
@@ -93,7 +98,9 @@ def add_extraction_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=non_negative_int, help="decoding processes (default: 1 on CPU, up to 16 on GPU)"
     )
-    parser.add_argument("--weights", help="Inception weights file (default: $GAN_EVAL_WEIGHTS, then the cache)")
+    parser.add_argument(
+        "--weights", help="weights file of the feature space (Inception: default $GAN_EVAL_WEIGHTS, then the cache)"
+    )
     parser.add_argument(
         "--float-range",
         type=float_range,
@@ -110,16 +117,19 @@ def add_cache_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
 
 
-def extraction_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of `gan_eval.evaluate` (and friends) that the extraction and cache options set."""
-    return {
-        "weights": args.weights,
-        "device": args.device,
-        "precision": args.precision,
-        "batch_size": args.batch_size,
-        "workers": args.workers,
-        "progress": not args.quiet,
-        "skip_bad": args.skip_bad,
-        "value_range": args.float_range,
-        "cache": not args.no_cache,
-    }
+def extraction_options(args: argparse.Namespace) -> ExtractionOptions:
+    """The `ExtractionOptions` that the extraction and cache options set, validated (one place for every command)."""
+    from gan_eval.extraction import ExtractionOptions
+
+    return ExtractionOptions(
+        features=args.features,
+        weights=args.weights,
+        device=args.device,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        progress=not args.quiet,
+        skip_bad=args.skip_bad,
+        value_range=args.float_range,
+        cache=not args.no_cache,
+    )

@@ -10,7 +10,7 @@ from gan_eval.cli.options import (
     BOOTSTRAP_DEPRECATED,
     add_cache_option,
     add_extraction_options,
-    extraction_kwargs,
+    extraction_options,
     non_negative_int,
     positive_int,
 )
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         args.fake,
         args.metrics,
         options=options,
-        **extraction_kwargs(args),
+        extraction=extraction_options(args),
     )
     if args.out:
         write_report(result, args.out)

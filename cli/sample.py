@@ -28,8 +28,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check OUT, load the generator, sample, write, print where it went."""
     from gan_eval.models.checkpoint import load_generator, read_config
+    from gan_eval.models.sample_files import check_sample_output, write_samples
     from gan_eval.models.sampling import sample
-    from gan_eval.sample_files import check_sample_output, write_samples
 
     check_sample_output(args.output, read_config(args.checkpoint).is_images)
     generator, config = load_generator(args.checkpoint)

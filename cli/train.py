@@ -11,7 +11,7 @@ from gan_eval.cli.options import non_negative_int, positive_int
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the `train` sub-command."""
     from gan_eval.models.registry import MODELS
-    from gan_eval.training import TRAINING_SETS
+    from gan_eval.models.training import TRAINING_SETS
 
     train = commands.add_parser(
         "train",
@@ -49,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
     """Check the output folder, train, save the checkpoint, print where it went."""
     import torch
 
-    from gan_eval.evaluation import parse_device
+    from gan_eval.devices import parse_device
     from gan_eval.models.checkpoint import check_new_checkpoint_folder, create_checkpoint
-    from gan_eval.training import train
+    from gan_eval.models.training import train
 
     out = check_new_checkpoint_folder(args.out)
     device = parse_device(args.device)

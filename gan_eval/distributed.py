@@ -90,15 +90,6 @@ def _device() -> torch.device:
     return torch.device("cpu")
 
 
-def all_sum(tensor: torch.Tensor) -> torch.Tensor:
-    """The element-wise sum of `tensor` over all ranks (a new tensor on the tensor's device)."""
-    if not active():
-        return tensor.clone()
-    work = tensor.to(_device(), copy=True)
-    dist.all_reduce(work, op=dist.ReduceOp.SUM)
-    return work.to(tensor.device)
-
-
 def all_gather_objects(value: Any) -> list[Any]:
     """`value` from every rank, in rank order (ranks' own Python objects, never user files)."""
     if not active():

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from gan_eval import distributed
 from gan_eval.errors import GanEvalError
+from gan_eval.extraction import ExtractionOptions
 from gan_eval.extractors.base import FeatureExtractor
 from gan_eval.sources.base import ImageSource
 from gan_eval.stats import FeatureStats
@@ -115,25 +116,20 @@ def extract(
     source: ImageSource,
     extractor: FeatureExtractor,
     heads: tuple[str, ...],
+    options: ExtractionOptions,
     *,
-    batch_size: int = 64,
-    workers: int | None = None,
-    progress: bool = True,
-    skip_bad: bool = False,
     keep_features: bool = False,
 ) -> Extraction:
     """Features of every image of `source` for `heads`, as statistics (and arrays if `keep_features`).
+
+    Reads `options`' batch size, workers, progress and skip_bad.
 
     Under torchrun (see `gan_eval.distributed`) this rank extracts its shard
     and the result is combined across ranks: every rank returns the whole.
     """
     from tqdm import tqdm
 
-    if batch_size < 1:
-        raise GanEvalError(f"--batch-size {batch_size}: must be at least 1")
-    workers = default_workers(extractor.device) if workers is None else workers
-    if workers < 0:
-        raise GanEvalError(f"--workers {workers}: must be 0 or more")
+    workers = default_workers(extractor.device) if options.workers is None else options.workers
     result = Extraction(stats={h: FeatureStats(extractor.dims[h]) for h in heads})
     kept: dict[str, list[np.ndarray]] = {h: [] for h in heads}
     pin = extractor.device.type == "cuda"
@@ -143,12 +139,12 @@ def extract(
         total=bounds[1] - bounds[0],
         unit="img",
         desc=os.path.basename(source.name) or source.name,
-        disable=not progress or not distributed.is_primary(),
+        disable=not options.progress or not distributed.is_primary(),
         file=sys.stderr,
         dynamic_ncols=True,
     ) as bar:
         try:
-            batches = iter_batches(source, batch_size, workers, skip_bad, result.skipped, pin, bounds)
+            batches = iter_batches(source, options.batch_size, workers, options.skip_bad, result.skipped, pin, bounds)
             for batch in batches:
                 features = extractor.extract(batch, heads)
                 for head, values in features.items():
@@ -176,16 +172,15 @@ def extract(
 def combine_ranks(
     result: Extraction, kept: dict[str, list[np.ndarray]], dims: dict[str, int], keep_features: bool
 ) -> None:
-    """Sum the statistics over ranks and, if kept, gather the features in rank (= input) order; in place."""
+    """Merge every rank's statistics (`FeatureStats.merge`, in rank order) and, if kept, gather the features
+    in rank (= input) order; in place, identical on every rank."""
     for head, stats in result.stats.items():
-        dim = dims[head]
-        total = torch.zeros(dim, dtype=torch.float64) if stats.total is None else torch.from_numpy(stats.total)
-        outer = torch.zeros(dim, dim, dtype=torch.float64) if stats.outer is None else torch.from_numpy(stats.outer)
-        stats.count = int(distributed.all_sum(torch.tensor([stats.count], dtype=torch.int64)).item())
-        stats.total = distributed.all_sum(total).numpy()
-        stats.outer = distributed.all_sum(outer).numpy()
+        merged = FeatureStats(dims[head], meta=dict(stats.meta))
+        for part in distributed.all_gather_objects(stats):
+            merged = merged.merge(part)
+        stats.count, stats.total, stats.outer = merged.count, merged.total, merged.outer
         if keep_features:
-            local = np.concatenate(kept[head]) if kept[head] else np.zeros((0, dim), np.float32)
+            local = np.concatenate(kept[head]) if kept[head] else np.zeros((0, dims[head]), np.float32)
             kept[head] = [part for part in distributed.all_gather_objects(local) if len(part)]
-    result.count = int(distributed.all_sum(torch.tensor([result.count], dtype=torch.int64)).item())
+    result.count = sum(distributed.all_gather_objects(result.count))
     result.skipped = [item for part in distributed.all_gather_objects(result.skipped) for item in part]

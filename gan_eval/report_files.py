@@ -20,7 +20,7 @@ import numpy as np
 
 from gan_eval.atomic import atomic_write_files
 from gan_eval.errors import GanEvalError
-from gan_eval.evaluation import Result
+from gan_eval.result import Result
 
 
 def _png(figure) -> bytes:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import sys
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -28,27 +27,9 @@ import numpy as np
 import torch
 
 from gan_eval.atomic import atomic_write_bytes
-from gan_eval.errors import GanEvalError
+from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 
 META_KEY = "gan_eval_meta"
-
-
-class GanEvalWarning(UserWarning):
-    """A condition the user should know about that does not stop the computation."""
-
-
-def caller_stacklevel() -> int:
-    """`stacklevel` for a `warnings.warn` in the calling function: the first frame outside gan-eval.
-
-    So a warning points at the user's line however deep in the package it is
-    raised: `warnings.warn(message, GanEvalWarning, stacklevel=caller_stacklevel())`.
-    """
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "gan_eval":
-        frame = frame.f_back
-        level += 1
-    return level if frame is not None else 1
 
 
 @dataclass

@@ -28,22 +28,23 @@ import torch
 
 from gan_eval import distributed
 from gan_eval.errors import GanEvalError
-from gan_eval.evaluation import Result, check_statistics_settings, load_extractor, parse_metrics
-from gan_eval.extractors.base import FeatureExtractor
+from gan_eval.evaluation import check_statistics_settings, parse_metrics
+from gan_eval.extraction import ExtractionOptions
+from gan_eval.extractors.base import FEATURES, LOGITS, FeatureExtractor
 from gan_eval.features import InputFeatures, from_statistics
 from gan_eval.metrics.registry import FAKE, METRICS, REAL, MetricOptions
 from gan_eval.pipeline import Extraction, combine_ranks
+from gan_eval.result import Result
 from gan_eval.sources.arrays import ArraySource
 from gan_eval.stats import FeatureStats, load_stats
 from gan_eval.version import __version__
-from gan_eval.weights import HEAD_LOGITS, HEAD_POOL3
 
 SIDES = (REAL, FAKE)
 
 
 @dataclass
 class _Side:
-    """One side's accumulators: statistics per head, per-sample feature batches per kept head.
+    """One side's accumulators: statistics per kind (`FEATURES`, `LOGITS`), per-sample feature batches per kept kind.
 
     `fixed`: set from precomputed statistics (`set_real`); neither updated nor summed across ranks.
     """
@@ -54,7 +55,7 @@ class _Side:
 
     @property
     def count(self) -> int:
-        return self.stats[HEAD_POOL3].count
+        return self.stats[FEATURES].count
 
 
 def prepare_images(images: torch.Tensor | np.ndarray, value_range: tuple[float, float]) -> torch.Tensor:
@@ -81,10 +82,11 @@ class StreamingMetrics:
     """Metrics of generated images against real ones, fed batch by batch (see the module docstring).
 
     `metrics`: registered names (`fid`, `kid`, `pr`, `dc`, `is`, `fid_inf`) or
-    `"fid,kid"`; default the class's `default_metrics`. `extractor`: a feature
-    extractor; without one, the standard Inception is loaded from `weights`
-    on `device` with `precision` (as `gan_eval.evaluate` does). `value_range`:
-    of float images, (0, 1) or (-1, 1). `options`: the metrics' settings.
+    `"fid,kid"`; default the class's `default_metrics`. `extraction`: the
+    feature space, weights, device and precision (as `gan_eval.evaluate`
+    takes them; `device` overrides its field) and the value range of float
+    images, (0, 1) by default or (-1, 1). `extractor`: a feature extractor
+    to use instead of loading one. `options`: the metrics' settings.
     """
 
     default_metrics: ClassVar[tuple[str, ...]] = ("fid",)
@@ -93,34 +95,32 @@ class StreamingMetrics:
         self,
         metrics: str | list[str] | tuple[str, ...] | None = None,
         *,
+        extraction: ExtractionOptions | None = None,
         extractor: FeatureExtractor | None = None,
-        weights: str | None = None,
         device: str | torch.device | None = None,
-        precision: str | None = None,
-        value_range: tuple[float, float] = (0.0, 1.0),
         options: MetricOptions | None = None,
     ) -> None:
         self.metrics, _ = parse_metrics(self.default_metrics if metrics is None else metrics)
         self.options = options or MetricOptions()
-        self.value_range = value_range
-        self.extractor = extractor or load_extractor(weights, device, precision, progress=False)
+        extraction = (extraction or ExtractionOptions()).with_changes(device=device, progress=False)
+        self.value_range = extraction.value_range or (0.0, 1.0)
+        self.extractor = extractor or extraction.load_extractor()
         needs = [need for name in self.metrics for need in METRICS[name].needs(self.options)]
         for need in needs:
-            if need.head not in self.extractor.heads:
+            head = self.extractor.kinds.get(need.kind)
+            if head not in self.extractor.heads:
                 title = next(METRICS[n].title for n in self.metrics if need in METRICS[n].needs(self.options))
-                raise GanEvalError(f"{title} needs the {need.head} head; extractor {self.extractor.name} has none")
-        # pool3 statistics always: they count the samples and cost one (D, D) product per batch.
-        self._heads = {
+                raise GanEvalError(f"{title} needs the {need.kind} head; extractor {self.extractor.name} has none")
+        # FEATURES statistics always: they count the samples and cost one (D, D) product per batch.
+        self._kinds = {
             side: tuple(
-                h
-                for h in (HEAD_POOL3, HEAD_LOGITS)
-                if h == HEAD_POOL3 or any(n.side == side and n.head == h for n in needs)
+                k for k in (FEATURES, LOGITS) if k == FEATURES or any(n.side == side and n.kind == k for n in needs)
             )
             for side in SIDES
         }
         self._per_sample = {
             side: tuple(
-                h for h in self._heads[side] if any(n.side == side and n.head == h and n.per_sample for n in needs)
+                k for k in self._kinds[side] if any(n.side == side and n.kind == k and n.per_sample for n in needs)
             )
             for side in SIDES
         }
@@ -128,9 +128,12 @@ class StreamingMetrics:
 
     def _empty(self, side: str) -> _Side:
         return _Side(
-            {h: FeatureStats(self.extractor.dims[h], meta=self._meta()) for h in self._heads[side]},
-            {h: [] for h in self._per_sample[side]},
+            {k: FeatureStats(self._dim(k), meta=self._meta()) for k in self._kinds[side]},
+            {k: [] for k in self._per_sample[side]},
         )
+
+    def _dim(self, kind: str) -> int:
+        return self.extractor.dims[self.extractor.kinds[kind]]
 
     def _meta(self) -> dict:
         return dict(self.extractor.settings(), source="streamed images", gan_eval_version=__version__)
@@ -153,20 +156,21 @@ class StreamingMetrics:
         if len(images) == 0:
             return
         batch = prepare_images(images, self.value_range)
-        features = self.extractor.extract(batch, self._heads[side])
+        features = self.extractor.extract(batch, tuple(self.extractor.kinds[k] for k in self._kinds[side]))
         accumulators = self._sides[side]
-        for head in self._heads[side]:
-            accumulators.stats[head].update(features[head])
-            if head in accumulators.kept:
-                accumulators.kept[head].append(features[head].cpu().numpy())
+        for kind in self._kinds[side]:
+            values = features[self.extractor.kinds[kind]]
+            accumulators.stats[kind].update(values)
+            if kind in accumulators.kept:
+                accumulators.kept[kind].append(values.cpu().numpy())
 
     def set_real(self, statistics: FeatureStats | str | os.PathLike[str]) -> None:
-        """Fix the real side to precomputed pool3 statistics (a `FeatureStats` or a statistics file).
+        """Fix the real side to precomputed `FEATURES` statistics (a `FeatureStats` or a statistics file).
 
         Enough for FID; KID, precision/recall and density/coverage also need
         the per-sample features, which only statistics that carry them have.
         """
-        dim = self.extractor.dims[HEAD_POOL3]
+        dim = self._dim(FEATURES)
         if isinstance(statistics, FeatureStats):
             stats = statistics
         else:
@@ -178,13 +182,13 @@ class StreamingMetrics:
             name
             for name in self.metrics
             if any(
-                n.side == REAL and (n.head != HEAD_POOL3 or (n.per_sample and stats.features is None))
+                n.side == REAL and (n.kind != FEATURES or (n.per_sample and stats.features is None))
                 for n in METRICS[name].needs(self.options)
             )
         ]
         if needing:
             raise GanEvalError(f"{', '.join(needing)} need the real images' features; these statistics hold none")
-        self._sides[REAL] = _Side({HEAD_POOL3: stats}, fixed=True)
+        self._sides[REAL] = _Side({FEATURES: stats}, fixed=True)
 
     def reset(self, real: bool = False) -> None:
         """Forget the generated images; with `real=True` the real side too (images or `set_real` statistics)."""
@@ -222,7 +226,7 @@ class StreamingMetrics:
     def state_dict(self) -> dict[str, np.ndarray]:
         """The accumulators as flat arrays for a checkpoint (`np.savez`, `torch.save`): the real side survives.
 
-        Keys `{side}.{head}.count|total|outer|features`; a side set from statistics
+        Keys `{side}.{kind}.count|total|outer|features` (kind `features` or `logits`); a side set from statistics
         has `mu` and `sigma` instead of `total` and `outer`.
         """
         state = {"metrics": np.array(",".join(self.metrics)), "extractor": np.array(self.extractor.name)}
@@ -268,7 +272,7 @@ class StreamingMetrics:
     def synced(self) -> StreamingMetrics:
         """A copy holding the samples of every `torch.distributed` rank (this object when not distributed).
 
-        Statistics are summed with `all_reduce`, per-sample features gathered
+        Statistics are merged over ranks (`FeatureStats.merge`), per-sample features gathered
         in rank order. Every rank must call it (`compute` does), and the real
         side must be fixed by `set_real` on all ranks or on none.
         """
@@ -286,7 +290,8 @@ class StreamingMetrics:
             stats = {h: FeatureStats(s.dim, s.count, s.total, s.outer, dict(s.meta)) for h, s in mine.stats.items()}
             whole = Extraction(stats=stats, count=mine.count)
             kept = {h: list(mine.kept.get(h, [])) for h in stats}
-            combine_ranks(whole, kept, self.extractor.dims, keep_features=bool(mine.kept))
+            dims = {k: self._dim(k) for k in stats}
+            combine_ranks(whole, kept, dims, keep_features=bool(mine.kept))
             for s in stats.values():
                 if s.count == 0:
                     s.total = s.outer = None
@@ -296,10 +301,9 @@ class StreamingMetrics:
     def _input_features(self, side: str) -> InputFeatures:
         accumulators = self._sides[side]
         if accumulators.fixed:
-            return from_statistics(accumulators.stats[HEAD_POOL3])
-        dims = self.extractor.dims
+            return from_statistics(accumulators.stats[FEATURES])
         features = {
-            h: np.concatenate(parts) if parts else np.zeros((0, dims[h]), np.float32)
+            h: np.concatenate(parts) if parts else np.zeros((0, self._dim(h)), np.float32)
             for h, parts in accumulators.kept.items()
         }
         return InputFeatures("streamed images", dict(accumulators.stats), features)
@@ -315,7 +319,7 @@ class StreamingMetrics:
                 raise GanEvalError(f"no {kind} images yet: call update(images, real={side == REAL}) before compute()")
         for name in self.metrics:
             for side, needed in METRICS[name].min_samples(self.options).items():
-                count = state._sides[side].stats[HEAD_POOL3].known_count  # None: a pytorch-fid file omits n
+                count = state._sides[side].stats[FEATURES].known_count  # None: a pytorch-fid file omits n
                 if count is not None and count < needed:
                     raise GanEvalError(
                         f"{METRICS[name].title} ({name}) needs at least {needed} {side} images; got {count}"
@@ -329,7 +333,7 @@ class StreamingMetrics:
             values=values,
             metrics=self.metrics,
             unavailable={},
-            n_real=inputs[REAL].stats[HEAD_POOL3].known_count,  # None for a peer's file that does not say
+            n_real=inputs[REAL].stats[FEATURES].known_count,  # None for a peer's file that does not say
             n_fake=inputs[FAKE].count,
             settings=dict(
                 self.extractor.settings(), gan_eval_version=__version__, metric_options=self.options.to_json()

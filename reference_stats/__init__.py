@@ -1,1 +1,1 @@
-"""Shipped reference statistics (data files and manifest); read them with `gan_eval.references`."""
+"""Shipped reference statistics (data files and manifest); read them with `gan_eval.sources.references`."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gan_eval.cli.main import main
-from gan_eval.stats import GanEvalWarning
+from gan_eval.errors import GanEvalWarning
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:

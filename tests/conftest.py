@@ -11,7 +11,7 @@ import torch
 from stand_in import StandInExtractor
 from threadpoolctl import threadpool_limits
 
-from gan_eval.weights import cached_weights
+from gan_eval.extractors.inception.weights import cached_weights
 
 
 def _real_weights() -> Path | None:

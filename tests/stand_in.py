@@ -16,6 +16,7 @@ class StandInExtractor:
 
     name = "stand-in"
     heads = ("pool3",)
+    kinds: ClassVar[dict[str, str]] = {"features": "pool3", "logits": "logits"}
     dims: ClassVar[dict[str, int]] = {"pool3": 16}
 
     def __init__(self) -> None:

@@ -20,7 +20,8 @@ from PIL import Image
 
 from gan_eval.cli.main import main
 from gan_eval.distributed import shard_bounds
-from gan_eval.stats import GanEvalWarning, load_stats
+from gan_eval.errors import GanEvalWarning
+from gan_eval.stats import load_stats
 
 
 @pytest.mark.parametrize(("n", "ranks"), [(10, 3), (2, 4), (16, 2), (0, 2)])

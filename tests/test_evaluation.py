@@ -30,9 +30,10 @@ from PIL import Image
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
 import gan_eval
+from gan_eval.errors import GanEvalWarning
+from gan_eval.extraction import ExtractionOptions
+from gan_eval.extractors.inception.weights import load_weights
 from gan_eval.metrics.registry import MetricOptions
-from gan_eval.stats import GanEvalWarning
-from gan_eval.weights import load_weights
 
 pytestmark = pytest.mark.inception
 
@@ -101,7 +102,13 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_library_fid_equals_independent_fid(real_weights: Path, sets: tuple[Path, Path], expected_fid: float) -> None:
     with pytest.warns(GanEvalWarning, match="rank-deficient"):
-        result = gan_eval.fid(str(sets[0]), str(sets[1]), weights=str(real_weights), device="cpu", progress=False)
+        result = gan_eval.fid(
+            str(sets[0]),
+            str(sets[1]),
+            device="cpu",
+            progress=False,
+            extraction=ExtractionOptions(weights=str(real_weights)),
+        )
     assert result.fid == pytest.approx(expected_fid, rel=1e-6)
     assert (result.n_a, result.n_b) == (N_PER_SET, N_PER_SET)
     assert result.weights_sha256 == hashlib.sha256(real_weights.read_bytes()).hexdigest()
@@ -144,7 +151,12 @@ def test_report_equals_naive_metrics_on_torch_fidelity_features(
     options = MetricOptions(kid_subsets=10, kid_subset_size=15, ci_groups=10)
     with pytest.warns(GanEvalWarning, match="rank-deficient"):
         result = gan_eval.evaluate(
-            str(sets[0]), str(sets[1]), weights=str(classifier_weights), device="cpu", options=options, progress=False
+            str(sets[0]),
+            str(sets[1]),
+            device="cpu",
+            options=options,
+            progress=False,
+            extraction=ExtractionOptions(weights=str(classifier_weights)),
         )
     real, fake = reference
     assert result.metrics == ("fid", "fid_inf", "is", "kid", "pr", "dc") and not result.unavailable

@@ -14,8 +14,9 @@ from cli_runner import run_cli
 from stand_in import StandInExtractor
 
 import gan_eval
-from gan_eval.errors import GanEvalError
-from gan_eval.stats import FeatureStats, GanEvalWarning, save_stats
+from gan_eval.errors import GanEvalError, GanEvalWarning
+from gan_eval.extraction import ExtractionOptions
+from gan_eval.stats import FeatureStats, save_stats
 
 OTHER_SHA = "ab" * 32
 
@@ -34,7 +35,7 @@ def stats_file(path: Path, dim: int, **meta: str) -> Path:
 def stand_in_stats(path: Path, **changes: str) -> Path:
     """Statistics of the stand-in's features of noise, with `changes` to the settings it records."""
     extractor = StandInExtractor()
-    stats = gan_eval.compute_statistics(images(1), extractor, progress=False, cache=False)
+    stats = gan_eval.compute_statistics(images(1), extractor, progress=False, extraction=ExtractionOptions(cache=False))
     stats.meta.update(extractor.settings(), **changes)
     save_stats(stats, path)
     return path
@@ -46,7 +47,14 @@ def stand_in_stats(path: Path, **changes: str) -> Path:
 def test_statistics_of_other_weights_are_refused_by_the_library(tmp_path: Path) -> None:
     path = stand_in_stats(tmp_path / "real_stats.npz", weights_sha256=OTHER_SHA)
     with pytest.raises(GanEvalError, match=f"statistics file {path} were made with weights_sha256 abababab") as caught:
-        gan_eval.evaluate(path, images(2), "fid", extractor=StandInExtractor(), progress=False, cache=False)
+        gan_eval.evaluate(
+            path,
+            images(2),
+            "fid",
+            extractor=StandInExtractor(),
+            progress=False,
+            extraction=ExtractionOptions(cache=False),
+        )
     assert "\n" not in str(caught.value)
 
 
@@ -54,7 +62,14 @@ def test_statistics_of_another_precision_warn_once(tmp_path: Path) -> None:
     path = stand_in_stats(tmp_path / "real_stats.npz", precision="tf32")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        gan_eval.evaluate(path, images(2), "fid", extractor=StandInExtractor(), progress=False, cache=False)
+        gan_eval.evaluate(
+            path,
+            images(2),
+            "fid",
+            extractor=StandInExtractor(),
+            progress=False,
+            extraction=ExtractionOptions(cache=False),
+        )
     mixed = [str(w.message) for w in caught if issubclass(w.category, GanEvalWarning) and "precision" in str(w.message)]
     assert mixed == [
         f"statistics file {path} were made with precision tf32, not exact as the other side; "
@@ -98,7 +113,12 @@ def test_peer_file_count_is_unknown_with_one_warning(tmp_path: Path) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = gan_eval.evaluate(
-            path, images(2, 20), "fid", extractor=StandInExtractor(), progress=False, cache=False
+            path,
+            images(2, 20),
+            "fid",
+            extractor=StandInExtractor(),
+            progress=False,
+            extraction=ExtractionOptions(cache=False),
         )
     messages = [str(w.message) for w in caught if issubclass(w.category, GanEvalWarning)]
     assert messages == [

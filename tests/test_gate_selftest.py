@@ -24,7 +24,7 @@ from naive_metrics import naive_fid_small_n
 from torchscript_inception import torchscript_pool3
 
 from gan_eval.models.dcgan import ConvGenerator
-from gan_eval.references import read_manifest, reference_dir
+from gan_eval.sources.references import read_manifest, reference_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "reference_models"

@@ -33,7 +33,8 @@ from PIL import Image
 from scipy import linalg
 
 import gan_eval
-from gan_eval.stats import GanEvalWarning, load_stats
+from gan_eval.errors import GanEvalWarning
+from gan_eval.stats import load_stats
 
 DIM = 2048
 SUPPORT = 32  # channels the stand-in fills
@@ -306,7 +307,7 @@ def test_pytorch_fid_with_the_real_weights(
 ) -> None:
     """pytorch-fid unchanged, its weights file written from ours into a private TORCH_HOME, on a dozen digits."""
     from gan_eval.datasets import BUILTIN_IMAGE_SETS
-    from gan_eval.weights import load_weights
+    from gan_eval.extractors.inception.weights import load_weights
 
     state = dict(load_weights(real_weights).state_dict)
     # pytorch-fid loads the classifier too, strictly; pool3 does not use it

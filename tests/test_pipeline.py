@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from gan_eval.errors import GanEvalError
+from gan_eval.extraction import ExtractionOptions
 from gan_eval.pipeline import extract
 from gan_eval.sources.arrays import ArraySource
 from gan_eval.sources.folder import ImageFolderSource
@@ -51,7 +52,10 @@ def test_stats_do_not_depend_on_batches_or_workers(
     folder: Path, images: list[np.ndarray], stand_in, batch_size: int, workers: int
 ) -> None:
     result = extract(
-        ImageFolderSource(folder), stand_in, ("pool3",), batch_size=batch_size, workers=workers, progress=False
+        ImageFolderSource(folder),
+        stand_in,
+        ("pool3",),
+        ExtractionOptions(batch_size=batch_size, workers=workers, progress=False),
     )
     reference = features_one_by_one(stand_in, images)
     stats = result.stats["pool3"]
@@ -63,14 +67,20 @@ def test_stats_do_not_depend_on_batches_or_workers(
 @pytest.mark.parametrize("batch_size", [1, 3, 64])
 def test_array_source_batches(stand_in, batch_size: int) -> None:
     pixels = np.random.default_rng(1).integers(0, 256, (N_IMAGES, 8, 8, 3), dtype=np.uint8)
-    result = extract(ArraySource(pixels), stand_in, ("pool3",), batch_size=batch_size, progress=False)
+    result = extract(
+        ArraySource(pixels), stand_in, ("pool3",), ExtractionOptions(batch_size=batch_size, progress=False)
+    )
     reference = features_one_by_one(stand_in, list(pixels))
     assert_close(result.stats["pool3"].covariance(), np.cov(reference, rowvar=False), 1e-12)
 
 
 def test_keep_features_in_source_order(folder: Path, images: list[np.ndarray], stand_in) -> None:
     result = extract(
-        ImageFolderSource(folder), stand_in, ("pool3",), batch_size=4, workers=2, progress=False, keep_features=True
+        ImageFolderSource(folder),
+        stand_in,
+        ("pool3",),
+        ExtractionOptions(batch_size=4, workers=2, progress=False),
+        keep_features=True,
     )
     kept = result.features["pool3"]
     assert kept.shape == (N_IMAGES, 16)
@@ -83,10 +93,7 @@ def test_skip_bad_counts_and_skips_a_corrupt_file(folder: Path, images: list[np.
         ImageFolderSource(folder),
         stand_in,
         ("pool3",),
-        batch_size=3,
-        workers=0,
-        progress=False,
-        skip_bad=True,
+        ExtractionOptions(batch_size=3, workers=0, progress=False, skip_bad=True),
         keep_features=True,
     )
     assert result.count == N_IMAGES - 1
@@ -99,17 +106,24 @@ def test_skip_bad_counts_and_skips_a_corrupt_file(folder: Path, images: list[np.
 def test_a_corrupt_file_stops_extraction_without_skip_bad(folder: Path, stand_in) -> None:
     (folder / "005.png").write_bytes(b"corrupt")
     with pytest.raises(GanEvalError, match=re.escape("005.png")):
-        extract(ImageFolderSource(folder), stand_in, ("pool3",), batch_size=3, workers=0, progress=False)
+        extract(
+            ImageFolderSource(folder), stand_in, ("pool3",), ExtractionOptions(batch_size=3, workers=0, progress=False)
+        )
 
 
 def test_all_files_bad_is_an_error(tmp_path: Path, stand_in) -> None:
     for name in ("a.png", "b.png"):
         (tmp_path / name).write_bytes(b"corrupt")
     with pytest.raises(GanEvalError, match="no image could be read"):
-        extract(ImageFolderSource(tmp_path), stand_in, ("pool3",), workers=0, progress=False, skip_bad=True)
+        extract(
+            ImageFolderSource(tmp_path),
+            stand_in,
+            ("pool3",),
+            ExtractionOptions(workers=0, progress=False, skip_bad=True),
+        )
 
 
 @pytest.mark.parametrize(("options", "message"), [({"batch_size": 0}, "batch-size"), ({"workers": -1}, "workers")])
 def test_refuses_bad_options(folder: Path, stand_in, options: dict[str, int], message: str) -> None:
     with pytest.raises(GanEvalError, match=message):
-        extract(ImageFolderSource(folder), stand_in, ("pool3",), progress=False, **options)
+        extract(ImageFolderSource(folder), stand_in, ("pool3",), ExtractionOptions(progress=False, **options))

@@ -14,10 +14,11 @@ from naive_metrics import naive_fid_small_n
 from torchscript_inception import torchscript_pool3
 
 from gan_eval.datasets import BUILTIN_IMAGE_SETS
-from gan_eval.errors import GanEvalError
-from gan_eval.extractors.inception import INCEPTION_NAME
+from gan_eval.errors import GanEvalError, GanEvalWarning
+from gan_eval.extractors.inception.extractor import INCEPTION_NAME
 from gan_eval.metrics.fid import fid_from_stats
-from gan_eval.references import (
+from gan_eval.sources import open_input
+from gan_eval.sources.references import (
     load_reference,
     pack_upper,
     read_manifest,
@@ -26,8 +27,7 @@ from gan_eval.references import (
     unpack_upper,
     verify_manifest,
 )
-from gan_eval.sources import open_input
-from gan_eval.stats import FeatureStats, GanEvalWarning
+from gan_eval.stats import FeatureStats
 
 FID_HELPER_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
 
@@ -118,7 +118,7 @@ def test_rebuild_writes_a_manifest_that_verifies(tmp_path: Path) -> None:
 
 
 def test_large_sets_are_stored_as_float64_moments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gan_eval.references as references
+    import gan_eval.sources.references as references
 
     def fake_extract(name: str) -> np.ndarray:
         n = len(BUILTIN_IMAGE_SETS[name]())
@@ -139,8 +139,8 @@ def test_large_sets_are_stored_as_float64_moments(tmp_path: Path, monkeypatch: p
 
 @pytest.mark.inception
 def test_stored_features_equal_a_fresh_extraction(real_weights: Path) -> None:
-    from gan_eval.evaluation import load_extractor
-    from gan_eval.weights import HEAD_POOL3
+    from gan_eval.extractors.inception.weights import HEAD_POOL3
+    from gan_eval.extractors.registry import load_extractor
 
     images = BUILTIN_IMAGE_SETS["digits:test"]()[:6]
     extractor = load_extractor(str(real_weights), "cpu", "exact", progress=False)

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import gan_eval
-from gan_eval.errors import GanEvalError
-from gan_eval.stats import FeatureStats, GanEvalWarning, load_stats, save_stats
+from gan_eval.errors import GanEvalError, GanEvalWarning
+from gan_eval.extraction import ExtractionOptions
+from gan_eval.stats import FeatureStats, load_stats, save_stats
 
 EXTRACTOR = "inception-v3-tf-2015-12-05"
 
@@ -205,8 +206,8 @@ def test_warnings_through_the_api_point_at_the_callers_line(tmp_path: Path) -> N
     foreign = write_npz(tmp_path / "foreign.npz", mu=np.zeros(16), sigma=np.eye(16))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        gan_eval.fid(sets[0], sets[1], progress=False, cache=False)
-        gan_eval.evaluate(sets[0], sets[1], ("kid",), progress=False, cache=False)
+        gan_eval.fid(sets[0], sets[1], progress=False, extraction=ExtractionOptions(cache=False))
+        gan_eval.evaluate(sets[0], sets[1], ("kid",), progress=False, extraction=ExtractionOptions(cache=False))
         gan_eval.load_stats(foreign)
     messages = [str(w.message) for w in caught]
     for expected in ("rank-deficient", "KID subset size", "does not say which extractor"):

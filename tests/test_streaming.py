@@ -20,8 +20,10 @@ import torch
 from stand_in import StandInExtractor
 
 import gan_eval
+from gan_eval.errors import GanEvalWarning
+from gan_eval.extraction import ExtractionOptions
 from gan_eval.metrics.registry import MetricOptions
-from gan_eval.stats import GanEvalWarning, save_stats
+from gan_eval.stats import save_stats
 
 OPTIONS = MetricOptions(kid_subsets=10, kid_subset_size=8)
 ALL = ("fid", "kid", "pr", "dc")
@@ -34,7 +36,13 @@ OTHER_FAKE = torch.from_numpy((RNG.integers(0, 256, (18, 3, 16, 16)) // 3 + 90).
 
 def evaluated(real, fake, metrics=ALL, **kwargs) -> gan_eval.Result:
     return gan_eval.evaluate(
-        real, fake, metrics, extractor=StandInExtractor(), options=OPTIONS, progress=False, cache=False, **kwargs
+        real,
+        fake,
+        metrics,
+        extractor=StandInExtractor(),
+        options=OPTIONS,
+        progress=False,
+        extraction=ExtractionOptions(cache=False, **kwargs),
     )
 
 
@@ -74,7 +82,7 @@ def test_reset_keeps_the_real_side() -> None:
 
 def test_float_images_in_their_value_range() -> None:
     floats = FAKE.float() / 127.5 - 1
-    metric = gan_eval.FID(extractor=StandInExtractor(), value_range=(-1, 1))
+    metric = gan_eval.FID(extractor=StandInExtractor(), extraction=ExtractionOptions(value_range=(-1, 1)))
     fed(REAL, metric, real=True)
     fed(floats, metric, real=False)
     assert_same(metric.compute(), evaluated(REAL, floats, ("fid",), value_range=(-1, 1)), ("fid",))
@@ -96,7 +104,9 @@ def test_two_halves_merged_equal_one_fed_all() -> None:
 
 
 def test_real_side_from_statistics(tmp_path: Path) -> None:
-    statistics = gan_eval.compute_statistics(REAL, StandInExtractor(), progress=False, cache=False)
+    statistics = gan_eval.compute_statistics(
+        REAL, StandInExtractor(), progress=False, extraction=ExtractionOptions(cache=False)
+    )
     save_stats(statistics, tmp_path / "real.npz")
     expected = evaluated(tmp_path / "real.npz", FAKE, ("fid",))
     for given in (statistics, tmp_path / "real.npz"):
@@ -123,7 +133,9 @@ def test_state_dict_round_trip_through_a_file(tmp_path: Path) -> None:
     assert {k: restored.compute()[k] for k in KEYS} == {k: metric.compute()[k] for k in KEYS}
 
     fixed = gan_eval.FID(extractor=StandInExtractor())
-    fixed.set_real(gan_eval.compute_statistics(REAL, StandInExtractor(), progress=False, cache=False))
+    fixed.set_real(
+        gan_eval.compute_statistics(REAL, StandInExtractor(), progress=False, extraction=ExtractionOptions(cache=False))
+    )
     again = gan_eval.FID(extractor=StandInExtractor())
     again.load_state_dict(fixed.state_dict())
     fed(FAKE, fixed, real=False)
@@ -205,7 +217,9 @@ def test_two_gloo_processes_equal_one(tmp_path: Path) -> None:
 
 def test_a_peer_file_as_the_real_side_has_an_unknown_count(tmp_path) -> None:
     """pytorch-fid's files hold only mu and sigma: the real count is unknown (None), not 0."""
-    stats = gan_eval.compute_statistics(REAL, StandInExtractor(), progress=False, cache=False)
+    stats = gan_eval.compute_statistics(
+        REAL, StandInExtractor(), progress=False, extraction=ExtractionOptions(cache=False)
+    )
     np.savez(tmp_path / "peer.npz", mu=stats.mean(), sigma=stats.covariance())
     metric = gan_eval.FID(extractor=StandInExtractor())
     with pytest.warns(GanEvalWarning):

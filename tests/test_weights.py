@@ -23,7 +23,8 @@ from cli_runner import run_cli
 
 import gan_eval
 from gan_eval.errors import GanEvalError
-from gan_eval.weights import (
+from gan_eval.extraction import ExtractionOptions
+from gan_eval.extractors.inception.weights import (
     HEAD_LOGITS,
     HEAD_POOL3,
     cached_weights,
@@ -350,4 +351,11 @@ def test_inception_score_with_a_degenerate_classifier_is_refused(degenerate_clas
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith(f"error: Inception Score (is) cannot be computed: weights file {degenerate_classifier_file} ")
     with pytest.raises(GanEvalError, match="has a degenerate classifier"):
-        gan_eval.evaluate(images, images, "is", weights=degenerate_classifier_file, device="cpu", progress=False)
+        gan_eval.evaluate(
+            images,
+            images,
+            "is",
+            device="cpu",
+            progress=False,
+            extraction=ExtractionOptions(weights=degenerate_classifier_file),
+        )

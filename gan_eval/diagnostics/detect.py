@@ -28,13 +28,12 @@ from gan_eval.diagnostics.feature_space import MAX_SAMPLES, NDB_BINS, feature_co
 from gan_eval.diagnostics.modes import label_collapse, mixture_collapse
 from gan_eval.diagnostics.verdict import CollapseVerdict
 from gan_eval.errors import GanEvalError
-from gan_eval.evaluation import load_extractor
-from gan_eval.extractors.base import FeatureExtractor
-from gan_eval.features import input_features
+from gan_eval.extraction import ExtractionOptions
+from gan_eval.extractors.base import FEATURES, FeatureExtractor
+from gan_eval.features import kind_features
 from gan_eval.sources import Input, load_32x32_images, open_input
 from gan_eval.sources.base import ImageSource
 from gan_eval.stats import FeatureStats
-from gan_eval.weights import HEAD_POOL3
 
 STACKED_REFERENCES = ("stacked-digits:train", "stacked-digits:test")
 DIGIT_REFERENCES = ("digits:train", "digits:test", "digits:all")
@@ -88,46 +87,15 @@ def digit_label_collapse(real: ImageSource, fake: ImageSource, stacked: bool, mi
     return label_collapse(modes(real_images), modes(fake_images), min_count=min_count, reference=real.name)
 
 
-def _features(
-    source: ImageSource,
-    extractor: FeatureExtractor,
-    cache: bool,
-    batch_size: int,
-    workers: int | None,
-    progress: bool,
-    skip_bad: bool,
-) -> np.ndarray:
-    from gan_eval.cache import FeatureCache
-
-    found = input_features(
-        source,
-        extractor,
-        (HEAD_POOL3,),
-        (HEAD_POOL3,),
-        cache=FeatureCache() if cache else None,
-        batch_size=batch_size,
-        workers=workers,
-        progress=progress,
-        skip_bad=skip_bad,
-    )
-    return found.features[HEAD_POOL3]
-
-
 def detect_collapse(
     real: Input,
     fake: Input,
     *,
     min_count: int = 1,
+    extraction: ExtractionOptions | None = None,
     extractor: FeatureExtractor | None = None,
-    weights: str | None = None,
     device: str | torch.device | None = None,
-    precision: str | None = None,
-    batch_size: int = 64,
-    workers: int | None = None,
-    progress: bool = True,
-    skip_bad: bool = False,
-    value_range: tuple[float, float] = (0.0, 1.0),
-    cache: bool = True,
+    progress: bool | None = None,
     ndb_bins: int = NDB_BINS,
     max_samples: int = MAX_SAMPLES,
     seed: int = 0,
@@ -136,15 +104,16 @@ def detect_collapse(
 
     `real`: a mixture name, a built-in set, a folder, `.zip` or `.npy`/`.npz`
     images; `fake`: `(N, 2)` points for a mixture, images otherwise.
-    `extractor` replaces the Inception network (then `weights`, `device` and
-    `precision` are unused). `ndb_bins`, `max_samples` and `seed` go to
+    `extraction` says how images become features (`device` and `progress`
+    override its fields); `extractor` replaces its network. `ndb_bins`, `max_samples` and `seed` go to
     `feature_collapse`.
     """
+    extraction = (extraction or ExtractionOptions()).with_changes(device=device, progress=progress)
     if isinstance(real, str) and real in TOY_2D:
         return mixture_collapse(TOY_2D[real], load_points(fake), min_count=min_count)
     sources = {}
     for side, spec in (("REAL", real), ("FAKE", fake)):
-        opened = open_input(spec, value_range)
+        opened = open_input(spec, extraction.value_range or (0.0, 1.0))
         if isinstance(opened, FeatureStats):
             raise GanEvalError(f"{side} {spec}: a statistics file has no per-sample features; give the images")
         sources[side] = opened
@@ -152,9 +121,10 @@ def detect_collapse(
     if isinstance(real, str) and real in STACKED_REFERENCES + DIGIT_REFERENCES:
         stacked = real in STACKED_REFERENCES
         labelled = digit_label_collapse(sources["REAL"], sources["FAKE"], stacked, min_count)
-    if extractor is None:
-        extractor = load_extractor(weights, device, precision, progress)
-    x, y = (_features(s, extractor, cache, batch_size, workers, progress, skip_bad) for s in sources.values())
+    extractor = extractor or extraction.load_extractor()
+    x, y = (
+        kind_features(s, extractor, (FEATURES,), (FEATURES,), extraction).features[FEATURES] for s in sources.values()
+    )
     verdict = feature_collapse(
         x, y, reference=sources["REAL"].name, ndb_bins=ndb_bins, max_samples=max_samples, seed=seed
     )

@@ -1,15 +1,29 @@
-"""What the pipeline needs from a feature extractor.
+"""What the pipeline needs from a feature extractor, and how an extractor registers.
 
 An extractor turns uint8 RGB images into one or more named feature heads
-(`pool3`, `logits_unbiased`, ...). The pipeline only uses this protocol, so a
-small stand-in network can test the plumbing without the real Inception.
+(`pool3`, `logits_unbiased`, ...). The pipeline only uses the
+`FeatureExtractor` protocol, so a small stand-in network can test the
+plumbing without the real Inception.
+
+Metrics do not name heads: they ask for a *kind* of output, `FEATURES` (the
+embedding every distance is computed in: FID, KID, precision/recall, ...) or
+`LOGITS` (class logits, for the Inception Score). An extractor's
+`ExtractorSpec` says which of its heads serves each kind, its dimensions,
+its resize and where its weights come from; `gan_eval.extractors.registry`
+holds the specs by name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import torch
+
+FEATURES = "features"
+LOGITS = "logits"
+PRECISIONS = ("exact", "tf32", "bf16")  # float32 without TF32, TF32 tensor cores (CUDA), bfloat16 autocast
 
 
 @runtime_checkable
@@ -31,3 +45,34 @@ class FeatureExtractor(Protocol):
         Returns one `(N, dims[head])` float32 tensor per requested head, on `device`.
         """
         ...
+
+
+@dataclass(frozen=True)
+class ExtractorSpec:
+    """A registered feature space: its `--features` name and everything above the network asks of it.
+
+    `extractor` is the name its settings record (statistics files, cache
+    keys); `kinds` maps `FEATURES` (and `LOGITS` where it has a classifier)
+    to its head names; `dims` gives each head's dimension. `load(weights,
+    device, precision, progress)` builds the extractor, finding its weights
+    (`weights`: a path, or None for its default search). `weights_help`
+    says where the weights come from, for `--help` and errors.
+    """
+
+    name: str
+    title: str
+    extractor: str
+    kinds: dict[str, str]
+    dims: dict[str, int]
+    resize: str
+    load: Callable[[str | None, torch.device, str | None, bool], FeatureExtractor]
+    weights_help: str
+
+    def head(self, kind: str) -> str:
+        """The head that serves `kind` (`FEATURES` or `LOGITS`)."""
+        return self.kinds[kind]
+
+    @property
+    def feature_dim(self) -> int:
+        """Dimension of the `FEATURES` head: what a statistics file of this space must hold."""
+        return self.dims[self.kinds[FEATURES]]

@@ -33,8 +33,8 @@ import numpy as np
 import scipy.linalg
 import torch
 
-from gan_eval.errors import GanEvalError
-from gan_eval.stats import FeatureStats, GanEvalWarning, caller_stacklevel
+from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
+from gan_eval.stats import FeatureStats
 
 
 def _sum_sqrt(eigvals: np.ndarray | torch.Tensor) -> float:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gan_eval.errors import GanEvalError
+from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 from gan_eval.metrics.fid import fid_from_features, frechet_distance
-from gan_eval.stats import FeatureStats, GanEvalWarning, caller_stacklevel
+from gan_eval.stats import FeatureStats
 
 DEFAULT_POINTS = 15
 DEFAULT_MIN_N = 5000

@@ -47,9 +47,9 @@ import numpy as np
 import scipy.stats
 import torch
 
-from gan_eval.errors import GanEvalError
+from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.metrics.fid import fid_from_features, frechet_distance
-from gan_eval.stats import FeatureStats, GanEvalWarning
+from gan_eval.stats import FeatureStats
 
 DEFAULT_GROUPS = 20
 DEFAULT_SEED = 2020

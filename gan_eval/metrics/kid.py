@@ -20,8 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gan_eval.errors import GanEvalError
-from gan_eval.stats import GanEvalWarning, caller_stacklevel
+from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 
 DEFAULT_SUBSETS = 100
 DEFAULT_SUBSET_SIZE = 1000

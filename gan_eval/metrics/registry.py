@@ -1,8 +1,9 @@
 """The metric registry: each metric by name, the features it needs, what it reports, and how it is computed.
 
-A metric declares its needs as `Need(side, head, per_sample)`: which input
-(`real` or `fake`), which feature head (`pool3`, `logits_unbiased`), and
-whether statistics suffice or it needs the per-sample features. The
+A metric declares its needs as `Need(side, kind, per_sample)`: which input
+(`real` or `fake`), which kind of output of the feature space (`FEATURES`,
+the embedding: Inception's pool3; `LOGITS`, class logits), and whether
+statistics suffice or it needs the per-sample features. The
 evaluation gathers the union of all needs, extracts each input once, and
 hands the same `InputFeatures` to every metric.
 
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from gan_eval.extractors.base import FEATURES, LOGITS
 from gan_eval.features import InputFeatures
 from gan_eval.metrics.fid import fid_from_features, fid_from_stats
 from gan_eval.metrics.fid_inf import fid_infinity
@@ -26,7 +28,6 @@ from gan_eval.metrics.fid_interval import fid_interval
 from gan_eval.metrics.inception_score import inception_score
 from gan_eval.metrics.kid import kernel_inception_distance
 from gan_eval.metrics.prdc import density_coverage, precision_recall
-from gan_eval.weights import HEAD_LOGITS, HEAD_POOL3
 
 REAL, FAKE = "real", "fake"
 LOWER, HIGHER = "lower", "higher"
@@ -34,10 +35,10 @@ LOWER, HIGHER = "lower", "higher"
 
 @dataclass(frozen=True)
 class Need:
-    """One input's feature head, as statistics (`per_sample=False`) or per-sample features."""
+    """One input's kind of features (`FEATURES`, `LOGITS`), as statistics (`per_sample=False`) or per sample."""
 
     side: str
-    head: str
+    kind: str
     per_sample: bool
 
 
@@ -129,36 +130,36 @@ def gated_keys() -> tuple[tuple[str, ResultKey], ...]:
     return tuple((metric.name, key) for metric in METRICS.values() for key in metric.keys if key.better)
 
 
-def _pool3_stats_both(options: MetricOptions) -> tuple[Need, ...]:
-    needs = (Need(REAL, HEAD_POOL3, False), Need(FAKE, HEAD_POOL3, False))
+def _feature_stats_both(options: MetricOptions) -> tuple[Need, ...]:
+    needs = (Need(REAL, FEATURES, False), Need(FAKE, FEATURES, False))
     if options.ci_groups:
-        needs += (Need(FAKE, HEAD_POOL3, True),)
+        needs += (Need(FAKE, FEATURES, True),)
     return needs
 
 
-def _pool3_features_both(options: MetricOptions) -> tuple[Need, ...]:
-    return (Need(REAL, HEAD_POOL3, True), Need(FAKE, HEAD_POOL3, True))
+def _features_both(options: MetricOptions) -> tuple[Need, ...]:
+    return (Need(REAL, FEATURES, True), Need(FAKE, FEATURES, True))
 
 
 @register_metric(
     "fid",
     "Fréchet Inception Distance",
-    _pool3_stats_both,
+    _feature_stats_both,
     lambda o: {REAL: 2, FAKE: 2},
     keys=(ResultKey("fid", "FID", better=LOWER, flag="--max-fid", increase_flag="--max-increase", noise="fid_std"),),
     details=("fid_ci_low", "fid_ci_high", "fid_ci_level", "fid_std", "fid_ci_groups", "fid_ci_method"),
 )
 def _fid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
-    fake_features = fake.features.get(HEAD_POOL3)
+    fake_features = fake.features.get(FEATURES)
     if fake_features is not None and len(fake_features) <= fake_features.shape[1]:
-        value = fid_from_features(real.stats[HEAD_POOL3], fake_features, device)  # n x n route, same value
+        value = fid_from_features(real.stats[FEATURES], fake_features, device)  # n x n route, same value
     else:
-        value = fid_from_stats(real.stats[HEAD_POOL3], fake.stats[HEAD_POOL3], device)
+        value = fid_from_stats(real.stats[FEATURES], fake.stats[FEATURES], device)
     values: dict[str, Any] = {"fid": value}
     if options.ci_groups:
         interval = fid_interval(
-            real.stats[HEAD_POOL3],
-            fake.features[HEAD_POOL3],
+            real.stats[FEATURES],
+            fake.features[FEATURES],
             options.ci_groups,
             options.confidence,
             options.seed,
@@ -178,7 +179,7 @@ def _fid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, devic
 @register_metric(
     "fid_inf",
     "FID∞ (Chong & Forsyth 2020)",
-    lambda o: (Need(REAL, HEAD_POOL3, False), Need(FAKE, HEAD_POOL3, True)),
+    lambda o: (Need(REAL, FEATURES, False), Need(FAKE, FEATURES, True)),
     lambda o: {REAL: 2, FAKE: 20},
     keys=(
         ResultKey("fid_inf", "FID∞", better=LOWER, flag="--max-fid-inf"),
@@ -188,7 +189,7 @@ def _fid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, devic
 )
 def _fid_inf(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
     result = fid_infinity(
-        real.stats[HEAD_POOL3], fake.features[HEAD_POOL3], options.fid_inf_points, options.fid_inf_min_n, options.seed
+        real.stats[FEATURES], fake.features[FEATURES], options.fid_inf_points, options.fid_inf_min_n, options.seed
     )
     return {
         "fid_inf": result.fid_inf,
@@ -201,20 +202,20 @@ def _fid_inf(real: InputFeatures, fake: InputFeatures, options: MetricOptions, d
 @register_metric(
     "is",
     "Inception Score",
-    lambda o: (Need(FAKE, HEAD_LOGITS, True),),
+    lambda o: (Need(FAKE, LOGITS, True),),
     lambda o: {FAKE: o.is_splits},
     keys=(ResultKey("is_mean", "IS", spread="is_std", better=HIGHER, flag="--min-is"),),
     details=("is_splits",),
 )
 def _is(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
-    result = inception_score(fake.features[HEAD_LOGITS], options.is_splits, seed=options.seed)
+    result = inception_score(fake.features[LOGITS], options.is_splits, seed=options.seed)
     return {"is_mean": result.mean, "is_std": result.std, "is_splits": result.splits}
 
 
 @register_metric(
     "kid",
     "Kernel Inception Distance",
-    _pool3_features_both,
+    _features_both,
     lambda o: {REAL: 2, FAKE: 2},
     keys=(
         ResultKey(
@@ -231,8 +232,8 @@ def _is(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device
 )
 def _kid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
     result = kernel_inception_distance(
-        real.features[HEAD_POOL3],
-        fake.features[HEAD_POOL3],
+        real.features[FEATURES],
+        fake.features[FEATURES],
         options.kid_subsets,
         options.kid_subset_size,
         options.seed,
@@ -244,7 +245,7 @@ def _kid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, devic
 @register_metric(
     "pr",
     "Improved precision and recall",
-    _pool3_features_both,
+    _features_both,
     lambda o: {REAL: o.pr_k + 1, FAKE: o.pr_k + 1},
     keys=(
         ResultKey("precision", "precision", better=HIGHER, flag="--min-precision"),
@@ -252,14 +253,14 @@ def _kid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, devic
     ),
 )
 def _pr(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
-    result = precision_recall(real.features[HEAD_POOL3], fake.features[HEAD_POOL3], options.pr_k, device=device)
+    result = precision_recall(real.features[FEATURES], fake.features[FEATURES], options.pr_k, device=device)
     return {"precision": result.precision, "recall": result.recall}
 
 
 @register_metric(
     "dc",
     "Density and coverage",
-    _pool3_features_both,
+    _features_both,
     lambda o: {REAL: o.dc_k + 1, FAKE: 1},
     keys=(
         ResultKey("density", "density", better=HIGHER, flag="--min-density"),
@@ -267,5 +268,5 @@ def _pr(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device
     ),
 )
 def _dc(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
-    result = density_coverage(real.features[HEAD_POOL3], fake.features[HEAD_POOL3], options.dc_k, device=device)
+    result = density_coverage(real.features[FEATURES], fake.features[FEATURES], options.dc_k, device=device)
     return {"density": result.density, "coverage": result.coverage}

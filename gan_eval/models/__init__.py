@@ -2,7 +2,7 @@
 
 `load_generator(folder)` rebuilds a trained generator from its checkpoint
 folder; `sample(generator, config, n, seed)` draws from it. Training lives in
-`gan_eval.training`.
+`gan_eval.models.training`.
 """
 
 from gan_eval.models.checkpoint import (

@@ -2,7 +2,7 @@
 
 Samples become features through a feature function: the identity for points
 `(N, D)` (a 2-D toy set's points are its features), Inception pool3
-(`gan_eval.evaluation.load_extractor`) for images `(N, C, H, W)`, or any
+(`gan_eval.load_extractor`) for images `(N, C, H, W)`, or any
 callable mapping a batch to `(B, F)` features (it receives float points as
 they are, or images as uint8 `(B, 3, H, W)`, the same way for reference and
 generated images).
@@ -95,7 +95,8 @@ class _ExtractorFunction:
         self.extractor = extractor
 
     def __call__(self, batch: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
-        return self.extractor.extract(batch, ("pool3",))["pool3"]
+        head = self.extractor.kinds["features"]
+        return self.extractor.extract(batch, (head,))[head]
 
 
 def feature_space(features: str | FeatureFunction | Any | None, images: bool, device: torch.device) -> FeatureSpace:
@@ -109,7 +110,7 @@ def feature_space(features: str | FeatureFunction | Any | None, images: bool, de
     if features == INCEPTION:
         if not images:
             raise GanEvalError("Inception features need images (N, C, H, W); for points use features='identity'")
-        from gan_eval.evaluation import load_extractor
+        from gan_eval.extractors.registry import load_extractor
 
         extractor = load_extractor(device=device, progress=False)
         return FeatureSpace(f"{extractor.name} pool3", _ExtractorFunction(extractor), images=True)
@@ -210,16 +211,16 @@ def load_reference(
 
 def _image_features(source: Any, space: FeatureSpace, batch_size: int) -> np.ndarray:
     """Per-image features of an image source (Inception through the feature cache)."""
-    from gan_eval.cache import FeatureCache
-    from gan_eval.features import input_features
+    from gan_eval.extraction import ExtractionOptions
+    from gan_eval.extractors.base import FEATURES
+    from gan_eval.features import kind_features
     from gan_eval.pipeline import iter_batches
 
     function = space.function
     if isinstance(function, _ExtractorFunction):
-        found = input_features(
-            source, function.extractor, ("pool3",), ("pool3",), cache=FeatureCache(), progress=False, workers=0
-        )
-        return found.features["pool3"].astype(np.float64)
+        options = ExtractionOptions(progress=False, workers=0)
+        found = kind_features(source, function.extractor, (FEATURES,), (FEATURES,), options)
+        return found.features[FEATURES].astype(np.float64)
     chunks = [space(batch) for batch in iter_batches(source, batch_size, 0, False, [])]
     return np.concatenate(chunks)
 

@@ -104,7 +104,7 @@ def open_input(
             return ArraySource(BUILTIN_IMAGE_SETS[str(spec)](), name=str(spec))
         if parse_spec(str(spec)) is not None:
             return ArraySource(torchvision_images(str(spec))[0], name=str(spec))
-        from gan_eval.references import load_reference, reference_names
+        from gan_eval.sources.references import load_reference, reference_names
 
         references = reference_names()
         if str(spec) in references:

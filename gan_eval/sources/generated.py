@@ -36,10 +36,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
 from gan_eval.sources.arrays import ArraySource
 from gan_eval.sources.base import ImageSource
-from gan_eval.weights import file_sha256
 
 GENERATOR_BATCH = 500
 LATENT_ATTRIBUTES = ("latent_dim", "nz", "z_dim")

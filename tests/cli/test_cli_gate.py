@@ -20,6 +20,7 @@ from stand_in import StandInExtractor
 
 from gan_eval import MetricOptions, evaluate
 from gan_eval.cli.gate import LIMIT_FLAGS, METRIC_OF_KEY
+from gan_eval.extraction import ExtractionOptions
 from gan_eval.metrics.registry import METRICS
 
 GATE_DOC = Path(__file__).resolve().parents[2] / "docs" / "ci-gate.md"
@@ -42,7 +43,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             options=MetricOptions(ci_groups=20, kid_subset_size=32, kid_subsets=20),
             extractor=stand_in,
             progress=False,
-            cache=False,
+            extraction=ExtractionOptions(cache=False),
         )
         paths[name] = tmp_path / f"{name}.json"
         paths[name].write_text(json.dumps(result.to_json()))
@@ -176,7 +177,7 @@ def test_evaluate_now_against_a_shipped_reference(capsys, tmp_path: Path, real_w
     assert json.loads(out)["result"]["fid"] == first["fid"]
 
     # a pytorch-fid / TTUR / clean-fid style file (mu and sigma only) as the reference
-    from gan_eval.references import load_reference
+    from gan_eval.sources.references import load_reference
 
     stats = load_reference("digits-test")
     np.savez(tmp_path / "pytorch_fid_stats.npz", mu=stats.mean(), sigma=stats.covariance())

@@ -18,6 +18,7 @@ from cli_runner import one_error_line, run_cli
 from torch import nn
 
 import gan_eval
+from gan_eval.extraction import ExtractionOptions
 
 N = 6
 
@@ -65,7 +66,10 @@ def test_torchscript_generator_equals_its_images_as_an_array(capsys, tmp_path: P
     assert code == 0, err
     result = json.loads(out)["result"]
     expected = gan_eval.fid(
-        "digits-test", images_of(TinyGenerator(7), 7, 2), value_range=(-1, 1), weights=str(real_weights), progress=False
+        "digits-test",
+        images_of(TinyGenerator(7), 7, 2),
+        progress=False,
+        extraction=ExtractionOptions(value_range=(-1, 1), weights=str(real_weights)),
     )
     assert result["fid"] == expected.fid
     assert result["n_fake"] == N

@@ -23,7 +23,7 @@ from gan_eval.datasets.digits import digits_images, digits_labels
 from gan_eval.datasets.stacked_digits import mode_digits, stacked_digits_images, stacked_digits_modes
 from gan_eval.datasets.toy2d import TOY_2D
 from gan_eval.diagnostics import digit_classifier
-from gan_eval.training import training_data
+from gan_eval.models.training import training_data
 
 VERDICT_KEYS = {"collapsed", "severity", "fired", "inconclusive", "reference", "detectors", "settings", "version"}
 MIXTURE_KEYS = {"modes_covered", "modes_total", "high_quality", "mode_kl", "mode_counts"}
@@ -143,7 +143,7 @@ def test_point_input_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
 @pytest.fixture
 def stand_in_network(monkeypatch: pytest.MonkeyPatch, stand_in) -> None:
     """`gan-eval modes` on images uses the stand-in extractor instead of Inception."""
-    monkeypatch.setattr("gan_eval.diagnostics.detect.load_extractor", lambda *args, **kwargs: stand_in)
+    monkeypatch.setattr("gan_eval.extraction.load_extractor", lambda *args, **kwargs: stand_in)
 
 
 def nchw(images: np.ndarray) -> np.ndarray:

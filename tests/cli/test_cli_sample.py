@@ -135,7 +135,7 @@ def test_a_failing_png_write_leaves_no_folder(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failure after some PNGs are written (here the third) leaves neither the folder nor its staging copy."""
-    import gan_eval.sample_files as sample_files
+    import gan_eval.models.sample_files as sample_files
 
     written = []
     real = sample_files.png_bytes

@@ -12,7 +12,7 @@ from cli_runner import one_error_line, run_cli
 
 from gan_eval.models.checkpoint import load_generator
 from gan_eval.models.sampling import sample
-from gan_eval.training import Trainer, train
+from gan_eval.models.training import Trainer, train
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from gan_eval.cli.main import main
-from gan_eval.weights import load_weights, weights_cache_dir
+from gan_eval.extractors.inception.weights import load_weights, weights_cache_dir
 
 
 class _Pickled:

@@ -13,8 +13,8 @@ import pytest
 from gan_eval.cli.main import main
 from gan_eval.datasets.torchvision_disk import parse_spec, torchvision_images
 from gan_eval.errors import GanEvalError
+from gan_eval.models.training import training_data
 from gan_eval.sources import open_input
-from gan_eval.training import training_data
 
 
 def write_idx(path: Path, array: np.ndarray, magic: int, compress: bool) -> None:

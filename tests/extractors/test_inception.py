@@ -16,8 +16,8 @@ from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorIncepti
 from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.inception import InceptionExtractor
-from gan_eval.weights import load_weights
+from gan_eval.extractors.inception.extractor import InceptionExtractor
+from gan_eval.extractors.inception.weights import load_weights
 
 pytestmark = pytest.mark.inception
 

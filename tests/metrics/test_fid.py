@@ -9,9 +9,9 @@ import pytest
 import torch
 from scipy import linalg
 
-from gan_eval.errors import GanEvalError
+from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.metrics.fid import fid_from_stats, frechet_distance
-from gan_eval.stats import FeatureStats, GanEvalWarning
+from gan_eval.stats import FeatureStats
 
 
 def naive_frechet(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import scipy.linalg
 
+from gan_eval.errors import GanEvalWarning
 from gan_eval.metrics.fid_inf import fid_infinity, sample_sizes
-from gan_eval.stats import FeatureStats, GanEvalWarning
+from gan_eval.stats import FeatureStats
 
 
 def naive_fid(a: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:

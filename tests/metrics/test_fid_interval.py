@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from naive_metrics import naive_fid, naive_fid_small_n
 
-from gan_eval.errors import GanEvalError
+from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.metrics.fid import fid_from_features
 from gan_eval.metrics.fid_interval import fid_interval
-from gan_eval.stats import FeatureStats, GanEvalWarning
+from gan_eval.stats import FeatureStats
 
 T_19_975 = 2.093024054408263  # Student's t, 19 degrees of freedom, 0.975 quantile (statistical tables)
 T_9_95 = 1.8331129326536335  # 9 degrees of freedom, 0.95 quantile

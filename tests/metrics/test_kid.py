@@ -5,9 +5,8 @@ import pytest
 import torch
 from torch_fidelity.metric_kid import kid_features_to_metric
 
-from gan_eval.errors import GanEvalError
+from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.metrics.kid import kernel_inception_distance, polynomial_mmd2
-from gan_eval.stats import GanEvalWarning
 
 
 def naive_mmd2(x: np.ndarray, y: np.ndarray) -> float:

@@ -10,12 +10,14 @@ import pytest
 import torch
 from naive_metrics import naive_fid, naive_fid_inf, naive_kid, naive_prdc
 
-from gan_eval.errors import GanEvalError
-from gan_eval.evaluation import RESULT_KEYS, evaluate, parse_metrics
+from gan_eval.errors import GanEvalError, GanEvalWarning
+from gan_eval.evaluation import evaluate, parse_metrics
+from gan_eval.extraction import ExtractionOptions
+from gan_eval.extractors.base import FEATURES, LOGITS
 from gan_eval.features import InputFeatures
 from gan_eval.metrics.registry import HIGHER, LOWER, METRICS, MetricOptions
-from gan_eval.stats import FeatureStats, GanEvalWarning, save_stats
-from gan_eval.weights import HEAD_LOGITS, HEAD_POOL3
+from gan_eval.result import RESULT_KEYS
+from gan_eval.stats import FeatureStats, save_stats
 
 N_REAL, N_FAKE = 60, 50
 
@@ -35,7 +37,9 @@ def features_of(extractor, images: np.ndarray) -> np.ndarray:
 def test_every_value_equals_naive_float64_on_the_same_features(stand_in, sets) -> None:
     real, fake = sets
     options = MetricOptions(kid_subsets=20, kid_subset_size=40, seed=7)
-    result = evaluate(real, fake, extractor=stand_in, options=options, progress=False, cache=False)
+    result = evaluate(
+        real, fake, extractor=stand_in, options=options, progress=False, extraction=ExtractionOptions(cache=False)
+    )
     fr, ff = features_of(stand_in, real), features_of(stand_in, fake)
     assert result.metrics == ("fid", "fid_inf", "kid", "pr", "dc")
     assert set(result.unavailable) == {"is"}
@@ -52,7 +56,9 @@ def test_every_value_equals_naive_float64_on_the_same_features(stand_in, sets) -
 
 
 def test_json_has_every_documented_key_and_the_settings(stand_in, sets) -> None:
-    result = evaluate(*sets, ("fid", "pr"), extractor=stand_in, progress=False, cache=False)
+    result = evaluate(
+        *sets, ("fid", "pr"), extractor=stand_in, progress=False, extraction=ExtractionOptions(cache=False)
+    )
     out = result.to_json()
     assert set(RESULT_KEYS) | {"n_real", "n_fake", "settings", "unavailable", "metrics"} <= set(out)
     assert out["kid_mean"] is None and out["fid"] == result["fid"]
@@ -72,7 +78,9 @@ def test_identical_sets_known_answers(stand_in, sets) -> None:
 def test_confidence_interval_brackets_the_fid(stand_in, sets) -> None:
     """The interval holds the FID it reports; its coverage is tested in tests/metrics/test_fid_interval.py."""
     options = MetricOptions(ci_groups=10, confidence=0.9)
-    result = evaluate(*sets, ("fid",), extractor=stand_in, options=options, progress=False, cache=False)
+    result = evaluate(
+        *sets, ("fid",), extractor=stand_in, options=options, progress=False, extraction=ExtractionOptions(cache=False)
+    )
     assert result["fid_ci_low"] < result["fid"] < result["fid_ci_high"]
     assert result["fid_ci_high"] - result["fid"] == pytest.approx(result["fid"] - result["fid_ci_low"])
     assert result["fid_ci_level"] == 0.9 and result["fid_ci_groups"] == 10
@@ -86,7 +94,7 @@ def test_statistics_input_limits_the_default_set_and_refuses_explicit_requests(s
     stats.meta.update(stand_in.settings())
     path = tmp_path / "real.npz"
     save_stats(stats, path)
-    result = evaluate(str(path), fake, extractor=stand_in, progress=False, cache=False)
+    result = evaluate(str(path), fake, extractor=stand_in, progress=False, extraction=ExtractionOptions(cache=False))
     assert result.metrics == ("fid", "fid_inf")
     assert "statistics file" in result.unavailable["kid"]
     assert result["fid"] == pytest.approx(naive_fid(features_of(stand_in, real), features_of(stand_in, fake)), rel=1e-6)
@@ -122,7 +130,8 @@ def test_each_input_is_extracted_once_for_all_metrics(stand_in, sets, tmp_path: 
     calls = []
 
     class Spy:
-        name, heads, dims, device = stand_in.name, stand_in.heads, stand_in.dims, stand_in.device
+        name, heads, kinds, dims = stand_in.name, stand_in.heads, stand_in.kinds, stand_in.dims
+        device = stand_in.device
 
         def settings(self):
             return stand_in.settings()
@@ -132,7 +141,13 @@ def test_each_input_is_extracted_once_for_all_metrics(stand_in, sets, tmp_path: 
             return stand_in.extract(images, heads)
 
     options = MetricOptions(kid_subset_size=N_FAKE)
-    evaluate(*sets, extractor=Spy(), options=options, progress=False, cache=False, batch_size=1000)
+    evaluate(
+        *sets,
+        extractor=Spy(),
+        options=options,
+        progress=False,
+        extraction=ExtractionOptions(cache=False, batch_size=1000),
+    )
     assert calls == [N_REAL, N_FAKE]
 
 
@@ -164,8 +179,8 @@ def _input(name: str, features: dict[str, np.ndarray]) -> InputFeatures:
 @pytest.mark.filterwarnings("ignore:FID∞ from 50 generated samples")
 def test_each_metric_returns_exactly_the_keys_it_declares() -> None:
     rng = np.random.default_rng(0)
-    real = _input("real", {HEAD_POOL3: rng.normal(size=(60, 8))})
-    fake = _input("fake", {HEAD_POOL3: rng.normal(size=(50, 8)), HEAD_LOGITS: rng.normal(size=(50, 10))})
+    real = _input("real", {FEATURES: rng.normal(size=(60, 8))})
+    fake = _input("fake", {FEATURES: rng.normal(size=(50, 8)), LOGITS: rng.normal(size=(50, 10))})
     plain = MetricOptions(kid_subsets=5, kid_subset_size=40)
     with_interval = MetricOptions(kid_subsets=5, kid_subset_size=40, ci_groups=5)
     for metric in METRICS.values():

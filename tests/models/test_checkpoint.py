@@ -18,7 +18,7 @@ from gan_eval.models.checkpoint import (
     read_config,
     save_generator,
 )
-from gan_eval.training import make_config, training_data
+from gan_eval.models.training import make_config, training_data
 
 
 @pytest.fixture(scope="module", params=["dcgan", "gan", "cgan"])

@@ -8,7 +8,7 @@ import torch
 from gan_eval.errors import GanEvalError
 from gan_eval.models.checkpoint import GeneratorConfig, build_generator
 from gan_eval.models.sampling import balanced_labels, images_to_uint8, sample
-from gan_eval.training import make_config, training_data
+from gan_eval.models.training import make_config, training_data
 
 
 def built(model: str, data: str) -> tuple[torch.nn.Module, GeneratorConfig]:

@@ -13,7 +13,7 @@ from gan_eval.datasets.toy2d import TOY_2D
 from gan_eval.errors import GanEvalError
 from gan_eval.models.registry import MODELS
 from gan_eval.models.sampling import sample
-from gan_eval.training import TRAINING_SETS, Trainer, make_config, train, training_data
+from gan_eval.models.training import TRAINING_SETS, Trainer, make_config, train, training_data
 
 
 @pytest.mark.parametrize("name", ["ring8", "grid25"])

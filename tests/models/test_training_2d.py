@@ -104,7 +104,7 @@ def test_point_wgan_gp_learning_rate_decays_exponentially_over_the_run() -> None
     """lr_t = 1e-3 · (1e-5 / 1e-3)^(t / steps), checked against math.exp at each step; images stay constant."""
     import math
 
-    from gan_eval.training import Trainer, make_config, training_data
+    from gan_eval.models.training import Trainer, make_config, training_data
 
     ring = training_data("ring8")
     trainer = Trainer(make_config("wgan-gp", ring, 4, seed=0, batch_size=8), ring)
@@ -123,7 +123,7 @@ def test_point_wgan_gp_learning_rate_decays_exponentially_over_the_run() -> None
 
 def test_point_hinge_adds_the_r1_penalty() -> None:
     """2-D `hinge` (the grid25 reference): R1 with γ = 1, one discriminator step, the decayed Adam; images unchanged."""
-    from gan_eval.training import Trainer, make_config, training_data
+    from gan_eval.models.training import Trainer, make_config, training_data
 
     grid = training_data("grid25")
     config = make_config("hinge", grid, 3, seed=0, batch_size=8)

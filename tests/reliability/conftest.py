@@ -17,27 +17,27 @@ from pathlib import Path
 import pytest
 from cli_harness import CliRun
 
-from gan_eval import evaluation
+from gan_eval import extraction
 from gan_eval.cli.main import main
-from gan_eval.stats import GanEvalWarning
+from gan_eval.errors import GanEvalWarning
 
 _EXTRACTORS: dict[tuple[str, str, str], object] = {}
 
 
 @pytest.fixture
 def shared_extractor(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Memoise `gan_eval.evaluation.load_extractor` for explicit weights paths (see the module docstring)."""
-    load = evaluation.load_extractor
+    """Memoise `gan_eval.extraction.load_extractor` for explicit weights paths (see the module docstring)."""
+    load = extraction.load_extractor
 
-    def memoised(weights=None, device=None, precision=None, progress=True):
+    def memoised(weights=None, device=None, precision=None, progress=True, features="inception"):
         if weights is None:
-            return load(weights, device, precision, progress)
-        key = (str(Path(weights).resolve()), str(device), str(precision))
+            return load(weights, device, precision, progress, features)
+        key = (str(Path(weights).resolve()), str(device), str(precision), features)
         if key not in _EXTRACTORS:
-            _EXTRACTORS[key] = load(weights, device, precision, progress)
+            _EXTRACTORS[key] = load(weights, device, precision, progress, features)
         return _EXTRACTORS[key]
 
-    monkeypatch.setattr(evaluation, "load_extractor", memoised)
+    monkeypatch.setattr(extraction, "load_extractor", memoised)
 
 
 @pytest.fixture

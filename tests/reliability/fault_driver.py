@@ -50,15 +50,15 @@ class StandInExtractor(_StandIn):
 
 
 def _use_stand_in(options: argparse.Namespace) -> None:
-    from gan_eval import evaluation
-    from gan_eval.weights import resolve_weights_path
+    from gan_eval import extraction
+    from gan_eval.extractors.inception.weights import resolve_weights_path
 
-    def load_extractor(weights=None, device=None, precision=None, progress=True):
+    def load_extractor(weights=None, device=None, precision=None, progress=True, features="inception"):
         if options.download_weights:
             resolve_weights_path(weights, progress)
         return StandInExtractor(options.slow_batch, options.marker if options.pause_in_write is None else None)
 
-    evaluation.load_extractor = load_extractor
+    extraction.load_extractor = load_extractor
 
 
 def _pause_in_first_fsync(seconds: float, marker: Path | None) -> None:

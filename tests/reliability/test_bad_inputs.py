@@ -28,7 +28,7 @@ import torch
 from cli_harness import assert_refused, files_under, image_folder, serving, write_png
 from PIL import Image
 
-from gan_eval.extractors.inception import INCEPTION_NAME, RESIZE_MODE
+from gan_eval.extractors.inception.extractor import INCEPTION_NAME, RESIZE_MODE
 from gan_eval.models.checkpoint import GeneratorConfig, build_generator, save_generator
 from gan_eval.stats import META_KEY
 from gan_eval.version import __version__

@@ -29,9 +29,10 @@ from write_barrier import all_held
 
 from gan_eval.atomic import atomic_write_bytes
 from gan_eval.cache import FeatureCache
+from gan_eval.digest import file_sha256
+from gan_eval.extractors.inception.weights import cached_weights
 from gan_eval.gate import load_baseline
 from gan_eval.stats import load_stats
-from gan_eval.weights import cached_weights, file_sha256
 
 DRIVER = Path(__file__).with_name("fault_driver.py")
 TIMEOUT = 120

@@ -28,6 +28,7 @@ from cli_harness import assert_refused, image_folder
 from PIL import Image
 
 from gan_eval.errors import GanEvalError
+from gan_eval.extraction import ExtractionOptions
 from gan_eval.pipeline import extract
 from gan_eval.sources import open_input
 from gan_eval.sources.decode import decode_image
@@ -125,7 +126,10 @@ def test_fuzzed_folder_through_the_pipeline_skipping_bad_files(
 ) -> None:
     folder, decoded = fuzzed_files
     result = extract(
-        ImageFolderSource(folder), stand_in, ("pool3",), batch_size=32, workers=0, progress=False, skip_bad=True
+        ImageFolderSource(folder),
+        stand_in,
+        ("pool3",),
+        ExtractionOptions(batch_size=32, workers=0, progress=False, skip_bad=True),
     )
     assert result.count == sum(decoded.values())
     assert sorted(message.split(":")[0] for message in result.skipped) == sorted(
@@ -232,7 +236,7 @@ def test_random_arrays_are_read_by_the_rules_or_refused_in_one_line(tmp_path: Pa
             pytest.fail(f"seed {SEED}, case {i}: {form} {array.dtype} {array.shape}: {type(error).__name__}: {error}")
         assert expected is not None, f"seed {SEED}, case {i}: {form} {array.dtype} {array.shape} accepted"
         np.testing.assert_array_equal(pixels, expected, err_msg=f"seed {SEED}, case {i}")
-        features = extract(source, stand_in, ("pool3",), workers=0, progress=False)
+        features = extract(source, stand_in, ("pool3",), ExtractionOptions(workers=0, progress=False))
         assert features.count == len(expected) and np.isfinite(features.stats["pool3"].mean()).all()
         accepted += 1
     assert 0.1 < accepted / ARRAY_CASES < 0.9  # both outcomes exercised (a check on the fuzzer)

@@ -24,11 +24,11 @@ import pytest
 from PIL import Image
 
 from gan_eval.cache import FeatureCache
-from gan_eval.extractors.inception import INCEPTION_NAME, RESIZE_MODE
+from gan_eval.digest import file_sha256
+from gan_eval.extractors.inception.extractor import INCEPTION_NAME, RESIZE_MODE
 from gan_eval.gate import load_baseline
 from gan_eval.stats import load_stats
 from gan_eval.version import __version__
-from gan_eval.weights import file_sha256
 
 pytestmark = pytest.mark.inception
 

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from gan_eval.errors import GanEvalError
+from gan_eval.extraction import ExtractionOptions
 from gan_eval.pipeline import extract
 from gan_eval.sources import open_input
 from gan_eval.sources.folder import ImageFolderSource, list_image_files
@@ -77,7 +78,9 @@ def test_mixed_sizes_in_one_folder(tmp_path: Path, stand_in) -> None:
     source = ImageFolderSource(tmp_path)
     for index, image in enumerate(images):
         np.testing.assert_array_equal(source.load(index), image)
-    result = extract(source, stand_in, ("pool3",), batch_size=3, workers=0, progress=False, keep_features=True)
+    result = extract(
+        source, stand_in, ("pool3",), ExtractionOptions(batch_size=3, workers=0, progress=False), keep_features=True
+    )
     assert result.count == 4
     alone = [stand_in.extract([torch.from_numpy(i).permute(2, 0, 1)])["pool3"][0].numpy() for i in images]
     np.testing.assert_allclose(result.features["pool3"], np.stack(alone), rtol=1e-6, atol=1e-6)

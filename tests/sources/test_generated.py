@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import gan_eval
 from gan_eval.cache import FeatureCache
 from gan_eval.errors import GanEvalError
+from gan_eval.extraction import ExtractionOptions
 from gan_eval.sources import CallableSource, ModuleSource, open_input
 
 REAL = np.random.default_rng(0).integers(0, 256, (40, 3, 8, 8), dtype=np.uint8)
@@ -45,8 +46,16 @@ def random_images(n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, 3, 8, 8), dtype=np.uint8)
 
 
-def fid(real, fake, **kwargs) -> gan_eval.Result:
-    return gan_eval.evaluate(real, fake, ["fid"], extractor=StandInExtractor(), progress=False, cache=False, **kwargs)
+def fid(real, fake, extraction: ExtractionOptions | None = None, **kwargs) -> gan_eval.Result:
+    return gan_eval.evaluate(
+        real,
+        fake,
+        ["fid"],
+        extractor=StandInExtractor(),
+        progress=False,
+        extraction=(extraction or ExtractionOptions()).with_changes(cache=False),
+        **kwargs,
+    )
 
 
 def module_images(generator: nn.Module, n: int, seed: int, latent_dim: int = 4) -> np.ndarray:
@@ -59,7 +68,9 @@ def test_module_generator_equals_its_images_as_an_array() -> None:
     generator = TinyGenerator()
     result = fid(REAL, generator, latent_seed=3)
     assert result.n_fake == len(REAL)  # default n: as many as the other side
-    expected = fid(REAL, module_images(TinyGenerator(), len(REAL), 3), value_range=(-1, 1))
+    expected = fid(
+        REAL, module_images(TinyGenerator(), len(REAL), 3), extraction=ExtractionOptions(value_range=(-1, 1))
+    )
     assert result["fid"] == expected["fid"]
     assert result.settings["generated"] == {
         "fake": {
@@ -108,7 +119,9 @@ def test_seeded_runs_are_equal_and_seeds_differ() -> None:
 def test_n_is_respected_and_defaults_to_the_other_side() -> None:
     assert fid(REAL, TinyGenerator(), n=25).n_fake == 25
     assert fid(random_images, REAL[:33]).n_real == 33
-    statistics = gan_eval.compute_statistics(REAL[:35], StandInExtractor(), progress=False, cache=False)
+    statistics = gan_eval.compute_statistics(
+        REAL[:35], StandInExtractor(), progress=False, extraction=ExtractionOptions(cache=False)
+    )
     assert fid(statistics, random_images).n_fake == 35
     with pytest.raises(GanEvalError, match="give n="):
         fid(random_images, TinyGenerator())
@@ -117,7 +130,7 @@ def test_n_is_respected_and_defaults_to_the_other_side() -> None:
 def test_module_generator_holds_one_batch_at_a_time() -> None:
     generator = TinyGenerator()
     source = ModuleSource(generator, n=2000, batch_size=100)
-    result = fid(REAL, source, batch_size=64)
+    result = fid(REAL, source, extraction=ExtractionOptions(batch_size=64))
     assert result.n_fake == 2000
     assert generator.batches == [100] * 20  # each batch drawn once, never more than one batch's latents
     assert source._last is not None and len(source._last[1]) == 100  # only the last batch is kept
@@ -161,5 +174,12 @@ def test_other_types_are_refused_with_what_is_accepted(spec) -> None:
 
 def test_generated_inputs_are_never_cached(tmp_path) -> None:
     cache = FeatureCache(tmp_path / "cache")
-    gan_eval.evaluate(REAL, random_images, ["fid"], extractor=StandInExtractor(), progress=False, cache=cache)
+    gan_eval.evaluate(
+        REAL,
+        random_images,
+        ["fid"],
+        extractor=StandInExtractor(),
+        progress=False,
+        extraction=ExtractionOptions(cache=cache),
+    )
     assert len(cache.entries()) == 1  # the array only

@@ -20,17 +20,24 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import ClassVar
 
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.inception_net import InceptionV3TF
+from gan_eval.extractors.base import FEATURES, LOGITS, PRECISIONS, ExtractorSpec
+from gan_eval.extractors.inception.network import InceptionV3TF
+from gan_eval.extractors.inception.weights import (
+    HEAD_LOGITS,
+    HEAD_POOL3,
+    InceptionWeights,
+    load_weights,
+    resolve_weights_path,
+)
 from gan_eval.extractors.tf_resize import resize_bilinear_tf1
-from gan_eval.weights import HEAD_LOGITS, HEAD_POOL3, InceptionWeights
 
 INCEPTION_NAME = "inception-v3-tf-2015-12-05"
 RESIZE_MODE = "tf1-bilinear-299"
-PRECISIONS = ("exact", "tf32", "bf16")
 INPUT_SIZE = 299
 CPU_PREPACK_BATCH = 64
 
@@ -62,6 +69,7 @@ class InceptionExtractor:
 
     name = INCEPTION_NAME
     resize = RESIZE_MODE
+    kinds: ClassVar[dict[str, str]] = {FEATURES: HEAD_POOL3, LOGITS: HEAD_LOGITS}
 
     def __init__(
         self,
@@ -148,3 +156,22 @@ class InceptionExtractor:
             if HEAD_LOGITS in heads:
                 out[HEAD_LOGITS] = self.net.logits_unbiased(pool3).float()
         return {h: out[h] for h in heads}
+
+
+def load_inception(
+    weights: str | None, device: torch.device, precision: str | None, progress: bool
+) -> InceptionExtractor:
+    """The Inception extractor on `device`, its weights found as `resolve_weights_path` says."""
+    return InceptionExtractor(load_weights(resolve_weights_path(weights, progress)), device, precision)
+
+
+SPEC = ExtractorSpec(
+    name="inception",
+    title="TF Inception-v3 2015-12-05 (the FID standard)",
+    extractor=INCEPTION_NAME,
+    kinds=InceptionExtractor.kinds,
+    dims={HEAD_POOL3: InceptionV3TF.POOL3_DIM, HEAD_LOGITS: InceptionV3TF.NUM_CLASSES},
+    resize=RESIZE_MODE,
+    load=load_inception,
+    weights_help="Inception weights file (default: $GAN_EVAL_WEIGHTS, then the cache)",
+)

@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from gan_eval.atomic import atomic_write_bytes
+from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
 from gan_eval.stats import FeatureStats
-from gan_eval.weights import file_sha256
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1

@@ -30,13 +30,14 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import torch
 
 from gan_eval.atomic import atomic_write
+from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.inception_net import InceptionV3TF
+from gan_eval.extractors.inception.network import InceptionV3TF
 from gan_eval.home import cache_home
 
 WEIGHTS_URL = (
@@ -137,15 +138,6 @@ class InceptionWeights:
     heads: tuple[str, ...]
     state_dict: dict[str, torch.Tensor]
     unusable_heads: dict[str, str] = field(default_factory=dict)
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -377,3 +369,27 @@ def resolve_weights_path(explicit: str | os.PathLike[str] | None = None, progres
             f"{exc} (no weights in {weights_cache_dir()}: pass --weights PATH, set GAN_EVAL_WEIGHTS, "
             "or run 'gan-eval weights import PATH')"
         ) from None
+
+
+def describe_cached_weights() -> list[dict[str, Any]]:
+    """One JSON-ready entry per weights file in the cache: path, sha256, format, heads, whether IS can run.
+
+    A file that cannot be used has `path` and `error` (the one-line reason) instead.
+    """
+    entries: list[dict[str, Any]] = []
+    for path in cached_weights():
+        try:
+            w = load_weights(path)
+        except GanEvalError as exc:
+            entries.append({"path": str(path), "error": str(exc)})
+            continue
+        entries.append(
+            {
+                "path": str(path),
+                "sha256": w.sha256,
+                "format": w.file_format,
+                "heads": list(w.heads),
+                "inception_score": HEAD_LOGITS in w.heads,
+            }
+        )
+    return entries
