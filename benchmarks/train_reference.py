@@ -99,7 +99,7 @@ def measure(folder: Path, n: int) -> dict[str, object]:
     from gan_eval.diagnostics.detect import detect_collapse
 
     generator, config = load_generator(folder)
-    images = sample(generator, config, n, seed=0)
+    images = sample(generator, config, n, latent_seed=0)
     verdict = detect_collapse("digits:train", images, progress=False)
     return {
         "fid_vs_digits_test": round(float(gan_eval.fid("digits:test", images, progress=False).fid), 2),
@@ -121,7 +121,7 @@ def measure_points(model: str, data: str, steps: int, seed: int) -> dict[str, ob
     from gan_eval.models.training import train
 
     generator, config = train(model, data, steps, seed=seed, progress=False)
-    points = sample(generator, config, POINT_SAMPLES, seed=POINT_SAMPLE_SEED).numpy()
+    points = sample(generator, config, POINT_SAMPLES, latent_seed=POINT_SAMPLE_SEED).numpy()
     verdict = detect_collapse(data, points)
     return {
         "data": data,

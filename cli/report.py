@@ -87,11 +87,7 @@ def format_table(result) -> str:
         for key in METRICS[name].keys:
             spread = f"± {_number(values[key.spread])}" if key.spread and values.get(key.spread) is not None else ""
             rows.append((key.label, _number(values[key.name]), spread))
-        if name == "fid" and "fid_ci_low" in values:
-            level = round(values["fid_ci_level"] * 100, 2)
-            interval = f"[{_number(values['fid_ci_low'])}, {_number(values['fid_ci_high'])}]"
-            method = f"{values['fid_ci_method']}, {values['fid_ci_groups']} groups, se {_number(values['fid_std'])}"
-            rows.append((f"FID {level:g}% CI", interval, method))
+        rows += METRICS[name].detail_rows(values, _number)
     width = [max(len(r[i]) for r in [("metric", "value", ""), *rows]) for i in range(2)]
     lines = [f"{'metric':<{width[0]}}  {'value':>{width[1]}}"]
     lines += [f"{label:<{width[0]}}  {value:>{width[1]}}  {spread}".rstrip() for label, value, spread in rows]

@@ -1,4 +1,4 @@
-"""`gan-eval sample DIR -n N -o OUT [--seed S]`: draw samples of a trained generator into a .npy file or PNG folder."""
+"""`gan-eval sample DIR -n N -o OUT [--latent-seed S]`: draw samples of a trained generator into a .npy file or PNG folder."""
 
 from __future__ import annotations
 
@@ -21,7 +21,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     sample.add_argument("checkpoint", metavar="DIR", help="checkpoint folder with generator.pt and config.json")
     sample.add_argument("-n", type=positive_int, required=True, help="number of samples")
     sample.add_argument("-o", "--output", required=True, metavar="OUT", help=".npy file or new folder")
-    sample.add_argument("--seed", type=non_negative_int, default=0, help="seed of the latent noise")
+    sample.add_argument(
+        "--latent-seed",
+        "--seed",
+        dest="latent_seed",
+        type=non_negative_int,
+        default=0,
+        help="seed of the latent noise (--seed is its old name)",
+    )
     sample.set_defaults(handler=run)
 
 
@@ -33,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_sample_output(args.output, read_config(args.checkpoint).is_images)
     generator, config = load_generator(args.checkpoint)
-    samples = sample(generator, config, args.n, seed=args.seed)
+    samples = sample(generator, config, args.n, latent_seed=args.latent_seed)
     out = write_samples(samples, args.output)
     kind = "images" if config.is_images else "points"
-    print(f"{args.n} {kind} of {config.model} on {config.dataset} (seed {args.seed}) -> {out}")
+    print(f"{args.n} {kind} of {config.model} on {config.dataset} (seed {args.latent_seed}) -> {out}")
     return 0

@@ -82,9 +82,20 @@ class ResultKey:
     noise: str | None = None
 
 
+TableRows = Callable[[dict[str, Any], Callable[[float], str]], list[tuple[str, str, str]]]
+
+
+def _no_rows(values: dict[str, Any], number: Callable[[float], str]) -> list[tuple[str, str, str]]:
+    return []
+
+
 @dataclass(frozen=True)
 class Metric:
-    """A registered metric (see the module docstring); `details` are the keys it returns besides `keys`."""
+    """A registered metric (see the module docstring); `details` are the keys it returns besides `keys`.
+
+    `detail_rows(values, number)` gives the printed table's rows beyond one per headline key, as
+    (label, value, note) text, numbers formatted with `number`.
+    """
 
     name: str
     title: str
@@ -93,6 +104,7 @@ class Metric:
     compute: Callable[[InputFeatures, InputFeatures, MetricOptions, str], dict[str, Any]]
     keys: tuple[ResultKey, ...]
     details: tuple[str, ...] = ()
+    detail_rows: TableRows = _no_rows
 
     @property
     def headline_keys(self) -> tuple[str, ...]:
@@ -115,11 +127,12 @@ def register_metric(
     min_samples: Callable[[MetricOptions], dict[str, int]],
     keys: tuple[ResultKey, ...],
     details: tuple[str, ...] = (),
+    detail_rows: TableRows = _no_rows,
 ) -> Callable:
     """Decorator adding `compute(real, fake, options, device) -> values` to `METRICS` under `name`."""
 
     def add(compute: Callable[[InputFeatures, InputFeatures, MetricOptions, str], dict[str, Any]]) -> Callable:
-        METRICS[name] = Metric(name, title, needs, min_samples, compute, keys, details)
+        METRICS[name] = Metric(name, title, needs, min_samples, compute, keys, details, detail_rows)
         return compute
 
     return add
@@ -141,6 +154,16 @@ def _features_both(options: MetricOptions) -> tuple[Need, ...]:
     return (Need(REAL, FEATURES, True), Need(FAKE, FEATURES, True))
 
 
+def _fid_interval_row(values: dict[str, Any], number: Callable[[float], str]) -> list[tuple[str, str, str]]:
+    """The confidence interval's row, when one was computed (`--ci`)."""
+    if values.get("fid_ci_low") is None:
+        return []
+    level = round(values["fid_ci_level"] * 100, 2)
+    interval = f"[{number(values['fid_ci_low'])}, {number(values['fid_ci_high'])}]"
+    method = f"{values['fid_ci_method']}, {values['fid_ci_groups']} groups, se {number(values['fid_std'])}"
+    return [(f"FID {level:g}% CI", interval, method)]
+
+
 @register_metric(
     "fid",
     "Fréchet Inception Distance",
@@ -148,6 +171,7 @@ def _features_both(options: MetricOptions) -> tuple[Need, ...]:
     lambda o: {REAL: 2, FAKE: 2},
     keys=(ResultKey("fid", "FID", better=LOWER, flag="--max-fid", increase_flag="--max-increase", noise="fid_std"),),
     details=("fid_ci_low", "fid_ci_high", "fid_ci_level", "fid_std", "fid_ci_groups", "fid_ci_method"),
+    detail_rows=_fid_interval_row,
 )
 def _fid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
     fake_features = fake.features.get(FEATURES)

@@ -1,6 +1,6 @@
 """Drawing samples from a trained generator: seeded, batch-size independent, balanced labels.
 
-The noise is drawn on the CPU from `seed`, so a seed gives the same latents
+The noise is drawn on the CPU from `latent_seed`, so a seed gives the same latents
 on every device; images come back as uint8 NCHW (the pipeline's input
 format), 2-D points as float32 `(N, 2)`. A class-conditional generator gets
 labels `0, 1, ..., K-1, 0, 1, ...` so every class has `n // K` or one more.
@@ -37,7 +37,7 @@ def sample(
     generator: nn.Module,
     config: GeneratorConfig,
     n: int,
-    seed: int = 0,
+    latent_seed: int = 0,
     batch_size: int = 500,
 ) -> torch.Tensor:
     """`n` samples on the CPU: uint8 `(n, C, H, W)` images, or float32 `(n, 2)` points.
@@ -50,7 +50,7 @@ def sample(
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     device = next(generator.parameters()).device
-    z = torch.randn(n, config.latent_dim, generator=torch.Generator().manual_seed(seed))
+    z = torch.randn(n, config.latent_dim, generator=torch.Generator().manual_seed(latent_seed))
     labels = balanced_labels(n, config.n_classes) if config.n_classes else None
     net = generator if config.is_images else copy.deepcopy(generator).double()
     dtype = torch.float32 if config.is_images else torch.float64

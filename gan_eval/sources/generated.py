@@ -309,7 +309,7 @@ def open_generator_file(
         if not config.is_images:
             raise GanEvalError(f"generator {path} makes 2-D points; only image generators can be evaluated")
         try:
-            samples = sample(generator, config, n, seed=seed)
+            samples = sample(generator, config, n, latent_seed=seed)
         except GanEvalError as exc:  # NaN or out-of-range output: name the checkpoint it came from
             raise GanEvalError(f"generator {path}: {exc}") from None
         settings["generator_sha256"] = file_sha256(path / WEIGHTS_FILE)

@@ -44,7 +44,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str
 
 def expected_samples(folder: Path, n: int, seed: int) -> torch.Tensor:
     generator, config = load_generator(folder)
-    return sample(generator, config, n, seed=seed)
+    return sample(generator, config, n, latent_seed=seed)
 
 
 def test_images_npy_is_sample_in_nhwc(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ def test_checkpoint_matches_the_library_run(capsys: pytest.CaptureFixture[str], 
     expected, _ = train("hinge", "ring8", steps=6, seed=3, device="cpu", progress=False)
     for name, tensor in expected.state_dict().items():
         assert torch.equal(generator.state_dict()[name], tensor), name
-    assert sample(generator, config, 10, seed=0).shape == (10, 2)
+    assert sample(generator, config, 10, latent_seed=0).shape == (10, 2)
 
 
 def test_json_and_images(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def test_trained_stacked_generator_covers_far_more_modes_than_a_collapsed_sample
     torch.set_num_threads(1)
     folder = Path(__file__).resolve().parents[2] / "reference_models" / "wgan-gp-stacked-digits"
     generator, config = load_generator(folder)
-    images = sample(generator, config, 10_000, seed=0).numpy()
+    images = sample(generator, config, 10_000, latent_seed=0).numpy()
     reference = stacked_modes(trained, stacked_digits_images("test").transpose(0, 3, 1, 2))
     generated = stacked_modes(trained, images)
     few = images[np.random.default_rng(0).integers(0, 10, size=10_000)]  # a sampler collapsed to ten images

@@ -28,9 +28,9 @@ def test_shipped_checkpoint(name: str, model: str, dataset: str, steps: int) -> 
     generator, config = load_generator(folder)
     assert (config.model, config.dataset, config.steps, config.seed) == (model, dataset, steps, 0)
     assert config.training["threads"] == 1
-    images = sample(generator, config, 16, seed=0)
+    images = sample(generator, config, 16, latent_seed=0)
     assert images.shape == (16, 3, 32, 32) and images.dtype == torch.uint8
-    assert torch.equal(images, sample(generator, config, 16, seed=0, batch_size=5))
+    assert torch.equal(images, sample(generator, config, 16, latent_seed=0, batch_size=5))
     # Not a constant image: the generator's output varies with the noise.
     assert images.float().std(dim=0).mean() > 10
 

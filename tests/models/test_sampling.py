@@ -27,11 +27,11 @@ def built(model: str, data: str) -> tuple[torch.nn.Module, GeneratorConfig]:
 @pytest.mark.parametrize(("model", "data"), [("dcgan", "digits"), ("cgan", "digits"), ("wgan-gp", "ring8")])
 def test_seeded_and_batch_size_independent(model: str, data: str) -> None:
     generator, config = built(model, data)
-    a = sample(generator, config, 37, seed=5)
-    assert torch.equal(a, sample(generator, config, 37, seed=5))
+    a = sample(generator, config, 37, latent_seed=5)
+    assert torch.equal(a, sample(generator, config, 37, latent_seed=5))
     for batch_size in (1, 6):
-        assert torch.equal(a, sample(generator, config, 37, seed=5, batch_size=batch_size))
-    assert not torch.equal(a, sample(generator, config, 37, seed=6))
+        assert torch.equal(a, sample(generator, config, 37, latent_seed=5, batch_size=batch_size))
+    assert not torch.equal(a, sample(generator, config, 37, latent_seed=6))
     if config.is_images:
         assert a.dtype == torch.uint8 and a.shape == (37, 3, 32, 32)
     else:
@@ -41,7 +41,7 @@ def test_seeded_and_batch_size_independent(model: str, data: str) -> None:
 def test_eval_mode_and_mode_restored() -> None:
     generator, config = built("dcgan", "digits")
     generator.train()
-    drawn = sample(generator, config, 4, seed=1)
+    drawn = sample(generator, config, 4, latent_seed=1)
     assert generator.training
     z = torch.randn(4, config.latent_dim, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():

@@ -86,14 +86,14 @@ def test_every_model_trains_on_images(model: str) -> None:
     assert all(math.isfinite(v) for v in config.training["final_losses"].values())
     if MODELS[model].gp_weight:
         assert "gradient_penalty" in config.training["final_losses"]
-    assert sample(generator, config, 3, seed=0).shape == (3, 3, 32, 32)
+    assert sample(generator, config, 3, latent_seed=0).shape == (3, 3, 32, 32)
 
 
 @pytest.mark.parametrize("model", sorted(m for m in MODELS if not MODELS[m].conditional))
 def test_every_unconditional_model_trains_on_points(model: str) -> None:
     generator, config = train(model, "grid25", steps=2, seed=0, batch_size=16, progress=False)
     assert config.data == {"kind": "points", "shape": [2], "n_classes": 0}
-    assert torch.isfinite(sample(generator, config, 5, seed=0)).all()
+    assert torch.isfinite(sample(generator, config, 5, latent_seed=0)).all()
 
 
 def test_weight_clipping_holds_after_every_step() -> None:
@@ -151,9 +151,9 @@ def test_a_short_run_moves_the_samples_onto_the_ring() -> None:
     data = training_data("ring8")
     # 2-D hinge (R1, learning rate decayed over the run): 800 steps end at 0.18 (400 at 0.33).
     trainer = Trainer(make_config("hinge", data, 800, seed=0), data)
-    before = sample(trainer.generator, trainer.config, 1000, seed=1).double().numpy()
+    before = sample(trainer.generator, trainer.config, 1000, latent_seed=1).double().numpy()
     trainer.run(800, progress=False)
-    after = sample(trainer.generator, trainer.config, 1000, seed=1).double().numpy()
+    after = sample(trainer.generator, trainer.config, 1000, latent_seed=1).double().numpy()
     start, end = (
         mean_distance_to_nearest_centre(before, ring.centres),
         mean_distance_to_nearest_centre(after, ring.centres),
