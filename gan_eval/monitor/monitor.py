@@ -23,6 +23,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ from torch import nn
 
 from gan_eval.atomic import atomic_write_bytes
 from gan_eval.errors import GanEvalError
+from gan_eval.extraction import ExtractionOptions
+from gan_eval.metrics.registry import MetricOptions
 from gan_eval.monitor.alarms import Alarm, AlarmRulebook, AlarmRules, replay
 from gan_eval.monitor.events import EventLog, read_run
 from gan_eval.monitor.gradients import GradientWatch
@@ -41,10 +44,12 @@ from gan_eval.monitor.reference import (
     FeatureFunction,
     Reference,
     ReferenceInput,
-    compare,
     feature_space,
     images_to_uint8,
-    load_reference,
+    knn_subset,
+    metric_options,
+    open_reference_set,
+    reference_metrics,
 )
 from gan_eval.monitor.samples import image_grid_png, scatter_png
 
@@ -96,6 +101,9 @@ class Monitor:
     - `features`: None (identity for points, Inception pool3 for images),
       "identity", "inception", a `FeatureExtractor`, or a callable `(B, ...) -> (B, F)`.
     - `n_samples`: generated samples per evaluation, from the same seeded noise each time.
+    - `latent_seed`: seeds that noise, and also the KID subsets and the reference subset of
+      the k-NN metrics (`seed=`, its former name, still works until the next release, with a
+      `DeprecationWarning`).
     - `value_range`: range of generated (and float reference) images, for uint8 conversion.
     - `rules`: alarm thresholds; `tensorboard`: also write TensorBoard events when installed;
       `stderr`: print each kind of alarm once; `resume`: continue an existing record in `out_dir`.
@@ -109,7 +117,7 @@ class Monitor:
         *,
         features: str | FeatureFunction | Any | None = None,
         n_samples: int = 1000,
-        seed: int = 0,
+        latent_seed: int = 0,
         value_range: tuple[float, float] = (-1.0, 1.0),
         kid_subsets: int = 10,
         batch_size: int = 250,
@@ -117,7 +125,15 @@ class Monitor:
         tensorboard: bool = True,
         stderr: bool = True,
         resume: bool = True,
+        seed: int | None = None,
     ) -> None:
+        if seed is not None:
+            warnings.warn(
+                "Monitor(seed=) is now Monitor(latent_seed=); seed= goes away in the next release",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            latent_seed = seed
         if every is not None and (not isinstance(every, int) or every < 1):
             raise GanEvalError(f"every={every!r}: must be a positive integer or None")
         if n_samples < 2:
@@ -131,7 +147,7 @@ class Monitor:
             raise GanEvalError(f"{self.out_dir} already holds a run record; use resume=True or another folder")
         self.every = every
         self.n_samples = n_samples
-        self.seed = seed
+        self.latent_seed = latent_seed
         self.value_range = value_range
         self.kid_subsets = kid_subsets
         self.batch_size = batch_size
@@ -153,8 +169,10 @@ class Monitor:
         self._watch: GradientWatch | None = None
         self._recorded_rates = latest_rates(previous)
         self._noise: dict[tuple[int, ...], torch.Tensor] = {}
+        self._extraction = ExtractionOptions(device="cpu", progress=False, workers=0)
         self._space = None
         self._reference: Reference | None = None
+        self._metric_options: MetricOptions | None = None
         self._knn_subset: np.ndarray | None = None
         self._closed = False
         self._started = time.perf_counter()
@@ -265,7 +283,7 @@ class Monitor:
         """Every `every` steps (or with `force`): metrics of samples from fixed noise, and their picture.
 
         Samples come from `generator(z)` (or `sample(z)`), `z` of shape
-        `(n_samples, *latent_shape)` drawn once from `seed`, so evaluations are
+        `(n_samples, *latent_shape)` drawn once from `latent_seed`, so evaluations are
         paired. Returns the recorded values, or None when this step is skipped.
         """
         step = self._begin(step)
@@ -383,7 +401,7 @@ class Monitor:
         """Generated samples from the fixed noise, on CPU; training state and random state untouched."""
         device = next(generator.parameters(), torch.empty(0)).device
         if shape not in self._noise:
-            noise_rng = torch.Generator().manual_seed(self.seed)
+            noise_rng = torch.Generator().manual_seed(self.latent_seed)
             self._noise[shape] = torch.randn((self.n_samples, *shape), generator=noise_rng)
         noise = self._noise[shape]
         modes = [(m, m.training) for m in generator.modules()]
@@ -410,20 +428,14 @@ class Monitor:
     def _measure(self, outputs: torch.Tensor) -> dict[str, Any]:
         images = outputs.dim() == 4
         if self._space is None:
-            device = torch.device("cpu")
-            self._space = feature_space(self._features_spec, images, device)
+            self._space = feature_space(self._features_spec, images, self._extraction)
             if self._reference_spec is not None:
-                self._reference = load_reference(
-                    self._reference_spec, self._space, tuple(outputs.shape[1:]), self.value_range, self.batch_size
-                )
-                if self._reference.features is not None and self._reference.count > self.n_samples:
-                    rng = np.random.default_rng(self.seed)
-                    self._knn_subset = np.sort(rng.choice(self._reference.count, self.n_samples, replace=False))
+                self._open_reference(tuple(outputs.shape[1:]))
         finite = torch.isfinite(outputs.flatten(1)).all(dim=1)
         values: dict[str, Any] = {
             "n_samples": outputs.shape[0],
             "features": self._space.name,
-            "noise_seed": self.seed,
+            "noise_seed": self.latent_seed,
             "nonfinite_samples": int((~finite).sum()),
         }
         if values["nonfinite_samples"]:
@@ -438,8 +450,16 @@ class Monitor:
         if self._reference is not None:
             values["reference"] = self._reference.name
             values["n_reference"] = self._reference.count
-            values.update(compare(self._reference, fake, self._knn_subset, self.kid_subsets, self.seed))
+            values.update(reference_metrics(self._reference, fake, self._metric_options, self._knn_subset))
         return values
+
+    def _open_reference(self, sample_shape: tuple[int, ...]) -> None:
+        """Read the reference once, and fix the metrics' options and the k-NN metrics' reference subset."""
+        self._reference = open_reference_set(
+            self._reference_spec, self._space, sample_shape, self.value_range, self._extraction, self.batch_size
+        )
+        self._metric_options = metric_options(self._reference, self.n_samples, self.kid_subsets, self.latent_seed)
+        self._knn_subset = knn_subset(self._reference, self.n_samples, self.latent_seed)
 
     def _save_picture(self, step: int, outputs: torch.Tensor, values: dict[str, Any]) -> str | None:
         if outputs.dim() == 4:

@@ -2,7 +2,7 @@
 
 Samples become features through a feature function: the identity for points
 `(N, D)` (a 2-D toy set's points are its features), Inception pool3
-(`gan_eval.load_extractor`) for images `(N, C, H, W)`, or any
+(`ExtractionOptions.load_extractor`) for images `(N, C, H, W)`, or any
 callable mapping a batch to `(B, F)` features (it receives float points as
 they are, or images as uint8 `(B, 3, H, W)`, the same way for reference and
 generated images).
@@ -14,10 +14,14 @@ they keep their per-sample features; points or precomputed features `(N, F)`
 `.npy`/`.npz`): every metric, features computed once (Inception features go
 through the feature cache).
 
-Metrics (pure functions of `gan_eval.metrics`): FID from float64 means and
-covariances, KID (subset size clipped to the sets), improved precision and
-recall (k = 3), density and coverage (k = 5, against a fixed seeded subset of
-the reference as large as the generated set), and the spread ratio
+Metrics come from the metric registry (`gan_eval.metrics.registry.METRICS`),
+the same `compute` functions `gan_eval.evaluate` runs: FID from the float64
+statistics, KID (subset size clipped to the sets), improved precision and
+recall (k = 3), density and coverage (k = 5). The Monitor's one adaptation:
+precision/recall and density/coverage see a fixed seeded subset of the
+reference as large as the generated set (the k-NN radii depend on the set
+sizes, so equal sizes keep them comparable between the two sides), while FID
+and KID see the whole reference. Beside them, the Monitor-only spread ratio
 tr(Σ_fake) / tr(Σ_ref), which falls towards 0 when the generated features
 collapse.
 """
@@ -25,6 +29,7 @@ collapse.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +38,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from gan_eval.errors import GanEvalError
-from gan_eval.metrics.fid import frechet_distance
-from gan_eval.metrics.kid import kernel_inception_distance
-from gan_eval.metrics.prdc import density_coverage, precision_recall
+from gan_eval.errors import GanEvalError, GanEvalWarning
+from gan_eval.extraction import ExtractionOptions
+from gan_eval.extractors.base import FEATURES
+from gan_eval.features import InputFeatures, kind_features
+from gan_eval.metrics.registry import METRICS, MetricOptions
+from gan_eval.pipeline import iter_batches
+from gan_eval.sources import open_input
 from gan_eval.stats import FeatureStats
 
 FeatureFunction = Callable[[torch.Tensor], torch.Tensor]
@@ -44,6 +52,9 @@ ReferenceInput = str | os.PathLike[str] | np.ndarray | torch.Tensor | FeatureSta
 INCEPTION = "inception"
 IDENTITY = "identity"
 KID_SUBSET_SIZE = 1000
+PR_K = 3
+DC_K = 5
+METRIC_DEVICE = "cpu"
 
 
 def images_to_uint8(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
@@ -55,10 +66,6 @@ def images_to_uint8(images: torch.Tensor, value_range: tuple[float, float]) -> t
     lo, hi = value_range
     scaled = (images.detach().double() - lo) * (255.0 / (hi - lo))
     return scaled.round().clamp(0, 255).to(torch.uint8)
-
-
-def _rgb(images: torch.Tensor) -> torch.Tensor:
-    return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
 
 
 @dataclass
@@ -99,8 +106,13 @@ class _ExtractorFunction:
         return self.extractor.extract(batch, (head,))[head]
 
 
-def feature_space(features: str | FeatureFunction | Any | None, images: bool, device: torch.device) -> FeatureSpace:
-    """Resolve `features` (None, "identity", "inception", a `FeatureExtractor` or a callable) for the samples."""
+def feature_space(
+    features: str | FeatureFunction | Any | None, images: bool, extraction: ExtractionOptions
+) -> FeatureSpace:
+    """Resolve `features` (None, "identity", "inception", a `FeatureExtractor` or a callable) for the samples.
+
+    "inception" (the default for images) is the extractor `extraction` describes.
+    """
     if features is None:
         features = INCEPTION if images else IDENTITY
     if features == IDENTITY:
@@ -110,9 +122,7 @@ def feature_space(features: str | FeatureFunction | Any | None, images: bool, de
     if features == INCEPTION:
         if not images:
             raise GanEvalError("Inception features need images (N, C, H, W); for points use features='identity'")
-        from gan_eval.extractors.registry import load_extractor
-
-        extractor = load_extractor(device=device, progress=False)
+        extractor = extraction.load_extractor()
         return FeatureSpace(f"{extractor.name} pool3", _ExtractorFunction(extractor), images=True)
     if hasattr(features, "extract") and hasattr(features, "dims"):
         return FeatureSpace(f"{features.name} pool3", _ExtractorFunction(features), images=images)
@@ -126,7 +136,7 @@ def feature_space(features: str | FeatureFunction | Any | None, images: bool, de
 
 @dataclass
 class Reference:
-    """Reference statistics, and per-sample features and raw points when known."""
+    """Reference statistics, and per-sample features `(N, F)` float64 and raw points `(N, D)` when known."""
 
     name: str
     stats: FeatureStats
@@ -154,7 +164,12 @@ def _from_features(name: str, features: np.ndarray, points: np.ndarray | None = 
 
 
 def _load_npy_if_matrix(path: Path) -> np.ndarray | None:
-    """A `.npy` file's array when it is 2-D (points or features), else None (images)."""
+    """A `.npy` file's array as float64 when it is 2-D (points or features), else None (images).
+
+    `gan_eval.sources.arrays.load_array_file` reads image arrays only (it
+    refuses a 2-D array), so points and features are read here, likewise
+    memory-mapped and without pickle.
+    """
     if path.suffix.lower() != ".npy" or not path.is_file():
         return None
     try:
@@ -170,16 +185,21 @@ def _batched(space: FeatureSpace, x: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate([space(torch.from_numpy(x[i : i + batch_size])) for i in range(0, len(x), batch_size)])
 
 
-def load_reference(
+def open_reference_set(
     spec: ReferenceInput,
     space: FeatureSpace,
     sample_shape: tuple[int, ...],
     value_range: tuple[float, float],
+    extraction: ExtractionOptions,
     batch_size: int = 256,
 ) -> Reference:
-    """The reference named by `spec`, in the feature space of samples shaped `sample_shape` (one sample)."""
-    from gan_eval.sources import open_input
+    """The Monitor's reference named by `spec`, in the feature space of samples shaped `sample_shape` (one sample).
 
+    Not `gan_eval.sources.references.load_reference`, which reads a shipped
+    reference's statistics (one of the inputs `spec` may name). `extraction`
+    is the feature pass of reference images through an extractor (feature
+    cache included); `batch_size` that of points and of other feature functions.
+    """
     if isinstance(spec, torch.Tensor):
         spec = spec.detach().cpu().numpy()
     if isinstance(spec, (str, os.PathLike)):
@@ -206,57 +226,78 @@ def load_reference(
         return Reference(name, opened)
     if not space.images:
         raise GanEvalError(f"reference {name} holds images; the generator makes points of shape {sample_shape}")
-    return _from_features(opened.name, _image_features(opened, space, batch_size))
+    return _from_features(opened.name, _image_features(opened, space, extraction, batch_size))
 
 
-def _image_features(source: Any, space: FeatureSpace, batch_size: int) -> np.ndarray:
-    """Per-image features of an image source (Inception through the feature cache)."""
-    from gan_eval.extraction import ExtractionOptions
-    from gan_eval.extractors.base import FEATURES
-    from gan_eval.features import kind_features
-    from gan_eval.pipeline import iter_batches
-
+def _image_features(source: Any, space: FeatureSpace, extraction: ExtractionOptions, batch_size: int) -> np.ndarray:
+    """Per-image features `(N, F)` float64 of an image source (an extractor's through the feature cache)."""
     function = space.function
     if isinstance(function, _ExtractorFunction):
-        options = ExtractionOptions(progress=False, workers=0)
-        found = kind_features(source, function.extractor, (FEATURES,), (FEATURES,), options)
+        found = kind_features(source, function.extractor, (FEATURES,), (FEATURES,), extraction)
         return found.features[FEATURES].astype(np.float64)
     chunks = [space(batch) for batch in iter_batches(source, batch_size, 0, False, [])]
     return np.concatenate(chunks)
 
 
-def compare(
-    reference: Reference,
-    fake: np.ndarray,
-    knn_subset: np.ndarray | None,
-    kid_subsets: int,
-    seed: int,
+def metric_options(reference: Reference, n_generated: int, kid_subsets: int, seed: int) -> MetricOptions:
+    """The registry's options for the Monitor's metrics of `n_generated` samples against `reference`.
+
+    KID: `kid_subsets` subsets of min(1000, n_generated, n_reference) samples
+    (clipped here, so KID does not warn at each evaluation); k = 3 for
+    precision/recall and 5 for density/coverage; `seed` draws the KID subsets.
+    """
+    size = min(KID_SUBSET_SIZE, n_generated, reference.count)
+    return MetricOptions(kid_subsets=kid_subsets, kid_subset_size=size, pr_k=PR_K, dc_k=DC_K, seed=seed)
+
+
+def knn_subset(reference: Reference, n_generated: int, seed: int) -> np.ndarray | None:
+    """Sorted indices of the reference samples the k-NN metrics see: `n_generated` of them drawn with `seed`.
+
+    None (every sample) when the reference has no per-sample features or no
+    more samples than the generated set.
+    """
+    if reference.features is None or reference.count <= n_generated:
+        return None
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(reference.count, n_generated, replace=False))
+
+
+def _compute(name: str, real: InputFeatures, fake: InputFeatures, options: MetricOptions) -> dict[str, Any]:
+    """A registered metric's headline values (its details, such as KID's subset size, are the Monitor's settings)."""
+    metric = METRICS[name]
+    with warnings.catch_warnings():
+        # Every evaluation has the same n_samples, which is what the rank-deficiency warning asks for.
+        warnings.filterwarnings("ignore", message=".*rank-deficient", category=GanEvalWarning)
+        values = metric.compute(real, fake, options, METRIC_DEVICE)
+    return {key: values[key] for key in metric.headline_keys}
+
+
+def reference_metrics(
+    reference: Reference, fake: np.ndarray, options: MetricOptions, knn_subset: np.ndarray | None
 ) -> dict[str, float]:
-    """Metrics of generated features `fake: (M, F)` float64 against `reference` (see module docstring)."""
+    """FID, spread ratio, and with per-sample reference features KID, precision/recall, density/coverage.
+
+    `fake: (M, F)` float64 generated features; `options` from `metric_options`;
+    `knn_subset` from `knn_subset` (see the module docstring).
+    """
     if fake.shape[1] != reference.stats.dim:
         raise GanEvalError(
             f"generated features are {fake.shape[1]}-d but the reference {reference.name} is {reference.stats.dim}-d"
         )
     stats = _stats_of(fake)
-    mu, sigma = stats.mean(), stats.covariance()
-    ref_mu, ref_sigma = reference.stats.mean(), reference.stats.covariance()
+    generated = InputFeatures("generated", {FEATURES: stats}, {FEATURES: fake})
+    per_sample = {} if reference.features is None else {FEATURES: reference.features}
+    real = InputFeatures(reference.name, {FEATURES: reference.stats}, per_sample)
+    ref_trace = np.trace(reference.stats.covariance())
     values = {
-        "fid": frechet_distance(ref_mu, ref_sigma, mu, sigma),
-        "spread_ratio": float(np.trace(sigma) / np.trace(ref_sigma)) if np.trace(ref_sigma) > 0 else float("nan"),
+        **_compute("fid", real, generated, options),
+        "spread_ratio": float(np.trace(stats.covariance()) / ref_trace) if ref_trace > 0 else float("nan"),
     }
     if reference.features is None:
         return values
-    size = min(KID_SUBSET_SIZE, fake.shape[0], reference.count)
-    kid = kernel_inception_distance(reference.features, fake, subsets=kid_subsets, subset_size=size, seed=seed)
-    real = reference.features if knn_subset is None else reference.features[knn_subset]
-    pr = precision_recall(real, fake)
-    dc = density_coverage(real, fake)
-    values.update(
-        kid_mean=kid.mean,
-        kid_std=kid.std,
-        precision=pr.precision,
-        recall=pr.recall,
-        density=dc.density,
-        coverage=dc.coverage,
-    )
+    values.update(_compute("kid", real, generated, options))
+    features = reference.features if knn_subset is None else reference.features[knn_subset]
+    neighbours = InputFeatures(reference.name, {FEATURES: reference.stats}, {FEATURES: features})
+    values.update(_compute("pr", neighbours, generated, options))
+    values.update(_compute("dc", neighbours, generated, options))
     return values

@@ -100,11 +100,11 @@ def test_evaluation_of_points_equals_naive_float64_metrics(tmp_path):
     reference = sample_ring8(600, seed=5)
     n, seed = 400, 7
     generator = _Shift(0.5, 0.2)
-    with _monitor(tmp_path, reference=reference, every=10, n_samples=n, seed=seed, kid_subsets=5) as monitor:
+    with _monitor(tmp_path, reference=reference, every=10, n_samples=n, latent_seed=seed, kid_subsets=5) as monitor:
         assert monitor.evaluate(5, generator, latent_shape=2) is None  # not a multiple of `every`
         event = monitor.evaluate(10, generator, latent_shape=2)
     # The documented protocol: z ~ N(0, I) of shape (n_samples, *latent_shape) from a CPU generator seeded
-    # with `seed`; k-NN metrics against a sorted `default_rng(seed)` subset of the reference as large as the
+    # with `latent_seed`; k-NN metrics against a sorted `default_rng(seed)` subset of the reference as large as the
     # generated set; KID subsets of min(1000, n, n_reference).
     z = torch.randn((n, 2), generator=torch.Generator().manual_seed(seed)).double()
     fake = (z * 0.5 + 0.2).numpy()
@@ -122,6 +122,18 @@ def test_evaluation_of_points_equals_naive_float64_metrics(tmp_path):
     assert event["n_samples"] == n and event["n_reference"] == 600 and event["noise_seed"] == seed
     assert (tmp_path / event["samples"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert _events(tmp_path, "evaluation") == [event]
+
+
+def test_the_former_seed_keyword_still_seeds_the_noise_with_a_deprecation_warning(tmp_path):
+    """`Monitor(seed=)` is `Monitor(latent_seed=)` for one more release."""
+    reference, generator = sample_ring8(200, seed=3), _Shift(0.5, 0.0)
+    with pytest.warns(DeprecationWarning, match=r"latent_seed="):
+        old = _monitor(tmp_path / "old", reference=reference, every=None, n_samples=100, seed=4)
+    with old, _monitor(tmp_path / "new", reference=reference, every=None, n_samples=100, latent_seed=4) as new:
+        before, after = old.evaluate(0, generator, latent_shape=2), new.evaluate(0, generator, latent_shape=2)
+    for name in ("noise_seed", "fid", "kid_mean", "precision", "recall", "density", "coverage", "spread_ratio"):
+        assert before[name] == after[name], name
+    assert after["noise_seed"] == 4
 
 
 def test_evaluations_are_paired_and_leave_training_untouched(tmp_path):
