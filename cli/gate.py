@@ -29,7 +29,6 @@ LIMIT_FLAGS = (
     *((key.flag, key.name, "min") for _, key in gated_keys() if key.better == HIGHER),
     *((key.increase_flag, key.name, "inc") for _, key in gated_keys() if key.increase_flag),
 )
-METRIC_OF_KEY = {key.name: metric for metric, key in gated_keys()}
 
 
 def _number(text: str) -> float:
@@ -144,28 +143,6 @@ def _ci_groups(args: argparse.Namespace) -> int:
     return 0 if args.bootstrap == 0 else args.ci_groups
 
 
-def _evaluate_now(args: argparse.Namespace, limits) -> dict:
-    from gan_eval.evaluation import evaluate
-    from gan_eval.metrics.registry import MetricOptions
-    from gan_eval.sources.references import resolve_reference
-
-    metrics = sorted({"fid"} | {METRIC_OF_KEY[key] for key in limits.metrics()})
-    fake, extra = args.fake, {}
-    if args.generator:
-        from gan_eval.sources.generated import open_generator_file
-
-        fake, extra = open_generator_file(args.generator, args.n, args.latent_seed, args.latent_dim)
-    result = evaluate(
-        resolve_reference(args.real),
-        fake,
-        metrics,
-        options=MetricOptions(ci_groups=_ci_groups(args), kid_subset_size=1000),
-        extraction=extraction_options(args),
-    ).to_json()
-    result["settings"].update(extra)
-    return result
-
-
 def _table(verdict) -> str:
     header = ("metric", "baseline", "now", "change", "limit", "result")
     rows = [header]
@@ -184,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         check_comparable,
         compare,
         default_limits,
+        evaluate_for_gate,
         load_baseline,
         load_result,
         make_baseline,
@@ -210,12 +188,25 @@ def run(args: argparse.Namespace) -> int:
     if limits.max_increase and baseline is None and not args.update_baseline:
         flag = next(f for f, key, kind in LIMIT_FLAGS if kind == "inc" and key in limits.max_increase)
         raise GanEvalError(f"{flag} needs --baseline FILE")
-    result = load_result(args.result) if args.result else _evaluate_now(args, limits)
+    if args.result:
+        result = load_result(args.result)
+    else:
+        result = evaluate_for_gate(
+            args.real,
+            args.fake,
+            generator=args.generator,
+            n=args.n,
+            latent_seed=args.latent_seed,
+            latent_dim=args.latent_dim,
+            limits=limits,
+            ci_groups=_ci_groups(args),
+            extraction=extraction_options(args),
+        )
     if baseline is not None and not args.update_baseline:
         check_comparable(result, baseline, args.baseline)
     if args.update_baseline:
         save_baseline(make_baseline(result), args.baseline)
-        message = f"baseline written to {args.baseline}: fid {result['fid']:.6g} (n_fake={result['n_fake']})"
+        message = f"baseline written to {args.baseline}: fid {result['fid']:.6g} (n_fake={result.n_fake})"
         print(json.dumps({"updated_baseline": args.baseline, "fid": result["fid"]}) if args.json else message)
         return 0
     if limits.default_rule:
@@ -223,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {DEFAULT_RULE} ({flag} 0; give a limit to choose another)", file=sys.stderr)
     verdict = compare(result, baseline, limits)
     if args.json:
-        print(json.dumps(dict(verdict.to_json(), result=result)))
+        print(json.dumps(dict(verdict.to_json(), result=result.to_json())))
     else:
         print(verdict.summary())
         print(_table(verdict))

@@ -24,6 +24,9 @@ A baseline is a JSON file holding the values and every setting that makes
 numbers comparable (extractor, weights sha256, resize, precision, sample
 sizes, seeds and metric options); comparing against a baseline made with
 other settings is an error, never a silent pass.
+
+The gate judges a `gan_eval.result.Result`: evaluated now (`evaluate_for_gate`)
+or read from a `report --json` file (`load_result`).
 """
 
 from __future__ import annotations
@@ -31,14 +34,20 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
 from gan_eval.atomic import atomic_write_bytes
 from gan_eval.errors import GanEvalError
-from gan_eval.metrics.registry import HIGHER, LOWER, gated_keys
+from gan_eval.evaluation import evaluate
+from gan_eval.extraction import ExtractionOptions
+from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
+from gan_eval.metrics.registry import HIGHER, LOWER, MetricOptions, gated_keys
+from gan_eval.result import Result
+from gan_eval.sources.generated import open_generator_file
+from gan_eval.sources.references import resolve_reference
 from gan_eval.version import __version__
 
 BASELINE_FORMAT = 1
@@ -47,6 +56,7 @@ LOWER_IS_BETTER = tuple(key.name for _, key in gated_keys() if key.better == LOW
 HIGHER_IS_BETTER = tuple(key.name for _, key in gated_keys() if key.better == HIGHER)
 NOISE_KEYS = {key.name: key.noise for _, key in gated_keys() if key.noise}
 LEGACY_NOISE_KEYS = {"fid": "fid_bootstrap_std"}  # written by gan-eval 0.1.0
+METRIC_OF_KEY = {key.name: metric for metric, key in gated_keys()}
 COMPARABLE_SETTINGS = ("extractor", "weights_sha256", "resize", "precision")
 COMPARABLE_OPTIONS = ("kid_subsets", "kid_subset_size", "pr_k", "dc_k", "is_splits", "seed")
 
@@ -112,19 +122,19 @@ class Verdict:
         }
 
 
-def comparable_settings(result: dict[str, Any]) -> dict[str, Any]:
-    """The settings of a result (from `Result.to_json`) that must match for its numbers to compare."""
-    settings = result.get("settings") or {}
+def comparable_settings(result: Result) -> dict[str, Any]:
+    """The settings of a result that must match for its numbers to compare (a baseline's `comparable`)."""
+    settings = result.settings
     options = settings.get("metric_options") or {}
     out: dict[str, Any] = {key: settings.get(key) for key in COMPARABLE_SETTINGS}
     out.update({f"metric_{key}": options.get(key) for key in COMPARABLE_OPTIONS})
-    out.update(n_real=result.get("n_real"), n_fake=result.get("n_fake"))
+    out.update(n_real=result.n_real, n_fake=result.n_fake)
     if "latent_seed" in settings:
         out["latent_seed"] = settings["latent_seed"]
     return out
 
 
-def check_comparable(result: dict[str, Any], baseline: dict[str, Any], baseline_name: str) -> None:
+def check_comparable(result: Result, baseline: dict[str, Any], baseline_name: str) -> None:
     """Raise `GanEvalError` naming the first setting that differs between the result and the baseline."""
     now, then = comparable_settings(result), baseline["comparable"]
     for key in sorted(set(now) | set(then)):
@@ -157,13 +167,13 @@ def _noise(values: dict[str, Any], metric: str) -> float | None:
     return None
 
 
-def compare(result: dict[str, Any], baseline: dict[str, Any] | None, limits: Limits) -> Verdict:
-    """Apply `limits` to `result` (and to its change from `baseline`, when given)."""
+def compare(result: Result, baseline: dict[str, Any] | None, limits: Limits) -> Verdict:
+    """Apply `limits` to `result` (and to its change from `baseline`, a `load_baseline` document, when given)."""
     z = NormalDist().inv_cdf(1 - limits.alpha)
     base_values = baseline["values"] if baseline else {}
     checks = []
     for metric in sorted(limits.metrics()):
-        now = result.get(metric)
+        now = result.values.get(metric)
         if now is None:
             raise GanEvalError(f"the result has no {metric}; a limit is set on it (compute it, or drop the limit)")
         now = _finite(now, f"the result's {metric}")
@@ -184,7 +194,7 @@ def compare(result: dict[str, Any], baseline: dict[str, Any] | None, limits: Lim
             if before is None:
                 raise GanEvalError(f"the baseline has no {metric}; make a new one with --update-baseline")
             delta = limits.max_increase[metric]
-            sigmas = [_noise(result, metric), _noise(base_values, metric)]
+            sigmas = [_noise(result.values, metric), _noise(base_values, metric)]
             known = [s for s in sigmas if s is not None]
             sigma = sum(s * s for s in known) ** 0.5
             margin = z * sigma
@@ -198,15 +208,15 @@ def compare(result: dict[str, Any], baseline: dict[str, Any] | None, limits: Lim
     return Verdict(not any(c.failed for c in checks), tuple(checks), limits.default_rule)
 
 
-def make_baseline(result: dict[str, Any]) -> dict[str, Any]:
-    """A baseline document from a result's JSON."""
+def make_baseline(result: Result) -> dict[str, Any]:
+    """A baseline document: the gated values and their noise, the comparable settings, the whole result's JSON."""
     keep = set(LOWER_IS_BETTER) | set(HIGHER_IS_BETTER) | set(NOISE_KEYS.values())
     return {
         "gan_eval_baseline": BASELINE_FORMAT,
         "gan_eval_version": __version__,
-        "values": {k: result[k] for k in sorted(keep) if result.get(k) is not None},
+        "values": {k: result.values[k] for k in sorted(keep) if result.values.get(k) is not None},
         "comparable": comparable_settings(result),
-        "result": result,
+        "result": result.to_json(),
     }
 
 
@@ -240,13 +250,55 @@ def load_baseline(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a result written by `gan-eval report --json` (or its `--out` report.json)."""
+def load_result(path: str | os.PathLike[str]) -> Result:
+    """Read a result written by `gan-eval report --json` (or its `--out` report.json), its gated values checked."""
     data = _read_json(path, "result")
     if not isinstance(data.get("settings"), dict) or "n_fake" not in data:
         raise GanEvalError(f"result {path} is not a gan-eval report (no settings or n_fake)")
     _check_values(data, f"result {path}")
-    return data
+    return Result.from_json(data)
+
+
+def evaluate_for_gate(
+    real: Any,
+    fake: Any = None,
+    *,
+    generator: str | os.PathLike[str] | None = None,
+    n: int | None = None,
+    latent_seed: int = 0,
+    latent_dim: int | None = None,
+    limits: Limits,
+    ci_groups: int = DEFAULT_GROUPS,
+    extraction: ExtractionOptions | None = None,
+) -> Result:
+    """Evaluate `fake` (or `n` samples of a saved `generator`) against `real` for the gate.
+
+    `real`: a shipped reference's name, a statistics file, or images (as
+    `evaluate` takes them). `fake`: generated images; or None with
+    `generator`, a `gan-eval train` checkpoint folder or a TorchScript file,
+    sampled `n` times from latents seeded with `latent_seed` (`latent_dim`:
+    the TorchScript generator's latent size, None for its attribute).
+    Computes FID and every metric a limit of `limits` applies to, FID's
+    noise from `ci_groups` jackknife groups (0: none) and KID on subsets of
+    up to 1000. The result's settings hold the generator's (`generator`,
+    `generator_sha256`, `latent_seed`, and `latent_dim` for a TorchScript file).
+    """
+    if (fake is None) == (generator is None):
+        raise GanEvalError("give exactly one of fake and generator")
+    if generator is not None and n is None:
+        raise GanEvalError("a generator needs n, the number of images to sample")
+    metrics = sorted({"fid"} | {METRIC_OF_KEY[key] for key in limits.metrics()})
+    generator_settings: dict[str, Any] = {}
+    if generator is not None:
+        fake, generator_settings = open_generator_file(generator, n, latent_seed, latent_dim)
+    result = evaluate(
+        resolve_reference(real),
+        fake,
+        metrics,
+        options=MetricOptions(ci_groups=ci_groups, kid_subset_size=1000),
+        extraction=extraction,
+    )
+    return replace(result, settings={**result.settings, **generator_settings})
 
 
 def markdown(verdict: Verdict) -> str:

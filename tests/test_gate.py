@@ -22,12 +22,14 @@ from gan_eval.gate import (
     Limits,
     check_comparable,
     compare,
+    evaluate_for_gate,
     load_baseline,
     load_result,
     make_baseline,
     markdown,
     save_baseline,
 )
+from gan_eval.result import Result
 
 SETTINGS = {
     "extractor": "inception-v3-tf-2015-12-05",
@@ -46,12 +48,18 @@ SETTINGS = {
 }
 
 
-def result(fid: float, std: float | None = None, **extra: object) -> dict:
+def report(fid: float, std: float | None = None, **extra: object) -> dict:
+    """A result's JSON as `report --json` writes it, reduced to what the gate reads."""
     out = {"fid": fid, "n_real": 1000, "n_fake": 500, "settings": json.loads(json.dumps(SETTINGS))}
     if std is not None:
         out["fid_std"] = std
     out.update(extra)
     return out
+
+
+def result(fid: float, std: float | None = None, **extra: object) -> Result:
+    """The `Result` of `report(fid, std, **extra)`."""
+    return Result.from_json(report(fid, std, **extra))
 
 
 def test_ceiling_and_floor() -> None:
@@ -68,13 +76,13 @@ DOCUMENTED_ALPHA = 0.01
 NOISE = {"fid": "fid_std", "kid_mean": "kid_std"}
 
 
-def values(metric: str, value: float, std: float | None) -> dict:
+def values(metric: str, value: float, std: float | None) -> Result:
     """A result holding `metric` and, unless None, its noise estimate."""
-    out = result(1.0)
+    out = report(1.0)
     out[metric] = value
     if std is not None:
         out[NOISE[metric]] = std
-    return out
+    return Result.from_json(out)
 
 
 @pytest.mark.parametrize("metric", ["fid", "kid_mean"])
@@ -163,11 +171,12 @@ def test_missing_metric_or_baseline_is_an_error() -> None:
 )
 def test_baseline_with_other_settings_is_refused(path: tuple[str, ...], value: object) -> None:
     baseline = make_baseline(result(10.0))
-    now = result(10.0)
-    target = now
+    changed = report(10.0)
+    target = changed
     for key in path[:-1]:
         target = target[key]
     target[path[-1]] = value
+    now = Result.from_json(changed)
     with pytest.raises(GanEvalError, match=f"{path[-1]}=.*not comparable"):
         check_comparable(now, baseline, "base.json")
     check_comparable(result(10.0), baseline, "base.json")
@@ -175,10 +184,8 @@ def test_baseline_with_other_settings_is_refused(path: tuple[str, ...], value: o
 
 def test_generator_identity_is_not_a_setting() -> None:
     """A new checkpoint must stay comparable with the baseline of the old one."""
-    old = result(10.0)
-    old["settings"].update(latent_seed=0, generator_sha256="a" * 64)
-    new = result(11.0)
-    new["settings"].update(latent_seed=0, generator_sha256="b" * 64)
+    old = result(10.0, settings={**SETTINGS, "latent_seed": 0, "generator_sha256": "a" * 64})
+    new = result(11.0, settings={**SETTINGS, "latent_seed": 0, "generator_sha256": "b" * 64})
     check_comparable(new, make_baseline(old), "base.json")
 
 
@@ -216,8 +223,18 @@ def test_a_baseline_from_0_1_0_lends_its_bootstrap_std_as_the_noise() -> None:
     z = norm.ppf(0.99)
     limits = Limits(max_increase={"fid": 0.0})
     now = result(10.0, 0.0)
-    assert compare({**now, "fid": 10.0 + 0.99 * z}, baseline, limits).passed
-    assert not compare({**now, "fid": 10.0 + 1.01 * z}, baseline, limits).passed
+    assert compare(result(10.0 + 0.99 * z, 0.0), baseline, limits).passed
+    assert not compare(result(10.0 + 1.01 * z, 0.0), baseline, limits).passed
     baseline["values"]["fid_bootstrap_std"] = float("nan")
     with pytest.raises(GanEvalError, match="fid_bootstrap_std"):
         compare(now, baseline, limits)
+
+
+def test_evaluate_for_gate_takes_images_or_a_generator_with_a_count() -> None:
+    limits = Limits(maximum={"fid": 1.0})
+    with pytest.raises(GanEvalError, match="exactly one of fake and generator"):
+        evaluate_for_gate("digits-test", limits=limits)
+    with pytest.raises(GanEvalError, match="exactly one of fake and generator"):
+        evaluate_for_gate("digits-test", "fake.npy", generator="g.pt", n=2, limits=limits)
+    with pytest.raises(GanEvalError, match="needs n"):
+        evaluate_for_gate("digits-test", generator="g.pt", limits=limits)

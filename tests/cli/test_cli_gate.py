@@ -19,8 +19,9 @@ from cli_runner import run_cli
 from stand_in import StandInExtractor
 
 from gan_eval import MetricOptions, evaluate
-from gan_eval.cli.gate import LIMIT_FLAGS, METRIC_OF_KEY
+from gan_eval.cli.gate import LIMIT_FLAGS
 from gan_eval.extraction import ExtractionOptions
+from gan_eval.gate import METRIC_OF_KEY
 from gan_eval.metrics.registry import METRICS
 
 GATE_DOC = Path(__file__).resolve().parents[2] / "docs" / "ci-gate.md"
