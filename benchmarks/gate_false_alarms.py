@@ -34,13 +34,16 @@ from gan_eval.errors import GanEvalWarning
 from gan_eval.gate import Limits, compare, make_baseline
 from gan_eval.metrics.fid import fid_from_features
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS, fid_interval
+from gan_eval.result import Result
 
 
-def evaluation(reference, features: np.ndarray, groups: int, seed: int) -> dict:
+def evaluation(reference, features: np.ndarray, groups: int, seed: int) -> Result:
     """A result as the gate reads it: FID and its jackknife standard error."""
     value = fid_from_features(reference, features)
     std = fid_interval(reference, features, groups, seed=seed, estimate=value).std
-    return {"fid": value, "fid_std": std, "n_real": reference.count, "n_fake": len(features), "settings": {}}
+    return Result.from_json(
+        {"fid": value, "fid_std": std, "n_real": reference.count, "n_fake": len(features), "settings": {}}
+    )
 
 
 def main() -> None:
