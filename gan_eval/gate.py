@@ -45,8 +45,8 @@ from gan_eval.evaluation import evaluate
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
 from gan_eval.metrics.registry import HIGHER, LOWER, MetricOptions, gated_keys
+from gan_eval.models.generator_file import open_generator_file
 from gan_eval.result import Result
-from gan_eval.sources.generated import open_generator_file
 from gan_eval.sources.references import resolve_reference
 from gan_eval.version import __version__
 

@@ -25,10 +25,7 @@ generator.
 
 from __future__ import annotations
 
-import os
-import warnings
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,10 +33,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
 from gan_eval.sources.arrays import ArraySource
-from gan_eval.sources.base import ImageSource
 
 GENERATOR_BATCH = 500
 LATENT_ATTRIBUTES = ("latent_dim", "nz", "z_dim")
@@ -278,51 +273,3 @@ class BatchIterableSource(_Sequential):
     def generation_settings(self) -> dict[str, Any]:
         """What was read: the first `n` images of the iterable, in its order."""
         return {"generator": self.name, "kind": "iterable", "n": self.n, "value_range": list(self.value_range)}
-
-
-def open_generator_file(
-    path: str | os.PathLike[str],
-    n: int,
-    seed: int = 0,
-    latent_dim: int | None = None,
-) -> tuple[ImageSource, dict[str, Any]]:
-    """`n` images of a saved generator, and the settings that travel with numbers made from them.
-
-    `path`: a `gan-eval train` checkpoint folder (sampled as `gan-eval sample`
-    does), or a TorchScript file of a generator `G(z)` with outputs in
-    [-1, 1] (loaded with `torch.jit.load`, which runs the file's code; its
-    latent size is `latent_dim` or the module's attribute). Settings:
-    `generator` (the path), `generator_sha256` (of `generator.pt`, or of the
-    file) and `latent_seed`.
-    """
-    from gan_eval.models.checkpoint import WEIGHTS_FILE, load_generator
-    from gan_eval.models.sampling import sample
-
-    settings: dict[str, Any] = {"latent_seed": seed, "generator": os.fspath(path)}
-    path = Path(path)
-    if path.is_dir():
-        if latent_dim is not None:
-            raise GanEvalError(
-                f"{path} is a checkpoint folder, whose config.json gives the latent size; drop the latent size"
-            )
-        generator, config = load_generator(path)
-        if not config.is_images:
-            raise GanEvalError(f"generator {path} makes 2-D points; only image generators can be evaluated")
-        try:
-            samples = sample(generator, config, n, latent_seed=seed)
-        except GanEvalError as exc:  # NaN or out-of-range output: name the checkpoint it came from
-            raise GanEvalError(f"generator {path}: {exc}") from None
-        settings["generator_sha256"] = file_sha256(path / WEIGHTS_FILE)
-        return ArraySource(samples, f"samples of {path}"), settings
-    if not path.is_file():
-        raise GanEvalError(f"generator {path} does not exist (expected a checkpoint folder or a TorchScript file)")
-    try:
-        with warnings.catch_warnings():  # torch marks TorchScript deprecated; the user's file is TorchScript
-            warnings.simplefilter("ignore", FutureWarning)
-            module = torch.jit.load(str(path), map_location="cpu")
-    except Exception as exc:  # torch reports unreadable archives with several exception types
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise GanEvalError(f"{path}: not a TorchScript generator ({reason[:200]})") from None
-    source = ModuleSource(module, n, seed, latent_dim, name=f"generator {path}")
-    settings.update(generator_sha256=file_sha256(path), latent_dim=source.latent_dim)
-    return source, settings
