@@ -31,6 +31,13 @@ from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 
 META_KEY = "gan_eval_meta"
 
+# Beyond this magnitude the FID math (squares, products of two covariances, summed over D) overflows float64.
+MAX_MOMENT_MAGNITUDE = 1e150
+# Relative to the covariance's largest entry: how far from symmetric storage and arithmetic can leave it.
+SYMMETRY_TOLERANCE = 1e-6
+# Relative to the largest |eigenvalue|: how negative rounding makes the eigenvalues of a true covariance.
+NEGATIVE_EIGENVALUE_TOLERANCE = 1e-6
+
 
 @dataclass
 class FeatureStats:
@@ -169,6 +176,37 @@ def is_stats_file(path: Path) -> bool:
     return bool({"mu.npy", "sigma.npy"} & names)
 
 
+def check_moments(mu: np.ndarray, sigma: np.ndarray, name: str) -> None:
+    """Refuse a mean `(D,)` and covariance `(D, D)` (finite, float64) that no set of features has.
+
+    A covariance is symmetric and positive semi-definite; both are checked to
+    rounding tolerances relative to its scale (one float64 `eigvalsh`, about a
+    second at D = 2048). Values beyond `MAX_MOMENT_MAGNITUDE` are refused too:
+    the FID math would overflow and print inf or a meaningless number.
+    `name` starts the error message (`statistics file <path>`).
+    """
+    largest = max(float(np.abs(mu).max(initial=0.0)), float(np.abs(sigma).max(initial=0.0)))
+    if largest > MAX_MOMENT_MAGNITUDE:
+        raise GanEvalError(
+            f"{name} has values up to {largest:.3g} in mu or sigma, beyond the {MAX_MOMENT_MAGNITUDE:.0e} "
+            "the float64 FID math can carry"
+        )
+    scale = float(np.abs(sigma).max(initial=0.0))
+    asymmetry = float(np.abs(sigma - sigma.T).max(initial=0.0))
+    if asymmetry > SYMMETRY_TOLERANCE * scale:
+        raise GanEvalError(
+            f"{name} has a sigma that is not symmetric (entries differ from their transpose by up to "
+            f"{asymmetry:.3g}, its largest entry is {scale:.3g}); it is not a covariance"
+        )
+    eigenvalues = np.linalg.eigvalsh(sigma) if sigma.size else np.zeros(1)
+    bound = -NEGATIVE_EIGENVALUE_TOLERANCE * float(np.abs(eigenvalues).max())
+    if eigenvalues[0] < bound:
+        raise GanEvalError(
+            f"{name} has a sigma that is not positive semi-definite (eigenvalue {eigenvalues[0]:.3g}, "
+            f"largest {eigenvalues[-1]:.3g}); it is not a covariance"
+        )
+
+
 def _sample_count(arrays: dict[str, Any], meta: dict[str, Any], path: Path) -> int | None:
     """`n` from the file (None when it does not say, as in pytorch-fid's files), refusing a value that is no count."""
     if "n" not in arrays and "n" not in meta:
@@ -189,8 +227,9 @@ def load_stats(
 ) -> FeatureStats:
     """Read a statistics file (ours, pytorch-fid's, TTUR's or clean-fid's) without pickle.
 
-    Refuses missing keys, wrong shapes, non-finite values, object arrays, and
-    an extractor or dimension other than the expected ones.
+    Refuses missing keys, wrong shapes, non-finite values, object arrays, a
+    `sigma` that is no covariance or values the FID math cannot carry
+    (`check_moments`), and an extractor or dimension other than the expected ones.
     """
     path = Path(path)
     if path.is_file() and not zipfile.is_zipfile(path):
@@ -221,6 +260,8 @@ def load_stats(
         raise GanEvalError(f"statistics file {path} has non-float mu or sigma")
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
         raise GanEvalError(f"statistics file {path} has non-finite values in mu or sigma")
+    mu, sigma = mu.astype(np.float64), sigma.astype(np.float64)
+    check_moments(mu, sigma, f"statistics file {path}")
     meta: dict[str, Any] = {}
     if META_KEY in arrays:
         try:
@@ -249,7 +290,7 @@ def load_stats(
         )
     meta.setdefault("source", str(path))
     meta["file"] = str(path)  # where these statistics were read from, for messages (`source` is what made them)
-    stats = FeatureStats.from_moments(mu.astype(np.float64), sigma.astype(np.float64), count, meta)
+    stats = FeatureStats.from_moments(mu, sigma, count, meta)
     stats.features = _per_sample_features(arrays.get("features"), count, dim, path)
     return stats
 

@@ -13,7 +13,7 @@ import pytest
 import gan_eval
 from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.stats import FeatureStats, load_stats, save_stats
+from gan_eval.stats import FeatureStats, check_moments, load_stats, save_stats
 
 EXTRACTOR = "inception-v3-tf-2015-12-05"
 
@@ -213,3 +213,61 @@ def test_warnings_through_the_api_point_at_the_callers_line(tmp_path: Path) -> N
     for expected in ("rank-deficient", "KID subset size", "does not say which extractor"):
         assert any(expected in m for m in messages), messages
     assert [w.filename for w in caught] == [__file__] * len(caught)
+
+
+def _rotated(eigenvalues: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A symmetric `(D, D)` matrix with the given eigenvalues, in a random orthonormal basis."""
+    basis, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((len(eigenvalues),) * 2))
+    matrix = (basis * eigenvalues) @ basis.T
+    return (matrix + matrix.T) / 2
+
+
+def _nudged_off_symmetric(relative: float) -> np.ndarray:
+    sigma = _rotated(np.linspace(1.0, 2.0, 8))
+    sigma[0, 1] += relative * np.abs(sigma).max()
+    return sigma
+
+
+@pytest.mark.parametrize(
+    ("mu", "sigma", "message"),
+    [
+        (np.zeros(8), _nudged_off_symmetric(1e-3), "not symmetric"),
+        (np.zeros(8), _rotated(np.array([-1e-4, *np.linspace(0.5, 1.0, 7)])), "not positive semi-definite"),
+        (np.zeros(8), np.diag([-1.0, *np.ones(7)]), "not positive semi-definite"),
+        (np.zeros(8), np.eye(8) * 1e200, re.escape("values up to 1e+200")),
+        (np.full(8, 1e160), np.eye(8), re.escape("values up to 1e+160")),
+    ],
+    ids=["asymmetric", "slightly-negative-eigenvalue", "negative-variance", "huge-sigma", "mu-whose-square-overflows"],
+)
+def test_load_refuses_moments_no_features_have(tmp_path: Path, mu: np.ndarray, sigma: np.ndarray, message: str) -> None:
+    path = write_npz(tmp_path / "bad-sigma.npz", mu=mu, sigma=sigma)
+    with pytest.raises(GanEvalError, match=message) as caught, warnings.catch_warnings():
+        warnings.simplefilter("ignore", GanEvalWarning)
+        load_stats(path)
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "sigma",
+    [
+        _nudged_off_symmetric(1e-9),
+        _rotated(np.array([-1e-8, *np.linspace(0.5, 1.0, 7)])),
+        _rotated(np.array([0.0, 0.0, *np.linspace(0.5, 1.0, 6)])),
+        np.zeros((8, 8)),
+        np.eye(8) * 1e140,
+    ],
+    ids=["rounding-asymmetry", "rounding-negative-eigenvalue", "rank-deficient", "all-zero", "large-but-carried"],
+)
+def test_load_accepts_covariances_within_rounding(tmp_path: Path, sigma: np.ndarray) -> None:
+    path = write_npz(tmp_path / "stats.npz", mu=np.ones(8), sigma=sigma)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GanEvalWarning)
+        np.testing.assert_array_equal(load_stats(path).covariance(), sigma)
+
+
+def test_shipped_references_pass_the_covariance_checks() -> None:
+    from gan_eval.sources.references import load_reference, reference_names
+
+    for name in reference_names():
+        stats = load_reference(name)
+        check_moments(stats.mean(), stats.covariance(), name)

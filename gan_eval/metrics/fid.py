@@ -36,6 +36,10 @@ import torch
 from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 from gan_eval.stats import FeatureStats
 
+# Relative to ||mu1 - mu2||^2 + Tr(S1) + Tr(S2): the largest negative FID taken for rounding noise around 0.
+# Equal float64 statistics give about -1e-15 of it (D = 2048, full rank or not).
+NEGATIVE_FID_TOLERANCE = 1e-10
+
 
 def _sum_sqrt(eigvals: np.ndarray | torch.Tensor) -> float:
     """Sum of square roots, with tiny negative eigenvalues from rounding clipped to zero."""
@@ -120,12 +124,14 @@ def frechet_distance(
     sigma2: np.ndarray,
     device: str = "cpu",
     counts: tuple[int, int] = (0, 0),
+    names: tuple[str, str] = ("the first set", "the second set"),
 ) -> float:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2); means `(D,)`, covariances `(D, D)`.
 
     `counts`: the distinct samples behind each covariance (0: unknown); a
     covariance of n samples has rank min(n - 1, D), which makes the trace
-    term exact when a side is rank-deficient.
+    term exact when a side is rank-deficient. `names` label the two sides in
+    errors (see `checked_distance`).
     """
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
@@ -134,8 +140,28 @@ def frechet_distance(
     diff = mu1 - mu2
     ranks = tuple(min(n - 1, len(mu1)) if n > 0 else None for n in counts)
     trace_term = trace_sqrt_product(sigma1, sigma2, device, ranks)
-    value = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_term)
-    return max(value, 0.0)
+    return checked_distance(float(diff @ diff + np.trace(sigma1) + np.trace(sigma2)), trace_term, names)
+
+
+def checked_distance(terms: float, trace_sqrt: float, names: tuple[str, str]) -> float:
+    """FID = `terms - 2 * trace_sqrt`, with `terms` = ||mu1 - mu2||^2 + Tr(S1) + Tr(S2).
+
+    A negative result within `NEGATIVE_FID_TOLERANCE * terms` is rounding
+    noise around an exact 0 and gives 0.0. Anything more negative, or a
+    non-finite value, cannot come from two covariances (symmetric, positive
+    semi-definite) and is a `GanEvalError` naming both inputs.
+    """
+    value = terms - 2 * trace_sqrt
+    if not np.isfinite(value):
+        raise GanEvalError(f"FID of {names[0]} and {names[1]} is {value}: their statistics overflow float64")
+    if value >= 0:
+        return value
+    if -value <= NEGATIVE_FID_TOLERANCE * terms:
+        return 0.0
+    raise GanEvalError(
+        f"FID of {names[0]} and {names[1]} is {value:.6g}, negative beyond rounding (its terms sum to "
+        f"{terms:.6g}): a covariance is not positive semi-definite"
+    )
 
 
 def fid_from_stats(stats_a: FeatureStats, stats_b: FeatureStats, device: str = "cpu") -> float:
@@ -153,7 +179,15 @@ def fid_from_stats(stats_a: FeatureStats, stats_b: FeatureStats, device: str = "
                 stacklevel=caller_stacklevel(),
             )
     counts = (stats_a.count, stats_b.count)
-    return frechet_distance(stats_a.mean(), stats_a.covariance(), stats_b.mean(), stats_b.covariance(), device, counts)
+    names = (_name(stats_a, "the first set"), _name(stats_b, "the second set"))
+    return frechet_distance(
+        stats_a.mean(), stats_a.covariance(), stats_b.mean(), stats_b.covariance(), device, counts, names
+    )
+
+
+def _name(stats: FeatureStats, default: str) -> str:
+    """Where statistics came from, for messages: the file they were read from, else their source."""
+    return str(stats.meta.get("file", stats.meta.get("source", default)))
 
 
 def fid_from_features(reference: FeatureStats, features: np.ndarray | torch.Tensor, device: str = "cpu") -> float:
@@ -184,5 +218,5 @@ def fid_from_features(reference: FeatureStats, features: np.ndarray | torch.Tens
     eigvals = torch.linalg.eigvalsh((small + small.T) / 2)
     trace_sqrt = float(eigvals.clamp_min(0).sqrt().sum())
     diff = mean - mu_ref
-    value = float(diff @ diff + torch.trace(sigma_ref) + (centred * centred).sum() / (n - 1)) - 2 * trace_sqrt
-    return max(value, 0.0)
+    terms = float(diff @ diff + torch.trace(sigma_ref) + (centred * centred).sum() / (n - 1))
+    return checked_distance(terms, trace_sqrt, (_name(reference, "the reference"), "the generated features"))

@@ -10,7 +10,7 @@ import torch
 from scipy import linalg
 
 from gan_eval.errors import GanEvalError, GanEvalWarning
-from gan_eval.metrics.fid import fid_from_stats, frechet_distance
+from gan_eval.metrics.fid import checked_distance, fid_from_stats, frechet_distance
 from gan_eval.stats import FeatureStats
 
 
@@ -143,3 +143,40 @@ def test_trace_term_equals_nuclear_norm_of_cross_product(n1: int, n2: int) -> No
     # the factored route (GPU, and CPU when neither side is positive definite), here on CPU
     factored = _trace_sqrt_factored(torch.from_numpy(s1), torch.from_numpy(s2), ranks)
     assert factored == pytest.approx(expected, rel=1e-10)
+
+
+def test_negative_fid_beyond_rounding_is_an_error_naming_both_sets() -> None:
+    """Naively ||0||^2 + Tr(I) + Tr(diag(4, -3)) - 2 (sqrt(4) + 0) = 3 - 4 = -1: sigma2 is no covariance."""
+    a = FeatureStats.from_moments(np.zeros(2), np.eye(2), None, {"file": "a.npz"})
+    b = FeatureStats.from_moments(np.zeros(2), np.diag([4.0, -3.0]), None, {"file": "b.npz"})
+    with pytest.raises(GanEvalError, match=r"FID of a\.npz and b\.npz is -1, negative beyond rounding"):
+        fid_from_stats(a, b)
+
+
+@pytest.mark.parametrize(
+    ("excess", "expected"),
+    [(0.0, 0.0), (1e-12, 0.0), (0.9e-10, 0.0), (1.1e-10, None), (1e-6, None)],
+)
+def test_negative_fid_within_rounding_is_zero(excess: float, expected: float | None) -> None:
+    """terms - 2 * trace_sqrt = -excess * terms: 0 up to NEGATIVE_FID_TOLERANCE (1e-10) of the terms, else refused."""
+    terms = 4096.0
+    trace_sqrt = terms * (1 + excess) / 2
+    if expected is None:
+        with pytest.raises(GanEvalError, match="negative beyond rounding"):
+            checked_distance(terms, trace_sqrt, ("a", "b"))
+    else:
+        assert checked_distance(terms, trace_sqrt, ("a", "b")) == expected
+
+
+def test_overflowing_fid_is_an_error() -> None:
+    with pytest.raises(GanEvalError, match="FID of a and b is inf: their statistics overflow float64"):
+        checked_distance(float("inf"), 1.0, ("a", "b"))
+
+
+def test_identical_rank_deficient_statistics_round_to_zero_not_to_an_error() -> None:
+    """Equal moments of 100 samples in 512 dimensions, count unknown: the rounding left is far inside the bound."""
+    rng = np.random.default_rng(3)
+    features = rng.standard_normal((100, 512)) * np.exp(rng.uniform(-4, 1, 512))
+    mu, sigma = features.mean(0), np.cov(features, rowvar=False)
+    value = frechet_distance(mu, sigma, mu, sigma)
+    assert 0.0 <= value < 1e-10 * 2 * np.trace(sigma)
