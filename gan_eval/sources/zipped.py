@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import lzma
 import os
 import zipfile
+import zlib
+from collections import Counter
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -15,8 +18,12 @@ from gan_eval.errors import GanEvalError
 from gan_eval.sources.decode import IMAGE_EXTENSIONS, decode_image
 
 # Larger than any image file under Pillow's decompression-bomb limit (89.5 million 16-bit RGBA pixels
-# uncompressed are 716 MB); members are read into memory, so a bigger one is refused unread.
+# uncompressed are 716 MB); members are read into memory, so a bigger one is refused unread, and reading
+# stops there whatever the member's header says.
 MAX_MEMBER_BYTES = 1 << 30
+# What a corrupt member raises while it is inflated: a damaged deflate, LZMA or bzip2 stream (the last as
+# OSError), a CRC mismatch, data cut short.
+_CORRUPT_MEMBER = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError)
 
 
 def _escapes_root(member: str) -> bool:
@@ -35,6 +42,11 @@ class ZipSource:
                 infos = archive.infolist()
         except (zipfile.BadZipFile, OSError) as exc:
             raise GanEvalError(f"{self.path} is not a readable zip archive ({exc})") from None
+        counts = Counter(info.filename for info in infos if not info.is_dir())
+        duplicated = sorted(name for name, count in counts.items() if count > 1)
+        if duplicated:
+            # zipfile reads the last of them under that name, so the others would never be seen
+            raise GanEvalError(f"{self.path}: holds {counts[duplicated[0]]} members named {duplicated[0]!r}")
         members = []
         for info in infos:
             if info.is_dir():
@@ -48,6 +60,7 @@ class ZipSource:
             raise GanEvalError(f"{self.path} holds no images")
         self.members = sorted(members)
         self._crcs = {info.filename: (info.CRC, info.file_size) for info in infos}
+        self._encrypted = {info.filename for info in infos if info.flag_bits & 0x1}
         self._archive: zipfile.ZipFile | None = None
         self._pid: int | None = None
 
@@ -73,12 +86,27 @@ class ZipSource:
         if self._archive is None or self._pid != os.getpid():
             self._archive = zipfile.ZipFile(self.path)
             self._pid = os.getpid()
-        name = self.describe(index)
-        size = self._crcs[self.members[index]][1]
+        return decode_image(io.BytesIO(self._read(self.members[index])), self.describe(index))
+
+    def _read(self, member: str) -> bytes:
+        """The member's bytes, inflated in memory up to `MAX_MEMBER_BYTES`; a `GanEvalError` for anything unread."""
+        name = f"{self.path}:{member}"
+        size = self._crcs[member][1]
         if size > MAX_MEMBER_BYTES:
             raise GanEvalError(f"{name}: member of {size} bytes, over the {MAX_MEMBER_BYTES} bytes an image may have")
+        if member in self._encrypted:
+            raise GanEvalError(f"{name}: member is encrypted (gan-eval reads no passwords)")
         try:
-            data = self._archive.read(self.members[index])
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            with self._archive.open(member) as handle:
+                data = handle.read(MAX_MEMBER_BYTES + 1)  # inflates chunk by chunk, stopping past the cap
+        except NotImplementedError:
+            method = self._archive.getinfo(member).compress_type
+            raise GanEvalError(f"{name}: member uses compression method {method}, which Python cannot read") from None
+        except _CORRUPT_MEMBER as exc:
             raise GanEvalError(f"{name}: cannot read member ({exc})") from None
-        return decode_image(io.BytesIO(data), name)
+        if len(data) > MAX_MEMBER_BYTES:
+            raise GanEvalError(
+                f"{name}: member inflates to over the {MAX_MEMBER_BYTES} bytes an image may have "
+                f"(its header says {size})"
+            )
+        return data

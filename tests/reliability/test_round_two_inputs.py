@@ -10,12 +10,17 @@ instead of hanging.
 
 from __future__ import annotations
 
+import io
 import json
+import struct
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from cli_harness import assert_refused, files_under
+from PIL import Image
 
 from gan_eval.extractors.inception.extractor import INCEPTION_NAME, RESIZE_MODE
 from gan_eval.stats import META_KEY
@@ -85,3 +90,107 @@ def test_statistics_whose_sigma_is_no_covariance(
     good = stats_file(tmp_path / "good.npz", np.zeros(POOL3), np.eye(POOL3))
     args = ("fid", good, bad, "--weights", real_weights, "--quiet")
     refused(cli, args, out, isolated_cache, f"statistics file {bad}", message=message)
+
+
+# --- zip archives --------------------------------------------------------------------------------------------
+
+
+def png_bytes(seed: int = 0, size: int = 16) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def zip_with(path: Path, members: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED) -> Path:
+    """A zip archive of `members` in order (a name may repeat)."""
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w", method) as archive:
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns of a duplicate name, and writes it
+        for name, data in members:
+            archive.writestr(name, data)
+    return path
+
+
+def patch_member(
+    path: Path,
+    member: str,
+    *,
+    flag_bits: int | None = None,
+    method: int | None = None,
+    file_size: int | None = None,
+    data: tuple[int, int] | None = None,
+) -> None:
+    """Rewrite fields of `member`'s local and central headers in place (what no zip writer would produce).
+
+    `data` = (offset, byte) overwrites a byte of its compressed data (0xFF at 0 is an invalid deflate block type;
+    at 4, invalid LZMA properties).
+    """
+    raw = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        local = archive.getinfo(member).header_offset
+    central = raw.find(b"PK\x01\x02")
+    while raw[central + 46 : central + 46 + len(member)] != member.encode():
+        central = raw.find(b"PK\x01\x02", central + 4)
+    for field, local_at, central_at, fmt in (
+        (flag_bits, 6, 8, "<H"),
+        (method, 8, 10, "<H"),
+        (file_size, 22, 24, "<I"),
+    ):
+        if field is not None:
+            struct.pack_into(fmt, raw, local + local_at, field)
+            struct.pack_into(fmt, raw, central + central_at, field)
+    if data is not None:
+        name_length, extra_length = struct.unpack_from("<HH", raw, local + 26)
+        raw[local + 30 + name_length + extra_length + data[0]] = data[1]
+    path.write_bytes(bytes(raw))
+
+
+def zip_stats(archive: Path, out: Path, weights: Path) -> tuple[str | Path, ...]:
+    return ("stats", archive, "-o", out / "stats.npz", "--weights", weights, "--quiet")
+
+
+def test_zip_with_two_members_of_one_name(
+    tmp_path: Path, out: Path, isolated_cache: Path, real_weights: Path, cli
+) -> None:
+    """zipfile reads the last `a.png` under that name: the first used to be read never, the second twice."""
+    members = [("a.png", png_bytes(1)), ("b.png", png_bytes(2)), ("a.png", png_bytes(3))]
+    archive = zip_with(tmp_path / "images.zip", members)
+    args = zip_stats(archive, out, real_weights)
+    refused(cli, args, out, isolated_cache, archive, message="holds 2 members named 'a.png'")
+
+
+@pytest.mark.parametrize(
+    ("patch", "method", "message"),
+    [
+        ({"flag_bits": 0x1}, zipfile.ZIP_DEFLATED, "member is encrypted"),
+        ({"method": 99}, zipfile.ZIP_DEFLATED, "member uses compression method 99, which Python cannot read"),
+        ({"data": (0, 0xFF)}, zipfile.ZIP_DEFLATED, "cannot read member (Error -3 while decompressing data"),
+        ({"data": (4, 0xFF)}, zipfile.ZIP_LZMA, "cannot read member (Invalid or unsupported options)"),
+        ({"data": (0, 0x00)}, zipfile.ZIP_BZIP2, "cannot read member (Invalid data stream)"),
+    ],
+    ids=["encrypted", "unknown-compression-method", "corrupt-deflate", "corrupt-lzma", "corrupt-bzip2"],
+)
+def test_zip_member_that_cannot_be_inflated(
+    patch: dict[str, object],
+    method: int,
+    message: str,
+    tmp_path: Path,
+    out: Path,
+    isolated_cache: Path,
+    real_weights: Path,
+    cli,
+) -> None:
+    """These used to end in a traceback and exit code 1 (RuntimeError, NotImplementedError, zlib.error)."""
+    archive = zip_with(tmp_path / "images.zip", [("a.png", png_bytes(1)), ("b.png", png_bytes(2))], method)
+    patch_member(archive, "a.png", **patch)
+    args = zip_stats(archive, out, real_weights)
+    refused(cli, args, out, isolated_cache, f"{archive}:a.png", message=message)
+
+
+def test_zip_member_whose_header_understates_its_size(
+    tmp_path: Path, out: Path, isolated_cache: Path, real_weights: Path, cli
+) -> None:
+    """A header saying 100 bytes for 50 MB of zeros: inflating stops at 100 bytes, and the CRC names the member."""
+    archive = zip_with(tmp_path / "images.zip", [("a.png", png_bytes(1)), ("z.png", bytes(50_000_000))])
+    patch_member(archive, "z.png", file_size=100)
+    args = zip_stats(archive, out, real_weights)
+    refused(cli, args, out, isolated_cache, f"{archive}:z.png", message="Bad CRC-32")

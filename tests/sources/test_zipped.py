@@ -93,3 +93,13 @@ def test_corrupt_member_is_named(tmp_path: Path) -> None:
         zf.writestr("bad.png", b"garbage")
     with pytest.raises(GanEvalError, match=re.escape("broken.zip:bad.png")):
         ZipSource(path).load(0)
+
+
+def test_refuses_two_members_of_one_name(tmp_path: Path) -> None:
+    """zipfile would read the last one for both, and the first never."""
+    path = tmp_path / "twice.zip"
+    with zipfile.ZipFile(path, "w") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        zf.writestr("a/x.png", png_bytes(np.zeros((2, 2, 3), np.uint8)))
+        zf.writestr("a/x.png", png_bytes(np.ones((2, 2, 3), np.uint8)))
+    with pytest.raises(GanEvalError, match=re.escape("twice.zip: holds 2 members named 'a/x.png'")):
+        ZipSource(path)
