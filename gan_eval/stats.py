@@ -168,8 +168,11 @@ def save_stats(stats: FeatureStats, path: str | os.PathLike[str]) -> None:
 
 
 def is_stats_file(path: Path) -> bool:
-    """True for an `.npz` archive that holds a `mu` or a `sigma` array (`load_stats` names a missing one)."""
-    if path.suffix.lower() != ".npz" or not zipfile.is_zipfile(path):
+    """True for an `.npz` archive that holds a `mu` or a `sigma` array (`load_stats` names a missing one).
+
+    Only a regular file is opened: a named pipe or a device would block or never end.
+    """
+    if path.suffix.lower() != ".npz" or not path.is_file() or not zipfile.is_zipfile(path):
         return False
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
@@ -231,7 +234,11 @@ def load_stats(
     `sigma` that is no covariance or values the FID math cannot carry
     (`check_moments`), and an extractor or dimension other than the expected ones.
     """
+    # Imported here: gan_eval.sources imports this module.
+    from gan_eval.sources.files import require_regular_file
+
     path = Path(path)
+    require_regular_file(path, f"statistics file {path}")
     if path.is_file() and not zipfile.is_zipfile(path):
         # np.load would try to unpickle it and blame pickling, which misleads.
         raise GanEvalError(f"statistics file {path} is not a readable .npz archive (not a zip file)")

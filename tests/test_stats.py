@@ -271,3 +271,11 @@ def test_shipped_references_pass_the_covariance_checks() -> None:
     for name in reference_names():
         stats = load_reference(name)
         check_moments(stats.mean(), stats.covariance(), name)
+
+
+def test_load_refuses_a_link_to_a_device(tmp_path: Path) -> None:
+    path = tmp_path / "stats.npz"
+    path.symlink_to("/dev/urandom")
+    expected = f"statistics file {path}: not a regular file (a character device, /dev/urandom)"
+    with pytest.raises(GanEvalError, match=re.escape(expected)):
+        load_stats(path)

@@ -21,6 +21,7 @@ from gan_eval.datasets.torchvision_disk import parse_spec, torchvision_images
 from gan_eval.errors import GanEvalError
 from gan_eval.sources.arrays import ArraySource, load_array_file
 from gan_eval.sources.base import ImageSource
+from gan_eval.sources.files import require_regular_file
 from gan_eval.sources.folder import ImageFolderSource
 from gan_eval.sources.generated import MODULE_VALUE_RANGE, BatchIterableSource, CallableSource, ModuleSource
 from gan_eval.sources.zipped import ZipSource
@@ -126,6 +127,7 @@ def open_input(
         raise GanEvalError(f"{path}: permission denied")
     if path.is_dir():
         return ImageFolderSource(path)
+    require_regular_file(path)
     suffix = path.suffix.lower()
     if suffix == ".npz" and is_stats_file(path):
         return load_stats(path, expected_extractor, expected_dim)

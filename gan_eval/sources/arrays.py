@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from gan_eval.errors import GanEvalError
+from gan_eval.sources.files import require_regular_file
 
 _CHUNK = 4096
 _HASH_CHUNK_BYTES = 64 << 20
@@ -131,6 +132,7 @@ def load_array_file(path: str | os.PathLike[str], value_range: tuple[float, floa
     A `.npz` must hold a single array or one named `images`.
     """
     path = Path(path)
+    require_regular_file(path)
     try:
         if not _has_numpy_magic(path):
             raise GanEvalError(f"{path}: not a readable NumPy array (neither .npy nor .npz data)")

@@ -11,6 +11,7 @@ import numpy as np
 
 from gan_eval.errors import GanEvalError
 from gan_eval.sources.decode import IMAGE_EXTENSIONS, decode_image
+from gan_eval.sources.files import require_regular_file
 
 
 def list_image_files(root: Path) -> list[Path]:
@@ -48,8 +49,7 @@ class ImageFolderSource:
 
     def load(self, index: int) -> np.ndarray:
         path = self.files[index]
-        if path.exists() and not path.is_file():  # reading a named pipe or a device would block or never end
-            raise GanEvalError(f"{path}: not a regular file")
+        require_regular_file(path)
         try:
             return decode_image(str(path), str(path))
         except PermissionError:

@@ -16,6 +16,7 @@ import numpy as np
 
 from gan_eval.errors import GanEvalError
 from gan_eval.sources.decode import IMAGE_EXTENSIONS, decode_image
+from gan_eval.sources.files import require_regular_file
 
 # Larger than any image file under Pillow's decompression-bomb limit (89.5 million 16-bit RGBA pixels
 # uncompressed are 716 MB); members are read into memory, so a bigger one is refused unread, and reading
@@ -37,6 +38,7 @@ class ZipSource:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.name = str(self.path)
+        require_regular_file(self.path)
         try:
             with zipfile.ZipFile(self.path) as archive:
                 infos = archive.infolist()

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
+import subprocess
+import sys
 import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_harness import assert_refused, files_under
+from cli_harness import CliRun, assert_refused, files_under
 from PIL import Image
 
 from gan_eval.extractors.inception.extractor import INCEPTION_NAME, RESIZE_MODE
@@ -194,3 +197,53 @@ def test_zip_member_whose_header_understates_its_size(
     patch_member(archive, "z.png", file_size=100)
     args = zip_stats(archive, out, real_weights)
     refused(cli, args, out, isolated_cache, f"{archive}:z.png", message="Bad CRC-32")
+
+
+# --- inputs that are not regular files ------------------------------------------------------------------------
+
+SUBPROCESS_TIMEOUT = 60  # seconds; the refusal takes the interpreter's start-up, a few seconds
+
+
+def _named_pipe(path: Path) -> str:
+    os.mkfifo(path)  # opening it for reading blocks until a writer comes
+    return "a named pipe"
+
+
+def _link_to(device: str):
+    def make(path: Path) -> str:
+        path.symlink_to(device)  # reading it never ends
+        return f"a character device, {device}"
+
+    return make
+
+
+@pytest.mark.parametrize(
+    "make",
+    [_named_pipe, _link_to("/dev/zero"), _link_to("/dev/urandom")],
+    ids=["named-pipe", "link-to-dev-zero", "link-to-dev-urandom"],
+)
+@pytest.mark.parametrize("input_name", ["x.npy", "x.npz", "x.zip", "statistics.npz"])
+def test_input_that_is_not_a_regular_file(
+    make, input_name: str, tmp_path: Path, out: Path, isolated_cache: Path, real_weights: Path
+) -> None:
+    """Given directly as the input of `stats`, or as the statistics of `fid`: refused before it is opened.
+
+    Runs in a subprocess with a timeout: these inputs used to block or read until memory ran out.
+    """
+    path = tmp_path / input_name
+    kind = make(path)
+    if input_name == "statistics.npz":
+        good = stats_file(tmp_path / "good.npz", np.zeros(POOL3), np.eye(POOL3))
+        args = ("fid", good, path, "--weights", real_weights, "--quiet")
+    else:
+        args = ("stats", path, "-o", out / "stats.npz", "--weights", real_weights, "--quiet")
+    before = files_under(out, isolated_cache)
+    ran = subprocess.run(
+        [sys.executable, "-m", "gan_eval", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    assert_refused(CliRun(ran.returncode, ran.stdout, ran.stderr), path, message=f"not a regular file ({kind})")
+    assert files_under(out, isolated_cache) == before

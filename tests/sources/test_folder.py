@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import stat
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +109,47 @@ def test_corrupt_file_is_named(tmp_path: Path) -> None:
     source = ImageFolderSource(tmp_path)
     with pytest.raises(GanEvalError, match=re.escape("bad.png")):
         source.load(0)
+
+
+def test_pipes_and_devices_without_an_image_extension_are_never_opened(tmp_path: Path) -> None:
+    write_png(tmp_path / "a.png", solid(7))
+    os.mkfifo(tmp_path / "pipe.txt")  # opening it would block
+    (tmp_path / "zero.dat").symlink_to("/dev/zero")
+    source = ImageFolderSource(tmp_path)
+    assert [p.name for p in source.files] == ["a.png"]
+    source.fingerprint()
+    np.testing.assert_array_equal(source.load(0), solid(7))
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "kind"),
+    [
+        ("pipe.png", os.mkfifo, "a named pipe"),
+        ("zero.png", lambda path: path.symlink_to("/dev/zero"), "a character device, /dev/zero"),
+    ],
+    ids=["named-pipe", "link-to-dev-zero"],
+)
+def test_pipes_and_devices_named_as_images_are_refused_by_name(tmp_path: Path, name: str, make, kind: str) -> None:
+    make(tmp_path / name)
+    refusal = pytest.raises(GanEvalError, match=re.escape(f"{name}: not a regular file ({kind})"))
+    with unblocked_after(tmp_path / name, seconds=30), refusal:
+        ImageFolderSource(tmp_path).load(0)
+
+
+@contextlib.contextmanager
+def unblocked_after(path: Path, seconds: float) -> Iterator[None]:
+    """If `path` is a named pipe, open its writing end after `seconds`: a reader that regressed into opening
+    it then gets end-of-file and the test fails, rather than blocking forever."""
+    done = threading.Event()
+
+    def writer() -> None:
+        if not done.wait(seconds) and stat.S_ISFIFO(os.stat(path).st_mode):
+            os.close(os.open(path, os.O_WRONLY))
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
