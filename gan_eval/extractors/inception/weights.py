@@ -19,17 +19,13 @@ file name.
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import os
 import re
 import shutil
-import urllib.error
-import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import torch
 
@@ -38,6 +34,7 @@ from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.inception.network import InceptionV3TF
 from gan_eval.extractors.torchscript_archive import read_torchscript_tensors
+from gan_eval.extractors.weights_files import download_to, read_state_dict
 from gan_eval.home import cache_home
 
 WEIGHTS_URL = (
@@ -170,16 +167,6 @@ def _from_torchscript(path: Path) -> dict[str, torch.Tensor]:
     return converted
 
 
-def _from_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad file
-        raise GanEvalError(f"weights file {path} is not a readable PyTorch state dict ({type(exc).__name__})") from None
-    if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
-        raise GanEvalError(f"weights file {path} does not hold a state dict of tensors")
-    return {k: v for k, v in loaded.items() if not k.endswith("num_batches_tracked")}
-
-
 def _check_architecture(path: Path, state: dict[str, torch.Tensor]) -> tuple[str, ...]:
     """Check names and shapes against `InceptionV3TF`; return the heads available."""
     expected = {
@@ -230,7 +217,7 @@ def load_weights(path: str | os.PathLike[str]) -> InceptionWeights:
     if _is_torchscript(path):
         state, fmt = _from_torchscript(path), "torchscript-tf-names"
     else:
-        state, fmt = _from_state_dict(path), "state-dict"
+        state, fmt = read_state_dict(path), "state-dict"
     heads = _check_architecture(path, state)
     unusable: dict[str, str] = {}
     problem = degenerate_classifier(path, state) if HEAD_LOGITS in heads else None
@@ -280,41 +267,6 @@ def expected_sha256_prefix(url: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _download_to(url: str, out: BinaryIO, name: str, progress: bool, timeout: float) -> str:
-    """Stream `url` into `out`; return the hex sha256 of what was received."""
-    from tqdm import tqdm
-
-    try:
-        response = urllib.request.urlopen(url, timeout=timeout)
-    except urllib.error.HTTPError as exc:
-        raise GanEvalError(f"cannot download weights from {url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise GanEvalError(f"cannot download weights from {url}: {reason}") from None
-    digest = hashlib.sha256()
-    received = 0
-    with response:
-        length = response.headers.get("Content-Length", "")
-        total = int(length) if length.isdigit() else None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {name}", disable=not progress) as bar:
-            while True:
-                try:
-                    block = response.read(1 << 20)
-                except (http.client.HTTPException, OSError) as exc:
-                    raise GanEvalError(
-                        f"download of {url} was cut short after {received} bytes ({type(exc).__name__})"
-                    ) from None
-                if not block:
-                    break
-                out.write(block)
-                digest.update(block)
-                received += len(block)
-                bar.update(len(block))
-    if total is not None and received != total:
-        raise GanEvalError(f"download of {url} was cut short ({received} of {total} bytes)")
-    return digest.hexdigest()
-
-
 def download_weights(url: str | None = None, progress: bool = True, timeout: float = 60.0) -> Path:
     """Download the weights into the cache, check their sha256 prefix, and return the path.
 
@@ -331,7 +283,7 @@ def download_weights(url: str | None = None, progress: bool = True, timeout: flo
     dest = weights_cache_dir() / name
     # The temporary file is removed by atomic_write when any error leaves the block.
     with atomic_write(dest) as out:
-        sha = _download_to(url, out, name, progress, timeout)
+        sha = download_to(url, out, name, progress, timeout)
         if not sha.startswith(prefix):
             raise GanEvalError(f"download of {url} has sha256 {sha[:16]}..., expected {prefix}...")
     try:
