@@ -13,10 +13,11 @@ import torch
 from gan_eval.devices import parse_device
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.base import ExtractorSpec, FeatureExtractor
+from gan_eval.extractors.dinov2 import extractor as dinov2
 from gan_eval.extractors.inception import extractor as inception
 
 DEFAULT_FEATURES = "inception"
-EXTRACTORS: dict[str, ExtractorSpec] = {spec.name: spec for spec in (inception.SPEC,)}
+EXTRACTORS: dict[str, ExtractorSpec] = {spec.name: spec for spec in (inception.SPEC, dinov2.SPEC, dinov2.SPEC_VITS14)}
 
 
 def extractor_spec(name: str) -> ExtractorSpec:
