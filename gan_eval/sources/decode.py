@@ -24,7 +24,7 @@ from PIL import Image, UnidentifiedImageError
 
 from gan_eval.errors import GanEvalError
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 
 _WIDE_GRAY = {"I", "I;16", "I;16L", "I;16B", "I;16N"}
 

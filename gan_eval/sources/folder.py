@@ -5,28 +5,50 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from pathlib import Path
+import warnings
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from gan_eval.errors import GanEvalError
+from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 from gan_eval.sources.decode import IMAGE_EXTENSIONS, decode_image
 from gan_eval.sources.files import require_regular_file
 
 
 def list_image_files(root: Path) -> list[Path]:
     """Image files under `root` (by extension, case-insensitive), sorted by relative POSIX path."""
+    return _list_files(root)[0]
+
+
+def _list_files(root: Path) -> tuple[list[Path], list[Path]]:
+    """Visible files under `root`: those with an image extension, sorted by relative POSIX path, and the others.
+
+    Nothing is opened: a named pipe or a device without an image extension is only counted.
+    """
 
     def fail(error: OSError) -> None:
         raise GanEvalError(f"cannot read folder {error.filename}: {error.strerror}")
 
-    found = []
+    images, others = [], []
     for folder, subfolders, files in os.walk(root, onerror=fail):
         subfolders[:] = [d for d in subfolders if not d.startswith(".")]
         for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                found.append(Path(folder, name))
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+            if not name.startswith("."):
+                (images if Path(name).suffix.lower() in IMAGE_EXTENSIONS else others).append(Path(folder, name))
+    return sorted(images, key=lambda p: p.relative_to(root).as_posix()), others
+
+
+def warn_of_ignored_files(where: str, names: list[str]) -> None:
+    """One `GanEvalWarning` line saying how many files of `where` were ignored for their extension, and which."""
+    if not names:
+        return
+    suffixes = sorted({PurePosixPath(name).suffix.lower() or "no extension" for name in names})
+    listed = ", ".join(suffixes[:5]) + (", ..." if len(suffixes) > 5 else "")
+    warnings.warn(
+        f"ignored {len(names)} file(s) in {where} that are not images ({listed})",
+        GanEvalWarning,
+        stacklevel=caller_stacklevel(),
+    )
 
 
 class ImageFolderSource:
@@ -36,9 +58,10 @@ class ImageFolderSource:
         self.root = Path(root)
         if not self.root.is_dir():
             raise GanEvalError(f"{self.root} is not a folder")
-        self.files = list_image_files(self.root)
+        self.files, ignored = _list_files(self.root)
         if not self.files:
             raise GanEvalError(f"{self.root} holds no images (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+        warn_of_ignored_files(str(self.root), [path.name for path in ignored])
         self.name = str(self.root)
 
     def __len__(self) -> int:

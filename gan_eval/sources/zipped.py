@@ -17,6 +17,7 @@ import numpy as np
 from gan_eval.errors import GanEvalError
 from gan_eval.sources.decode import IMAGE_EXTENSIONS, decode_image
 from gan_eval.sources.files import require_regular_file
+from gan_eval.sources.folder import warn_of_ignored_files
 
 # Larger than any image file under Pillow's decompression-bomb limit (89.5 million 16-bit RGBA pixels
 # uncompressed are 716 MB); members are read into memory, so a bigger one is refused unread, and reading
@@ -49,17 +50,19 @@ class ZipSource:
         if duplicated:
             # zipfile reads the last of them under that name, so the others would never be seen
             raise GanEvalError(f"{self.path}: holds {counts[duplicated[0]]} members named {duplicated[0]!r}")
-        members = []
+        members, ignored = [], []
         for info in infos:
             if info.is_dir():
                 continue
             if _escapes_root(info.filename):
                 raise GanEvalError(f"{self.path}: member {info.filename!r} escapes the archive root")
             base = PurePosixPath(info.filename).name
-            if not base.startswith(".") and PurePosixPath(base).suffix.lower() in IMAGE_EXTENSIONS:
-                members.append(info.filename)
+            if not base.startswith("."):
+                is_image = PurePosixPath(base).suffix.lower() in IMAGE_EXTENSIONS
+                (members if is_image else ignored).append(info.filename)
         if not members:
             raise GanEvalError(f"{self.path} holds no images")
+        warn_of_ignored_files(str(self.path), ignored)
         self.members = sorted(members)
         self._crcs = {info.filename: (info.CRC, info.file_size) for info in infos}
         self._encrypted = {info.filename for info in infos if info.flag_bits & 0x1}

@@ -25,6 +25,8 @@ import pytest
 from cli_harness import CliRun, assert_refused, files_under
 from PIL import Image
 
+from gan_eval.cli.main import main
+from gan_eval.errors import GanEvalWarning
 from gan_eval.extractors.inception.extractor import INCEPTION_NAME, RESIZE_MODE
 from gan_eval.stats import META_KEY
 
@@ -247,3 +249,54 @@ def test_input_that_is_not_a_regular_file(
     )
     assert_refused(CliRun(ran.returncode, ran.stdout, ran.stderr), path, message=f"not a regular file ({kind})")
     assert files_under(out, isolated_cache) == before
+
+
+# --- GIF files, and files ignored for their extension --------------------------------------------------------
+
+
+def run_showing_warnings(capsys: pytest.CaptureFixture[str], *args: str | Path) -> CliRun:
+    """`gan-eval ARGS` in this process with its warning lines printed (the `cli` fixture silences them)."""
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", GanEvalWarning)
+        code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return CliRun(code, captured.out, captured.err)
+
+
+def test_animated_gifs_give_their_first_frame_and_other_files_are_counted(
+    tmp_path: Path, real_weights: Path, shared_extractor: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two two-frame GIFs, red-ish then blue-ish: their statistics are those of PNGs of the first frames.
+
+    GIFs used to be skipped without a word; files of other extensions are now counted in one warning line.
+    """
+    rng = np.random.default_rng(7)
+    gifs, firsts = tmp_path / "gifs", tmp_path / "first-frames"
+    gifs.mkdir()
+    firsts.mkdir()
+    for index in range(2):
+        pixels = rng.integers(0, 4, (40, 48), dtype=np.uint8)  # palette indices
+        frames = []
+        for low, high in (((120, 0, 0), (255, 90, 60)), ((0, 0, 120), (60, 90, 255))):
+            palette = np.linspace(low, high, 4).astype(np.uint8)
+            frame = Image.fromarray(pixels, "P")
+            frame.putpalette(palette.flatten().tolist())
+            frames.append(frame)
+            if len(frames) == 1:
+                Image.fromarray(palette[pixels]).save(firsts / f"{index}.png")
+        frames[0].save(gifs / f"{index}.gif", save_all=True, append_images=frames[1:])
+    (gifs / "notes.txt").write_text("not an image")
+    (gifs / "labels.json").write_text("{}")
+    (gifs / "LICENSE").write_text("no extension")
+
+    from_gifs = run_showing_warnings(capsys, "stats", gifs, "-o", tmp_path / "gifs.npz", "--weights", real_weights)
+    from_pngs = run_showing_warnings(capsys, "stats", firsts, "-o", tmp_path / "pngs.npz", "--weights", real_weights)
+    assert from_gifs.code == from_pngs.code == 0, (from_gifs.err, from_pngs.err)
+    ignored = [line for line in from_gifs.err.splitlines() if "ignored" in line]
+    assert ignored == [f"warning: ignored 3 file(s) in {gifs} that are not images (.json, .txt, no extension)"]
+    assert "ignored" not in from_pngs.err
+    with np.load(tmp_path / "gifs.npz") as a, np.load(tmp_path / "pngs.npz") as b:
+        assert int(a["n"]) == 2
+        np.testing.assert_array_equal(a["mu"], b["mu"])
+        np.testing.assert_array_equal(a["sigma"], b["sigma"])

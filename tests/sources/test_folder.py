@@ -7,6 +7,7 @@ import os
 import re
 import stat
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_eval.errors import GanEvalError
+from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.pipeline import extract
 from gan_eval.sources import open_input
@@ -153,3 +154,30 @@ def unblocked_after(path: Path, seconds: float) -> Iterator[None]:
     finally:
         done.set()
         thread.join()
+
+
+def test_gif_files_are_listed_and_give_their_first_frame(tmp_path: Path) -> None:
+    frames = [Image.fromarray(solid(value, (6, 7))) for value in (40, 220)]
+    frames[0].save(tmp_path / "anim.GIF", save_all=True, append_images=frames[1:])
+    source = ImageFolderSource(tmp_path)
+    assert [p.name for p in source.files] == ["anim.GIF"]
+    np.testing.assert_array_equal(source.load(0), solid(40, (6, 7)))
+
+
+def test_files_ignored_for_their_extension_are_counted_in_one_warning(tree: Path) -> None:
+    (tree / "sub" / "labels.json").write_text("{}")
+    (tree / "sub" / "README").write_text("no extension")
+    (tree / ".hidden.txt").write_text("hidden files are skipped, not ignored")
+    with pytest.warns(GanEvalWarning) as caught:
+        ImageFolderSource(tree)
+    assert [str(w.message) for w in caught] == [
+        f"ignored 3 file(s) in {tree} that are not images (.json, .txt, no extension)"
+    ]
+
+
+def test_no_warning_when_every_visible_file_is_an_image(tmp_path: Path) -> None:
+    write_png(tmp_path / "a.png", solid(1))
+    (tmp_path / ".notes.txt").write_text("hidden")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ImageFolderSource(tmp_path)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan_eval.errors import GanEvalError
+from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.sources import open_input
 from gan_eval.sources.zipped import ZipSource
 
@@ -103,3 +103,16 @@ def test_refuses_two_members_of_one_name(tmp_path: Path) -> None:
         zf.writestr("a/x.png", png_bytes(np.ones((2, 2, 3), np.uint8)))
     with pytest.raises(GanEvalError, match=re.escape("twice.zip: holds 2 members named 'a/x.png'")):
         ZipSource(path)
+
+
+def test_members_ignored_for_their_extension_are_counted_in_one_warning(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("a.png", png_bytes(np.zeros((2, 2, 3), np.uint8)))
+        zf.writestr("b.gif", png_bytes(np.zeros((2, 2, 3), np.uint8)))  # decoded by its content
+        zf.writestr("notes.txt", b"text")
+        zf.writestr("meta/labels.csv", b"1,2")
+    with pytest.warns(GanEvalWarning) as caught:
+        source = ZipSource(path)
+    assert source.members == ["a.png", "b.gif"]
+    assert [str(w.message) for w in caught] == [f"ignored 2 file(s) in {path} that are not images (.csv, .txt)"]
