@@ -11,6 +11,8 @@ import re
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
+from gan_eval.errors import GanEvalError
+
 if TYPE_CHECKING:
     from gan_eval.extraction import ExtractionOptions
 
@@ -117,12 +119,22 @@ def add_cache_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache")
 
 
-def extraction_options(args: argparse.Namespace) -> ExtractionOptions:
-    """The `ExtractionOptions` that the extraction and cache options set, validated (one place for every command)."""
+def feature_spaces(args: argparse.Namespace) -> list[str]:
+    """The feature spaces of `--features a,b` in the order given."""
+    return [name.strip() for name in args.features.split(",") if name.strip()] or [""]
+
+
+def extraction_options(args: argparse.Namespace, features: str | None = None) -> ExtractionOptions:
+    """The `ExtractionOptions` that the extraction and cache options set, validated (one place for every command).
+
+    `features`: one space of a `--features a,b` list; without it `--features` must name one space.
+    """
     from gan_eval.extraction import ExtractionOptions
 
+    if features is None and len(feature_spaces(args)) > 1:
+        raise GanEvalError(f"--features {args.features}: this command computes in one feature space; name one")
     return ExtractionOptions(
-        features=args.features,
+        features=args.features if features is None else features,
         weights=args.weights,
         device=args.device,
         precision=args.precision,

@@ -11,6 +11,7 @@ from gan_eval.cli.options import (
     add_cache_option,
     add_extraction_options,
     extraction_options,
+    feature_spaces,
     non_negative_int,
     positive_int,
 )
@@ -79,27 +80,53 @@ def _number(value: float) -> str:
     return f"{value:.6g}" if abs(value) >= 1e4 or (value != 0 and abs(value) < 1e-4) else f"{value:.6f}"
 
 
-def format_table(result) -> str:
-    """The human-readable report: one aligned row per number, then what was unavailable, then the settings."""
-    values = result.values
+def _rows(result) -> list[tuple[str, str, str]]:
+    """(label, value, ± spread or note) per printed number of `result`, in metric order."""
     rows: list[tuple[str, str, str]] = []
     for name in result.metrics:
         for key in METRICS[name].keys:
-            spread = f"± {_number(values[key.spread])}" if key.spread and values.get(key.spread) is not None else ""
-            rows.append((key.label, _number(values[key.name]), spread))
-        rows += METRICS[name].detail_rows(values, _number)
+            value = result.values[key.name]
+            spread = result.values.get(key.spread) if key.spread else None
+            rows.append((key.label, _number(value), f"± {_number(spread)}" if spread is not None else ""))
+        rows += METRICS[name].detail_rows(result.values, _number)
+    return rows
+
+
+def _settings_line(result) -> str:
+    s = result.settings
+    cached = [side for side, hit in result.cached.items() if hit]
+    return (
+        f"n_real={_count(result.n_real)} n_fake={_count(result.n_fake)} extractor={s['extractor']} "
+        f"weights={str(s['weights_sha256'])[:8]} resize={s['resize']} precision={s['precision']} "
+        f"device={s['device']} seconds={result.seconds:.1f} cached={','.join(cached) or 'none'}"
+    )
+
+
+def format_table(result) -> str:
+    """The human-readable report: one aligned row per number, then what was unavailable, then the settings."""
+    rows = _rows(result)
     width = [max(len(r[i]) for r in [("metric", "value", ""), *rows]) for i in range(2)]
     lines = [f"{'metric':<{width[0]}}  {'value':>{width[1]}}"]
     lines += [f"{label:<{width[0]}}  {value:>{width[1]}}  {spread}".rstrip() for label, value, spread in rows]
     for name, reason in result.unavailable.items():
         lines.append(f"{METRICS[name].title} unavailable: {reason}")
-    s = result.settings
-    cached = [side for side, hit in result.cached.items() if hit]
-    lines.append(
-        f"n_real={_count(result.n_real)} n_fake={_count(result.n_fake)} extractor={s['extractor']} "
-        f"weights={str(s['weights_sha256'])[:8]} resize={s['resize']} precision={s['precision']} "
-        f"device={s['device']} seconds={result.seconds:.1f} cached={','.join(cached) or 'none'}"
-    )
+    lines.append(_settings_line(result))
+    return "\n".join(lines)
+
+
+def format_spaces_table(results: dict) -> str:
+    """Several feature spaces side by side: one row per number, one column per space, then each space's settings."""
+    columns = {
+        space: {label: f"{value} {note}".rstrip() for label, value, note in _rows(r)} for space, r in results.items()
+    }
+    labels = list(dict.fromkeys(label for rows in columns.values() for label in rows))
+    table = [("metric", *columns), *((label, *(rows.get(label, "-") for rows in columns.values())) for label in labels)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
+    for space, result in results.items():
+        for name, reason in result.unavailable.items():
+            lines.append(f"{space}: {METRICS[name].title} unavailable: {reason}")
+    lines += [f"{space}: {_settings_line(result)}" for space, result in results.items()]
     return "\n".join(lines)
 
 
@@ -110,9 +137,9 @@ def _count(n: int | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print, and write the report folder when asked."""
-    from gan_eval.evaluation import evaluate, parse_metrics
+    from gan_eval.evaluation import evaluate, evaluate_spaces, parse_metrics
     from gan_eval.metrics.registry import MetricOptions
-    from gan_eval.report_files import check_output_folder, write_report
+    from gan_eval.report_files import check_output_folder, write_report, write_space_reports
 
     names, _ = parse_metrics(args.metrics)
     if args.bootstrap:
@@ -131,16 +158,21 @@ def run(args: argparse.Namespace) -> int:
         confidence=args.confidence,
         seed=args.seed,
     )
-    result = evaluate(
-        args.real,
-        args.fake,
-        args.metrics,
-        options=options,
-        extraction=extraction_options(args),
-    )
-    if args.out:
-        write_report(result, args.out)
-    print(json.dumps(result.to_json()) if args.json else format_table(result))
+    spaces = feature_spaces(args)
+    if len(spaces) > 1:
+        results = evaluate_spaces(
+            args.real, args.fake, spaces, args.metrics, options=options, extraction=extraction_options(args, spaces[0])
+        )
+        if args.out:
+            write_space_reports(results, args.out)
+        spaces_json = {"spaces": {space: r.to_json() for space, r in results.items()}}
+        print(json.dumps(spaces_json) if args.json else format_spaces_table(results))
+        result = next(iter(results.values()))
+    else:
+        result = evaluate(args.real, args.fake, args.metrics, options=options, extraction=extraction_options(args))
+        if args.out:
+            write_report(result, args.out)
+        print(json.dumps(result.to_json()) if args.json else format_table(result))
     skipped = sum(result.skipped.values())
     if skipped:
         print(f"warning: skipped {skipped} unreadable image file(s)", file=sys.stderr)

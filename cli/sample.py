@@ -1,4 +1,4 @@
-"""`gan-eval sample DIR -n N -o OUT [--latent-seed S]`: draw samples of a trained generator into a .npy file or PNG folder."""
+"""`gan-eval sample DIR -n N -o OUT [--latent-seed S]`: seeded samples of a generator into a .npy file or PNGs."""
 
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from gan_eval.devices import parse_device
 from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.extractors.base import FEATURES, LOGITS, FeatureExtractor
-from gan_eval.features import InputFeatures, from_statistics, kind_features
+from gan_eval.features import InputFeatures, from_statistics, kind_features, kind_features_spaces
 from gan_eval.metrics.registry import FAKE, METRICS, REAL, MetricOptions
 from gan_eval.result import FidResult, Result
 from gan_eval.sources import Input, is_generated, open_input
@@ -145,8 +146,8 @@ def _open_sides(
     real: Input,
     fake: Input,
     value_range: tuple[float, float] | None,
-    expected_name: str,
-    expected_dim: int,
+    expected_name: str | None,
+    expected_dim: int | None,
     n: int | None,
     latent_seed: int,
     latent_dim: int | None,
@@ -205,70 +206,154 @@ def evaluate(
     generated images were drawn is in `Result.settings["generated"]`.
     """
     start = time.perf_counter()
-    options = options or MetricOptions()
     extraction = (extraction or ExtractionOptions()).with_changes(device=device, progress=progress)
-    names, explicit = parse_metrics(metrics)
     if extractor is not None:
-        expected_name, expected_dim = extractor.name, extractor.dims[extractor.kinds[FEATURES]]
+        expected = (extractor.name, extractor.dims[extractor.kinds[FEATURES]])
     else:
-        expected_name, expected_dim = extraction.spec.extractor, extraction.spec.feature_dim
-    opened = _open_sides(real, fake, extraction.value_range, expected_name, expected_dim, n, latent_seed, latent_dim)
-    unavailable: dict[str, str] = {}
+        expected = (extraction.spec.extractor, extraction.spec.feature_dim)
+    opened = _open_sides(real, fake, extraction.value_range, *expected, n, latent_seed, latent_dim)
+    space = _Space(extraction, extractor)
+    _evaluate_spaces(opened, metrics, options or MetricOptions(), [space])
+    return space.result(opened, start)
 
-    def check(network: FeatureExtractor | None) -> None:
-        for name in names:
-            reason = None if name in unavailable else _unavailable_reason(name, options, opened, network)
-            if reason is not None and explicit:
-                raise GanEvalError(f"{METRICS[name].title} ({name}) cannot be computed: {reason}")
-            if reason is not None:
-                unavailable[name] = reason
 
-    check(None)  # sample counts and statistics inputs first: no weights needed to refuse those
-    images = [x for x in opened.values() if not isinstance(x, FeatureStats)]
-    if extractor is None and images:
-        extractor = extraction.load_extractor()
-    elif extractor is None and extraction.device is not None and parse_device(extraction.device).type != "cpu":
-        warnings.warn(
-            f"--device {extraction.device}: both inputs are statistics, so no network runs; "
-            f"the FID math runs on {STATISTICS_DEVICE}",
-            GanEvalWarning,
-            stacklevel=caller_stacklevel(),
-        )
-    check(extractor)
-    chosen = tuple(n for n in names if n not in unavailable)
-    if not chosen:
-        raise GanEvalError("no metric can be computed: " + "; ".join(f"{k}: {v}" for k, v in unavailable.items()))
-    inputs = {}
+def evaluate_spaces(
+    real: Input,
+    fake: Input,
+    spaces: Sequence[str],
+    metrics: str | list[str] | tuple[str, ...] | None = None,
+    *,
+    extraction: ExtractionOptions | None = None,
+    options: MetricOptions | None = None,
+    device: str | torch.device | None = None,
+    progress: bool | None = None,
+    n: int | None = None,
+    latent_seed: int = 0,
+    latent_dim: int | None = None,
+) -> dict[str, Result]:
+    """`evaluate` in several feature spaces (`--features inception,dinov2-vitl14`), from one decode pass.
+
+    Each input is decoded once and every space's extractor runs on the same batches; one `Result` per
+    space, in the order given. Both inputs must be images or generators: a statistics file holds one
+    space's features only. `extraction.features` is replaced by each space in turn.
+    """
+    start = time.perf_counter()
+    if not spaces or len(set(spaces)) != len(spaces):
+        raise GanEvalError(f"--features {','.join(spaces)}: name each feature space once")
+    extraction = (extraction or ExtractionOptions()).with_changes(device=device, progress=progress)
+    chosen = [_Space(replace(extraction, features=name)) for name in spaces]
+    if len(chosen) == 1:
+        return {
+            spaces[0]: evaluate(
+                real,
+                fake,
+                metrics,
+                extraction=chosen[0].extraction,
+                options=options,
+                n=n,
+                latent_seed=latent_seed,
+                latent_dim=latent_dim,
+            )
+        }
+    opened = _open_sides(real, fake, extraction.value_range, None, None, n, latent_seed, latent_dim)
     for side, x in opened.items():
         if isinstance(x, FeatureStats):
+            raise GanEvalError(
+                f"{side} input {_name(x)} is a statistics file, which holds one feature space; give images to "
+                f"compare in {', '.join(spaces)}"
+            )
+    _evaluate_spaces(opened, metrics, options or MetricOptions(), chosen)
+    return {name: space.result(opened, start) for name, space in zip(spaces, chosen, strict=True)}
+
+
+@dataclass
+class _Space:
+    """One feature space of an evaluation: how it extracts, and what it found and computed."""
+
+    extraction: ExtractionOptions
+    extractor: FeatureExtractor | None = None
+    unavailable: dict[str, str] = field(default_factory=dict)
+    chosen: tuple[str, ...] = ()
+    inputs: dict[str, InputFeatures] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    options: MetricOptions = field(default_factory=MetricOptions)
+
+    def result(self, opened: dict[str, ImageSource | FeatureStats], start: float) -> Result:
+        settings = dict(_settings(self.extractor, self.inputs), metric_options=self.options.to_json())
+        generated = {side: x.generation_settings() for side, x in opened.items() if hasattr(x, "generation_settings")}
+        if generated:
+            settings["generated"] = generated
+        return Result(
+            values=self.values,
+            metrics=self.chosen,
+            unavailable=self.unavailable,
+            n_real=_count(opened[REAL], self.inputs[REAL]),
+            n_fake=_count(opened[FAKE], self.inputs[FAKE]),
+            settings=settings,
+            seconds=round(time.perf_counter() - start, 3),
+            skipped={side: len(self.inputs[side].skipped) for side in (REAL, FAKE)},
+            cached={side: bool(self.inputs[side].cached_heads) for side in (REAL, FAKE)},
+        )
+
+
+def _evaluate_spaces(
+    opened: dict[str, ImageSource | FeatureStats],
+    metrics: str | list[str] | tuple[str, ...] | None,
+    options: MetricOptions,
+    spaces: list[_Space],
+) -> None:
+    """Check, extract (one pass per input for every space) and compute the metrics of each space, in place."""
+    names, explicit = parse_metrics(metrics)
+    images = [x for x in opened.values() if not isinstance(x, FeatureStats)]
+    for space in spaces:
+        space.options = options
+
+        def check(network: FeatureExtractor | None, space: _Space = space) -> None:
+            for name in names:
+                reason = None if name in space.unavailable else _unavailable_reason(name, options, opened, network)
+                if reason is not None and explicit:
+                    where = f" in {space.extraction.features}" if len(spaces) > 1 else ""
+                    raise GanEvalError(f"{METRICS[name].title} ({name}) cannot be computed{where}: {reason}")
+                if reason is not None:
+                    space.unavailable[name] = reason
+
+        check(None)  # sample counts and statistics inputs first: no weights needed to refuse those
+        device = space.extraction.device
+        if space.extractor is None and images:
+            space.extractor = space.extraction.load_extractor()
+        elif space.extractor is None and device is not None and parse_device(device).type != "cpu":
+            warnings.warn(
+                f"--device {device}: both inputs are statistics, so no network runs; "
+                f"the FID math runs on {STATISTICS_DEVICE}",
+                GanEvalWarning,
+                stacklevel=caller_stacklevel(),
+            )
+        check(space.extractor)
+        space.chosen = tuple(n for n in names if n not in space.unavailable)
+        if not space.chosen:
+            raise GanEvalError(
+                "no metric can be computed: " + "; ".join(f"{k}: {v}" for k, v in space.unavailable.items())
+            )
+    for side, x in opened.items():
+        if isinstance(x, FeatureStats):
+            space = spaces[0]  # statistics inputs come with one space only
             other = opened[REAL]
-            if extractor is not None or (side == FAKE and isinstance(other, FeatureStats)):  # each pair once
-                check_statistics_settings(x, extractor.settings() if extractor is not None else other.meta)
-            inputs[side] = from_statistics(x)
+            if space.extractor is not None or (side == FAKE and isinstance(other, FeatureStats)):  # each pair once
+                check_statistics_settings(x, space.extractor.settings() if space.extractor is not None else other.meta)
+            space.inputs[side] = from_statistics(x)
             continue
-        needs = [need for name in chosen for need in METRICS[name].needs(options) if need.side == side]
-        kinds = tuple(k for k in (FEATURES, LOGITS) if any(need.kind == k for need in needs))
-        per_sample = tuple(k for k in kinds if any(need.kind == k and need.per_sample for need in needs))
-        inputs[side] = kind_features(x, extractor, kinds, per_sample, extraction)
-    metric_device = str(extractor.device) if extractor is not None else STATISTICS_DEVICE
-    values: dict[str, Any] = {}
-    for name in chosen:
-        values.update(METRICS[name].compute(inputs[REAL], inputs[FAKE], options, metric_device))
-    settings = dict(_settings(extractor, inputs), metric_options=options.to_json())
-    generated = {side: x.generation_settings() for side, x in opened.items() if hasattr(x, "generation_settings")}
-    if generated:
-        settings["generated"] = generated
-    return Result(
-        values=values,
-        metrics=chosen,
-        unavailable=unavailable,
-        n_real=_count(opened[REAL], inputs[REAL]),
-        n_fake=_count(opened[FAKE], inputs[FAKE]),
-        settings=settings,
-        seconds=round(time.perf_counter() - start, 3),
-        skipped={side: len(inputs[side].skipped) for side in (REAL, FAKE)},
-        cached={side: bool(inputs[side].cached_heads) for side in (REAL, FAKE)},
-    )
+        jobs = []
+        for space in spaces:
+            needs = [need for name in space.chosen for need in METRICS[name].needs(options) if need.side == side]
+            kinds = tuple(k for k in (FEATURES, LOGITS) if any(need.kind == k for need in needs))
+            per_sample = tuple(k for k in kinds if any(need.kind == k and need.per_sample for need in needs))
+            jobs.append((space.extractor, kinds, per_sample))
+        for space, found in zip(spaces, kind_features_spaces(x, jobs, spaces[0].extraction), strict=True):
+            space.inputs[side] = found
+    for space in spaces:
+        metric_device = str(space.extractor.device) if space.extractor is not None else STATISTICS_DEVICE
+        for name in space.chosen:
+            space.values.update(METRICS[name].compute(space.inputs[REAL], space.inputs[FAKE], options, metric_device))
 
 
 def fid(

@@ -14,6 +14,7 @@ A statistics file gives the `FEATURES` statistics only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +22,7 @@ import numpy as np
 from gan_eval.cache import FeatureCache, entry_key
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.extractors.base import FEATURES, FeatureExtractor
-from gan_eval.pipeline import extract
+from gan_eval.pipeline import Extraction, extract_spaces
 from gan_eval.sources.base import ImageSource
 from gan_eval.stats import FeatureStats
 from gan_eval.version import __version__
@@ -53,6 +54,26 @@ def _stats_meta(extractor: FeatureExtractor, source: ImageSource, skipped: int) 
     return dict(extractor.settings(), source=source.name, gan_eval_version=__version__, skipped=skipped)
 
 
+@dataclass(frozen=True)
+class FeatureJob:
+    """One extractor's share of a pass: the heads wanted, and those whose per-sample features are kept."""
+
+    extractor: FeatureExtractor
+    heads: tuple[str, ...]
+    need_features: tuple[str, ...] = ()
+
+
+@dataclass
+class _Lookup:
+    """What the cache gave one job, and what is left to extract for it."""
+
+    job: FeatureJob
+    keys: dict[str, str]
+    result: InputFeatures
+    missing: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+
+
 def input_features(
     source: ImageSource,
     extractor: FeatureExtractor,
@@ -62,46 +83,74 @@ def input_features(
 ) -> InputFeatures:
     """Statistics of `heads` (and per-sample features of `need_features`) for the images of `source`, by head.
 
-    Reads `options`' batch size, workers, progress, skip_bad and cache. `by_kind` re-keys the result for
-    the metrics.
+    Reads `options`' batch size, workers, progress, skip_bad and cache.
     """
+    return input_features_spaces(source, [FeatureJob(extractor, heads, need_features)], options)[0]
+
+
+def input_features_spaces(
+    source: ImageSource, jobs: Sequence[FeatureJob], options: ExtractionOptions
+) -> list[InputFeatures]:
+    """`input_features` for several extractors: each job's cached heads are read, the rest of every job
+    is extracted in one decode pass (`extract_spaces`), and stored."""
     cache = options.feature_cache()
     fingerprint = getattr(source, "fingerprint", None)
-    use_cache = cache is not None and fingerprint is not None
-    keys: dict[str, str] = {}
-    if use_cache:
-        fp = fingerprint()
-        keys = {h: entry_key(fp, extractor.settings(), h, options.skip_bad) for h in (*heads, *extractor.heads)}
-    result = InputFeatures(source.name, {})
+    fp = fingerprint() if cache is not None and fingerprint is not None else None
+    lookups = [_look_up(source, job, cache if fp is not None else None, fp, options.skip_bad) for job in jobs]
+    pending = [lookup for lookup in lookups if lookup.missing]
+    if pending:
+        keep = fp is not None or any(h in lookup.job.need_features for lookup in pending for h in lookup.missing)
+        fresh = extract_spaces(
+            source,
+            [(lookup.job.extractor, (*lookup.missing, *lookup.extra)) for lookup in pending],
+            options,
+            keep_features=keep,
+        )
+        for lookup, extraction in zip(pending, fresh, strict=True):
+            _take_fresh(source, lookup, extraction, cache if fp is not None else None)
+    return [lookup.result for lookup in lookups]
+
+
+def _look_up(
+    source: ImageSource, job: FeatureJob, cache: FeatureCache | None, fingerprint: str | None, skip_bad: bool
+) -> _Lookup:
+    extractor = job.extractor
+    keys = {}
+    if cache is not None:
+        keys = {h: entry_key(fingerprint, extractor.settings(), h, skip_bad) for h in (*job.heads, *extractor.heads)}
+    lookup = _Lookup(job, keys, InputFeatures(source.name, {}))
     missing = []
-    for head in heads:
-        entry = cache.load(keys[head], head in need_features) if use_cache else None
+    for head in job.heads:
+        entry = cache.load(keys[head], head in job.need_features) if cache is not None else None
         if entry is None:
             missing.append(head)
             continue
         entry.stats.meta.update(source=source.name)
-        result.stats[head] = entry.stats
-        if entry.features is not None and head in need_features:
-            result.features[head] = entry.features
-        result.skipped = list(entry.meta.get("skipped", []))
-    result.cached_heads = tuple(h for h in heads if h not in missing)
-    if not missing:
-        return result
-    keep = use_cache or any(h in need_features for h in missing)
-    extra = _heads_worth_caching(extractor, heads, cache, keys) if use_cache else ()
-    fresh = extract(source, extractor, (*missing, *extra), options, keep_features=keep)
+        lookup.result.stats[head] = entry.stats
+        if entry.features is not None and head in job.need_features:
+            lookup.result.features[head] = entry.features
+        lookup.result.skipped = list(entry.meta.get("skipped", []))
+    lookup.result.cached_heads = tuple(h for h in job.heads if h not in missing)
+    lookup.missing = tuple(missing)
+    if missing and cache is not None:
+        lookup.extra = _heads_worth_caching(extractor, job.heads, cache, keys)
+    return lookup
+
+
+def _take_fresh(source: ImageSource, lookup: _Lookup, fresh: Extraction, cache: FeatureCache | None) -> None:
+    """Store a job's freshly extracted heads in the cache and its result."""
+    extractor, result = lookup.job.extractor, lookup.result
     result.skipped = fresh.skipped
-    for head in (*missing, *extra):
+    for head in (*lookup.missing, *lookup.extra):
         stats = fresh.stats[head]
         stats.meta.update(_stats_meta(extractor, source, len(fresh.skipped)))
-        if use_cache:
-            cache.store(keys[head], stats, fresh.features.get(head), {"skipped": fresh.skipped})
-        if head in extra:
+        if cache is not None:
+            cache.store(lookup.keys[head], stats, fresh.features.get(head), {"skipped": fresh.skipped})
+        if head in lookup.extra:
             continue
         result.stats[head] = stats
-        if head in need_features:
+        if head in lookup.job.need_features:
             result.features[head] = fresh.features[head]
-    return result
 
 
 def kind_features(
@@ -112,11 +161,27 @@ def kind_features(
     options: ExtractionOptions,
 ) -> InputFeatures:
     """`input_features` for kinds of output (`FEATURES`, `LOGITS`), keyed by kind as the metrics read them."""
-    heads = tuple(extractor.kinds[kind] for kind in kinds)
-    found = input_features(source, extractor, heads, tuple(extractor.kinds[k] for k in per_sample), options)
-    kind_of = {head: kind for kind, head in extractor.kinds.items() if kind in kinds}
-    found.stats = {kind_of[h]: stats for h, stats in found.stats.items()}
-    found.features = {kind_of[h]: features for h, features in found.features.items()}
+    return kind_features_spaces(source, [(extractor, kinds, per_sample)], options)[0]
+
+
+def kind_features_spaces(
+    source: ImageSource,
+    jobs: Sequence[tuple[FeatureExtractor, tuple[str, ...], tuple[str, ...]]],
+    options: ExtractionOptions,
+) -> list[InputFeatures]:
+    """`kind_features` for several extractors `(extractor, kinds, per_sample)` from one decode pass."""
+    found = input_features_spaces(
+        source,
+        [
+            FeatureJob(e, tuple(e.kinds[k] for k in kinds), tuple(e.kinds[k] for k in per_sample))
+            for e, kinds, per_sample in jobs
+        ],
+        options,
+    )
+    for (extractor, kinds, _), features in zip(jobs, found, strict=True):
+        kind_of = {head: kind for kind, head in extractor.kinds.items() if kind in kinds}
+        features.stats = {kind_of[h]: stats for h, stats in features.stats.items()}
+        features.features = {kind_of[h]: values for h, values in features.features.items()}
     return found
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -127,12 +127,29 @@ def extract(
     Under torchrun (see `gan_eval.distributed`) this rank extracts its shard
     and the result is combined across ranks: every rank returns the whole.
     """
+    return extract_spaces(source, [(extractor, heads)], options, keep_features=keep_features)[0]
+
+
+def extract_spaces(
+    source: ImageSource,
+    jobs: Sequence[tuple[FeatureExtractor, tuple[str, ...]]],
+    options: ExtractionOptions,
+    *,
+    keep_features: bool = False,
+) -> list[Extraction]:
+    """`extract` for several extractors (feature spaces) from one decode pass: one `Extraction` per job.
+
+    Each batch is decoded once and handed to every extractor with its heads; workers and pinned memory
+    follow the first extractor's device.
+    """
     from tqdm import tqdm
 
-    workers = default_workers(extractor.device) if options.workers is None else options.workers
-    result = Extraction(stats={h: FeatureStats(extractor.dims[h]) for h in heads})
-    kept: dict[str, list[np.ndarray]] = {h: [] for h in heads}
-    pin = extractor.device.type == "cuda"
+    device = jobs[0][0].device
+    workers = default_workers(device) if options.workers is None else options.workers
+    results = [Extraction(stats={h: FeatureStats(extractor.dims[h]) for h in heads}) for extractor, heads in jobs]
+    kept: list[dict[str, list[np.ndarray]]] = [{h: [] for h in heads} for _, heads in jobs]
+    skipped: list[str] = []
+    count = 0
     bounds = distributed.shard_bounds(len(source))
     error = None
     with tqdm(
@@ -144,29 +161,32 @@ def extract(
         dynamic_ncols=True,
     ) as bar:
         try:
-            batches = iter_batches(source, options.batch_size, workers, options.skip_bad, result.skipped, pin, bounds)
-            for batch in batches:
-                features = extractor.extract(batch, heads)
-                for head, values in features.items():
-                    result.stats[head].update(values)
-                    if keep_features:
-                        kept[head].append(values.cpu().numpy())
-                result.count += len(batch)
-                bar.update(result.count + len(result.skipped) - bar.n)
+            pin = device.type == "cuda"
+            for batch in iter_batches(source, options.batch_size, workers, options.skip_bad, skipped, pin, bounds):
+                for (extractor, heads), result, kept_here in zip(jobs, results, kept, strict=True):
+                    for head, values in extractor.extract(batch, heads).items():
+                        result.stats[head].update(values)
+                        if keep_features:
+                            kept_here[head].append(values.cpu().numpy())
+                count += len(batch)
+                bar.update(count + len(skipped) - bar.n)
         except GanEvalError as exc:
             if not distributed.active():
                 raise
             error = str(exc)
-    if distributed.active():
-        distributed.raise_if_any(error)
-        combine_ranks(result, kept, extractor.dims, keep_features)
-    if result.count == 0:
-        raise GanEvalError(f"{source.name}: no image could be read ({len(result.skipped)} skipped)")
-    if keep_features:
-        result.features = {
-            h: np.concatenate(v) if v else np.zeros((0, extractor.dims[h]), np.float32) for h, v in kept.items()
-        }
-    return result
+    for (extractor, _), result, kept_here in zip(jobs, results, kept, strict=True):
+        result.count, result.skipped = count, list(skipped)
+        if distributed.active():
+            distributed.raise_if_any(error)
+            combine_ranks(result, kept_here, extractor.dims, keep_features)
+        if result.count == 0:
+            raise GanEvalError(f"{source.name}: no image could be read ({len(result.skipped)} skipped)")
+        if keep_features:
+            result.features = {
+                h: np.concatenate(v) if v else np.zeros((0, extractor.dims[h]), np.float32)
+                for h, v in kept_here.items()
+            }
+    return results
 
 
 def combine_ranks(

@@ -127,3 +127,13 @@ def write_report(result: Result, folder: str | os.PathLike[str]) -> list[Path]:
     files = {path / name: data for name, data in report_files(result).items()}
     atomic_write_files(files)
     return list(files)
+
+
+def write_space_reports(results: dict[str, Result], folder: str | os.PathLike[str]) -> list[Path]:
+    """`write_report` for several feature spaces: `folder/<space>/report.json` and figures, all or none."""
+    path = check_output_folder(folder)
+    files = {
+        path / space / name: data for space, result in results.items() for name, data in report_files(result).items()
+    }
+    atomic_write_files(files)
+    return list(files)
