@@ -99,7 +99,8 @@ class Monitor:
       tensor, folder, zip); None records samples and their spread only.
     - `every`: `evaluate(step, ...)` runs when `step % every == 0` (None: at every call).
     - `features`: None (identity for points, Inception pool3 for images),
-      "identity", "inception", a `FeatureExtractor`, or a callable `(B, ...) -> (B, F)`.
+      "identity", a feature space's name ("inception", "dinov2-vitl14", ...), a `FeatureExtractor`,
+      or a callable `(B, ...) -> (B, F)`.
     - `n_samples`: generated samples per evaluation, from the same seeded noise each time.
     - `latent_seed`: seeds that noise, and also the KID subsets and the reference subset of
       the k-NN metrics (`seed=`, its former name, still works until the next release, with a

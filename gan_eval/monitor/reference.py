@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,7 @@ class FeatureSpace:
 
 
 class _ExtractorFunction:
-    """A `FeatureExtractor`'s pool3 head as a feature function (lists of images of any size allowed)."""
+    """A `FeatureExtractor`'s `FEATURES` head as a feature function (lists of images of any size allowed)."""
 
     extract_list = True
 
@@ -102,36 +102,46 @@ class _ExtractorFunction:
         self.extractor = extractor
 
     def __call__(self, batch: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
-        head = self.extractor.kinds["features"]
+        head = self.extractor.kinds[FEATURES]
         return self.extractor.extract(batch, (head,))[head]
 
 
 def feature_space(
     features: str | FeatureFunction | Any | None, images: bool, extraction: ExtractionOptions
 ) -> FeatureSpace:
-    """Resolve `features` (None, "identity", "inception", a `FeatureExtractor` or a callable) for the samples.
+    """Resolve `features` (None, "identity", a registered feature space such as "inception" or
+    "dinov2-vitl14", a `FeatureExtractor` or a callable) for the samples.
 
-    "inception" (the default for images) is the extractor `extraction` describes.
+    A feature space's extractor is the one `extraction` describes with that space; None is "inception"
+    for images and "identity" for points.
     """
+    from gan_eval.extractors.registry import EXTRACTORS
+
     if features is None:
         features = INCEPTION if images else IDENTITY
     if features == IDENTITY:
         if images:
             raise GanEvalError("features='identity' is for points (N, D), not images; use a feature function")
         return FeatureSpace(IDENTITY, lambda x: x, images=False)
-    if features == INCEPTION:
+    if isinstance(features, str) and features in EXTRACTORS:
         if not images:
-            raise GanEvalError("Inception features need images (N, C, H, W); for points use features='identity'")
-        extractor = extraction.load_extractor()
-        return FeatureSpace(f"{extractor.name} pool3", _ExtractorFunction(extractor), images=True)
+            raise GanEvalError(f"{features} features need images (N, C, H, W); for points use features='identity'")
+        extractor = replace(extraction, features=features).load_extractor()
+        return FeatureSpace(_space_name(extractor), _ExtractorFunction(extractor), images=True)
     if hasattr(features, "extract") and hasattr(features, "dims"):
-        return FeatureSpace(f"{features.name} pool3", _ExtractorFunction(features), images=images)
+        return FeatureSpace(_space_name(features), _ExtractorFunction(features), images=images)
     if isinstance(features, str) or not callable(features):
         raise GanEvalError(
-            f"features={features!r}: use None, 'identity', 'inception', or a callable (N, ...) -> (N, F)"
+            f"features={features!r}: use None, 'identity', a feature space ({', '.join(EXTRACTORS)}), "
+            "or a callable (N, ...) -> (N, F)"
         )
     name = getattr(features, "__name__", type(features).__name__)
     return FeatureSpace(name, features, images=images)
+
+
+def _space_name(extractor: Any) -> str:
+    """What the records call an extractor's space: its name and the head of its `FEATURES` (`... pool3`)."""
+    return f"{extractor.name} {extractor.kinds[FEATURES]}"
 
 
 @dataclass

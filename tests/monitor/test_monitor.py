@@ -276,3 +276,33 @@ def test_training_loop_writes_every_kind_of_record(tmp_path):
     steps = [e["step"] for e in _events(tmp_path, "evaluation")]
     assert steps == [0, 10]
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_00000000.png", "step_00000010.png"]
+
+
+def test_a_registered_feature_space_by_name(tmp_path, stand_in, monkeypatch):
+    """`features="NAME"` loads that registered space's extractor: the same numbers as passing the extractor."""
+    from gan_eval.extractors import registry
+    from gan_eval.extractors.base import FEATURES, ExtractorSpec
+
+    spec = ExtractorSpec(
+        name="space-a",
+        title="a stand-in space",
+        extractor=stand_in.name,
+        kinds={FEATURES: "pool3"},
+        dims={"pool3": 16},
+        resize="adaptive-avg-8",
+        load=lambda weights, device, precision, progress: stand_in,
+        weights_help="none",
+    )
+    monkeypatch.setitem(registry.EXTRACTORS, "space-a", spec)
+    reference = np.random.default_rng(0).integers(0, 256, (120, 3, 16, 16), dtype=np.uint8)
+    events = []
+    for features, folder in (("space-a", "by-name"), (stand_in, "by-object")):
+        torch.manual_seed(0)
+        generator = _TinyImageGenerator()
+        with _monitor(tmp_path / folder, reference=reference, features=features, every=None, n_samples=100) as m:
+            events.append(m.evaluate(0, generator, latent_shape=(8, 1, 1)))
+    for key in ("fid", "kid_mean", "precision", "recall", "density", "coverage", "features"):
+        assert events[0][key] == events[1][key], key
+    unknown = _monitor(tmp_path / "unknown", reference=reference, features="no-such-space", every=None)
+    with pytest.raises(GanEvalError, match="a feature space"), unknown as m:
+        m.evaluate(0, _TinyImageGenerator(), latent_shape=(8, 1, 1))
