@@ -279,11 +279,11 @@ def load_stats(
             raise GanEvalError(f"statistics file {path} has unreadable {META_KEY} (not a JSON object)")
     count = _sample_count(arrays, meta, path)
     dim = mu.shape[0]
-    if expected_dim is not None and dim != expected_dim:
-        raise GanEvalError(f"statistics file {path} has {dim}-d features; this extractor gives {expected_dim}-d")
-    extractor = meta.get("extractor")
+    extractor = meta.get("extractor")  # the space first: another space's file is refused by name, not by size
     if expected_extractor is not None and extractor is not None and extractor != expected_extractor:
         raise GanEvalError(f"statistics file {path} was made with extractor {extractor}, not {expected_extractor}")
+    if expected_dim is not None and dim != expected_dim:
+        raise GanEvalError(f"statistics file {path} has {dim}-d features; this extractor gives {expected_dim}-d")
     if extractor is None:
         unknown = [name for key, name in (("weights_sha256", "weights"), ("resize", "resize")) if key not in meta]
         unknown += ["sample count"] if count is None else []

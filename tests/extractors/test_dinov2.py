@@ -379,3 +379,16 @@ def test_cli_weights_import_and_info_handle_the_dinov2_space(vits14_file: Path, 
     assert set(listed) == {"inception", "dinov2-vits14"}
     assert listed["dinov2-vits14"]["sha256"] == file_sha256(vits14_file)
     assert listed["inception"]["sha256"] == file_sha256(real_weights)
+
+
+def test_cli_refuses_dinov2_statistics_against_inception_features_by_name(
+    vits14_file: Path, tmp_path: Path, capsys
+) -> None:
+    stats = gan_eval.compute_statistics(
+        np.zeros((3, 16, 16, 3), np.uint8),
+        extraction=ExtractionOptions(features="dinov2-vits14", weights=str(vits14_file), cache=False, progress=False),
+    )
+    save_stats(stats, tmp_path / "dino.npz")
+    np.save(tmp_path / "images.npy", np.zeros((3, 16, 16, 3), np.uint8))
+    code, _, err = run_cli(capsys, "fid", tmp_path / "dino.npz", tmp_path / "images.npy", "--no-cache", "--quiet")
+    one_error_line(code, err, "dino.npz", "extractor dinov2-vits14")
