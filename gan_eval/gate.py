@@ -153,10 +153,24 @@ def _finite(value: Any, what: str) -> float:
 
 
 def _check_values(values: dict[str, Any], what: str) -> None:
-    """Refuse a gated metric or noise estimate in `values` that is present but not a finite number."""
-    for key in (*LOWER_IS_BETTER, *HIGHER_IS_BETTER, *NOISE_KEYS.values(), *LEGACY_NOISE_KEYS.values()):
-        if values.get(key) is not None:
-            _finite(values[key], f"{what}: {key}")
+    """Refuse a gated metric or noise estimate in `values` that is present but not a finite number, or that
+    lies outside the range its metric declares (`ResultKey.minimum`/`maximum`; a noise estimate is a standard
+    error, never negative)."""
+    ranges = {key.name: (key.minimum, key.maximum) for _, key in gated_keys()}
+    ranges.update((noise, (0.0, None)) for noise in (*NOISE_KEYS.values(), *LEGACY_NOISE_KEYS.values()))
+    for key, (low, high) in ranges.items():
+        if values.get(key) is None:
+            continue
+        value = _finite(values[key], f"{what}: {key}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise GanEvalError(f"{what}: {key} is {value!r}, outside its valid range {_range_text(low, high)}")
+
+
+def _range_text(low: float | None, high: float | None) -> str:
+    """`[0, 1]`, `>= 0` or `<= 1`."""
+    if low is not None and high is not None:
+        return f"[{low:g}, {high:g}]"
+    return f">= {low:g}" if low is not None else f"<= {high:g}"
 
 
 def _noise(values: dict[str, Any], metric: str) -> float | None:

@@ -70,7 +70,9 @@ class ResultKey:
     in the JSON too). `better` (LOWER or HIGHER) lets the gate limit it with
     `flag`: a ceiling when lower is better, a floor when higher is. With
     `increase_flag` the gate also limits its rise over a baseline, beyond the
-    noise whose standard error the metric returns under `noise`.
+    noise whose standard error the metric returns under `noise`. `minimum` and
+    `maximum` bound every value the estimator can give (None: unbounded); the
+    gate refuses a result or baseline holding a value outside them.
     """
 
     name: str
@@ -80,6 +82,8 @@ class ResultKey:
     flag: str | None = None
     increase_flag: str | None = None
     noise: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
 
 
 TableRows = Callable[[dict[str, Any], Callable[[float], str]], list[tuple[str, str, str]]]
@@ -169,7 +173,11 @@ def _fid_interval_row(values: dict[str, Any], number: Callable[[float], str]) ->
     "Fréchet Inception Distance",
     _feature_stats_both,
     lambda o: {REAL: 2, FAKE: 2},
-    keys=(ResultKey("fid", "FID", better=LOWER, flag="--max-fid", increase_flag="--max-increase", noise="fid_std"),),
+    keys=(
+        ResultKey(
+            "fid", "FID", better=LOWER, flag="--max-fid", increase_flag="--max-increase", noise="fid_std", minimum=0.0
+        ),
+    ),
     details=("fid_ci_low", "fid_ci_high", "fid_ci_level", "fid_std", "fid_ci_groups", "fid_ci_method"),
     detail_rows=_fid_interval_row,
 )
@@ -272,8 +280,8 @@ def _kid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, devic
     _features_both,
     lambda o: {REAL: o.pr_k + 1, FAKE: o.pr_k + 1},
     keys=(
-        ResultKey("precision", "precision", better=HIGHER, flag="--min-precision"),
-        ResultKey("recall", "recall", better=HIGHER, flag="--min-recall"),
+        ResultKey("precision", "precision", better=HIGHER, flag="--min-precision", minimum=0.0, maximum=1.0),
+        ResultKey("recall", "recall", better=HIGHER, flag="--min-recall", minimum=0.0, maximum=1.0),
     ),
 )
 def _pr(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
@@ -287,8 +295,8 @@ def _pr(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device
     _features_both,
     lambda o: {REAL: o.dc_k + 1, FAKE: 1},
     keys=(
-        ResultKey("density", "density", better=HIGHER, flag="--min-density"),
-        ResultKey("coverage", "coverage", better=HIGHER, flag="--min-coverage"),
+        ResultKey("density", "density", better=HIGHER, flag="--min-density", minimum=0.0),
+        ResultKey("coverage", "coverage", better=HIGHER, flag="--min-coverage", minimum=0.0, maximum=1.0),
     ),
 )
 def _dc(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
