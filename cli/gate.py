@@ -168,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         markdown,
         save_baseline,
     )
+    from gan_eval.output_paths import check_outputs
 
     _check_sources(args)
     limits = _limits(args)
@@ -180,6 +181,9 @@ def run(args: argparse.Namespace) -> int:
         limits = default_limits(args.alpha)
     if args.update_baseline and not args.baseline:
         raise GanEvalError("--update-baseline needs --baseline FILE to write")
+    if args.update_baseline:
+        sources = ("--result", "--real", "--fake", "--generator")
+        check_outputs([("--baseline", args.baseline)], [(f, getattr(args, f[2:])) for f in sources])
     baseline = None
     if args.baseline and (not args.update_baseline or Path(args.baseline).exists()):
         baseline = load_baseline(args.baseline)

@@ -123,6 +123,7 @@ def _rebuild_reference(args: argparse.Namespace) -> int:
 
 def _run_stats(args: argparse.Namespace) -> int:
     from gan_eval.evaluation import compute_statistics
+    from gan_eval.output_paths import check_outputs
     from gan_eval.sources import open_input
     from gan_eval.stats import FeatureStats, save_stats
 
@@ -134,6 +135,7 @@ def _run_stats(args: argparse.Namespace) -> int:
         raise GanEvalError("give PATH and -o FILE.npz (or --rebuild-reference)")
     if not args.output.lower().endswith(".npz"):
         raise GanEvalError(f"-o {args.output}: statistics files end in .npz")
+    check_outputs([("-o", args.output)], [("PATH", args.path)])
     if Path(args.output).is_dir():
         raise GanEvalError(f"-o {args.output} is a folder; name a .npz file")
     opened = open_input(args.path, args.float_range)

@@ -30,12 +30,16 @@ def run(args: argparse.Namespace) -> int:
     from gan_eval.atomic import atomic_write_bytes
     from gan_eval.errors import GanEvalError
     from gan_eval.monitor.dashboard import dashboard_png, latest_samples
-    from gan_eval.monitor.events import read_run
+    from gan_eval.monitor.events import EVENTS_FILE, read_run
     from gan_eval.monitor.html_report import report_html
+    from gan_eval.output_paths import check_outputs
     from gan_eval.report_files import check_output_folder
 
     run_dir = Path(args.run_dir)
-    out = check_output_folder(args.out) if args.out else run_dir
+    flag, out = ("--out", Path(args.out)) if args.out else ("RUN_DIR", run_dir)
+    check_outputs([(flag, out / DASHBOARD_FILE), (flag, out / REPORT_FILE)], [("RUN_DIR", run_dir / EVENTS_FILE)])
+    if args.out:
+        check_output_folder(args.out)
     record = read_run(run_dir)
     title = run_dir.resolve().name or str(run_dir)
     dashboard = dashboard_png(record, run_dir, title)

@@ -139,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, print, and write the report folder when asked."""
     from gan_eval.evaluation import evaluate, evaluate_spaces, parse_metrics
     from gan_eval.metrics.registry import MetricOptions
+    from gan_eval.output_paths import check_outputs
     from gan_eval.report_files import check_output_folder, write_report, write_space_reports
 
     names, _ = parse_metrics(args.metrics)
@@ -150,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
     if ci and "fid" not in names:
         raise GanEvalError("--ci needs the fid metric in --metrics")
     if args.out:
+        check_outputs([("--out", args.out)], [("REAL", args.real), ("FAKE", args.fake)])
         check_output_folder(args.out)
     options = MetricOptions(
         kid_subsets=args.kid_subsets,

@@ -52,8 +52,10 @@ def run(args: argparse.Namespace) -> int:
     from gan_eval.devices import parse_device
     from gan_eval.models.checkpoint import check_new_checkpoint_folder, create_checkpoint
     from gan_eval.models.training import train
+    from gan_eval.output_paths import check_outputs
 
     out = check_new_checkpoint_folder(args.out)
+    check_outputs([("--out", args.out), ("--monitor", args.monitor)], [("--data", args.data)])
     device = parse_device(args.device)
     torch.set_num_threads(args.threads)
     monitor = None

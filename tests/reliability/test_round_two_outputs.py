@@ -10,12 +10,17 @@ machine's memory, outputs that are one of the inputs, and long output names.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
-from cli_harness import assert_refused, files_under
+import torch
+from cli_harness import assert_refused, files_under, image_folder
 
 from gan_eval.extractors.inception.extractor import INCEPTION_NAME
+from gan_eval.models.checkpoint import GeneratorConfig, build_generator, save_generator
+from gan_eval.version import __version__
 
 
 def unchanged_after(cli, args: tuple[str | Path, ...], root: Path, *culprits: str | Path, message: str) -> str:
@@ -72,3 +77,86 @@ def test_values_at_the_ends_of_their_ranges_and_a_negative_kid_pass(cli, tmp_pat
     result = _result_file(tmp_path, density=0.0, **values)
     run = cli("gate", "--result", result, "--max-fid", "1", "--max-kid", "1", "--min-precision", "0.5")
     assert run.code == 0, run.err
+
+
+# --- an output that is one of the inputs -------------------------------------------------------------------
+
+
+def generator_config(**generator: object) -> GeneratorConfig:
+    """The config of a small MLP generator of 3x8x8 images, with `generator`'s entries replaced."""
+    description = {"type": "mlp", "latent_dim": 4, "hidden": [8], "out_shape": [3, 8, 8], "output": "tanh"}
+    return GeneratorConfig(
+        model="gan",
+        dataset="digits",
+        data={"kind": "images", "shape": [3, 8, 8], "n_classes": 0},
+        generator={**description, **generator},
+        discriminator={"type": "mlp", "in_shape": [3, 8, 8], "hidden": [8], "n_classes": 0},
+        loss={"name": "nonsaturating", "n_critic": 1, "clip": None, "gp_weight": None},
+        optimizer={"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]},
+        batch_size=8,
+        steps=0,
+        seed=0,
+        gan_eval_version=__version__,
+    )
+
+
+def checkpoint(folder: Path) -> Path:
+    """A checkpoint folder of a small image generator (`generator_config()`)."""
+    torch.manual_seed(0)
+    config = generator_config()
+    return save_generator(folder, build_generator(config), config)
+
+
+def images_npz(path: Path, count: int = 2) -> Path:
+    """An `.npz` of `count` random uint8 8x8 RGB images."""
+    np.savez(path, images=np.random.default_rng(0).integers(0, 256, (count, 8, 8, 3), dtype=np.uint8))
+    return path
+
+
+def test_stats_output_that_is_its_input_is_refused(cli, tmp_path: Path, real_weights: Path) -> None:
+    images = images_npz(tmp_path / "imgs.npz")
+    args = ("stats", images, "-o", images, "--weights", real_weights, "--quiet")
+    line = unchanged_after(cli, args, tmp_path, message="is the input PATH")
+    assert line.count(str(images)) == 2
+
+
+def test_stats_output_that_is_a_hard_link_to_its_input_is_refused(cli, tmp_path: Path, real_weights: Path) -> None:
+    images = images_npz(tmp_path / "imgs.npz")
+    os.link(images, tmp_path / "link.npz")
+    args = ("stats", images, "-o", tmp_path / "link.npz", "--weights", real_weights, "--quiet")
+    unchanged_after(cli, args, tmp_path, tmp_path / "link.npz", images, message="refusing to overwrite an input")
+
+
+def test_report_out_that_is_an_input_folder_is_refused(cli, tmp_path: Path, real_weights: Path) -> None:
+    real, fake = image_folder(tmp_path / "real", 2), image_folder(tmp_path / "fake", 2, seed=5)
+    args = ("report", real, fake, "--out", tmp_path / "fake" / ".", "--metrics", "fid", "--weights", real_weights)
+    unchanged_after(cli, args, tmp_path, fake, message="is the input FAKE")
+
+
+def test_sample_output_that_is_in_the_checkpoint_is_refused(cli, tmp_path: Path) -> None:
+    folder = checkpoint(tmp_path / "ckpt")
+    target = tmp_path / "samples.npy"
+    target.symlink_to(folder / "generator.pt")
+    unchanged_after(cli, ("sample", folder, "-n", "2", "-o", target), tmp_path, target, message="is the input DIR")
+
+
+def test_gate_baseline_that_is_its_result_is_refused(cli, tmp_path: Path) -> None:
+    result = _result_file(tmp_path, fid=3.0)
+    args = ("gate", "--result", result, "--baseline", result, "--update-baseline")
+    unchanged_after(cli, args, tmp_path, result, message="is the input --result")
+
+
+def test_plot_output_that_is_the_record_is_refused(cli, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "events.jsonl").write_text('{"kind": "scalars", "step": 1, "loss": 0.5}\n')
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").symlink_to(run / "events.jsonl")
+    unchanged_after(cli, ("plot", run, "--out", out), tmp_path, out / "report.html", message="is the input RUN_DIR")
+
+
+def test_train_out_that_is_the_monitor_folder_is_refused(cli, tmp_path: Path) -> None:
+    args = ("train", "gan", "--data", "ring8", "--steps", "1", "--out", tmp_path / "x", "--monitor", tmp_path / "x")
+    unchanged_after(cli, args, tmp_path, tmp_path / "x", message="is also --out")
+    assert not (tmp_path / "x").exists()
