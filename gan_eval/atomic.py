@@ -6,7 +6,11 @@ and Windows file systems. A failure or a kill before the rename leaves the
 destination untouched; the temporary file is removed on failure.
 
 A kill (SIGKILL, power loss) leaves the temporary file behind, hidden:
-`.<name>.<pid>@<host>.<random>.tmp`. The next write of the same destination
+`.<name>.<pid>@<host>.<random>.tmp`, where a name over 100 bytes is cut to
+its first 83 bytes and `~` and 16 hex digits of its sha256, so that a name
+within the file system's 255 bytes keeps its temporary's within them too
+(the dots, the writer id, the random part and the suffix add at most 87
+bytes). The next write of the same destination
 removes those whose process on this host no longer exists, so a crash leaves
 no litter after the next successful run, and a live writer's file is kept.
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import io
 import os
 import socket
@@ -29,6 +34,16 @@ from typing import BinaryIO
 from gan_eval.errors import GanEvalError
 
 _TEMP_SUFFIX = ".tmp"
+_NAME_KEPT_BYTES = 100  # of the destination's name, in its temporaries' names
+
+
+def temporary_prefix(dest: Path) -> str:
+    """`.<name>.`, the start of every temporary name of `dest`; a long name is cut and hashed (module docstring)."""
+    name = os.fsencode(dest.name)
+    if len(name) > _NAME_KEPT_BYTES:
+        digest = hashlib.sha256(name).hexdigest()[:16]
+        name = name[: _NAME_KEPT_BYTES - len(digest) - 1] + b"~" + digest.encode()
+    return f".{os.fsdecode(name)}."
 
 
 def _writer_id() -> str:
@@ -47,7 +62,7 @@ def _process_exists(pid: int) -> bool:
 
 def remove_stale_temporaries(dest: Path) -> None:
     """Delete the temporary files of `dest` left by killed writers on this host (see the module docstring)."""
-    prefix = f".{dest.name}."
+    prefix = temporary_prefix(dest)
     host = socket.gethostname()
     try:
         candidates = list(dest.parent.glob(f"{glob.escape(prefix)}*{_TEMP_SUFFIX}"))
@@ -66,7 +81,9 @@ def _create_temporary(dest: Path) -> tuple[int, Path]:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(dest)
-        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.{_writer_id()}.", suffix=_TEMP_SUFFIX, dir=dest.parent)
+        fd, name = tempfile.mkstemp(
+            prefix=f"{temporary_prefix(dest)}{_writer_id()}.", suffix=_TEMP_SUFFIX, dir=dest.parent
+        )
     except OSError as exc:
         raise GanEvalError(f"cannot write {dest}: {exc.strerror or exc}") from exc
     return fd, Path(name)
@@ -150,7 +167,7 @@ def atomic_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
     dest = Path(folder)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+        staging = Path(tempfile.mkdtemp(prefix=temporary_prefix(dest), suffix=_TEMP_SUFFIX, dir=dest.parent))
     except OSError as exc:
         raise GanEvalError(f"cannot write {dest}: {exc.strerror or exc}") from None
     try:

@@ -20,7 +20,10 @@ from cli_harness import assert_refused, files_under, image_folder
 
 from gan_eval.extractors.inception.extractor import INCEPTION_NAME
 from gan_eval.models.checkpoint import GeneratorConfig, build_generator, save_generator
+from gan_eval.stats import load_stats
 from gan_eval.version import __version__
+
+LONG_NAME_BYTES = 250  # legal: NAME_MAX is 255 bytes
 
 
 def unchanged_after(cli, args: tuple[str | Path, ...], root: Path, *culprits: str | Path, message: str) -> str:
@@ -160,3 +163,49 @@ def test_train_out_that_is_the_monitor_folder_is_refused(cli, tmp_path: Path) ->
     args = ("train", "gan", "--data", "ring8", "--steps", "1", "--out", tmp_path / "x", "--monitor", tmp_path / "x")
     unchanged_after(cli, args, tmp_path, tmp_path / "x", message="is also --out")
     assert not (tmp_path / "x").exists()
+
+
+# --- long output names --------------------------------------------------------------------------------------
+
+
+def long_name(suffix: str = "", size: int = LONG_NAME_BYTES) -> str:
+    """A legal file name of `size` bytes ending in `suffix`."""
+    return "n" * (size - len(suffix)) + suffix
+
+
+def test_stats_writes_an_output_of_a_250_byte_name(cli, tmp_path: Path, real_weights: Path) -> None:
+    target = tmp_path / long_name(".npz")
+    run = cli("stats", images_npz(tmp_path / "imgs.npz"), "-o", target, "--weights", real_weights, "--quiet")
+    assert run.code == 0, run.err
+    assert load_stats(target).count == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["imgs.npz", target.name])
+
+
+@pytest.mark.parametrize("suffix", [".npy", ""])
+def test_sample_writes_an_output_of_a_250_byte_name(cli, tmp_path: Path, suffix: str) -> None:
+    folder = checkpoint(tmp_path / "ckpt")
+    target = tmp_path / long_name(suffix)
+    run = cli("sample", folder, "-n", "3", "-o", target)
+    assert run.code == 0, run.err
+    assert (len(np.load(target)) if suffix else len(list(target.iterdir()))) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["ckpt", target.name])
+
+
+def test_report_writes_a_folder_of_a_250_byte_name(cli, tmp_path: Path, real_weights: Path) -> None:
+    real, fake = image_folder(tmp_path / "real", 2), image_folder(tmp_path / "fake", 2, seed=5)
+    target = tmp_path / long_name()
+    run = cli("report", real, fake, "--out", target, "--metrics", "fid", "--weights", real_weights, "--quiet")
+    assert run.code == 0, run.err
+    assert json.loads((target / "report.json").read_text())["fid"] >= 0
+
+
+def test_names_over_name_max_are_refused_before_any_work(cli, tmp_path: Path, real_weights: Path) -> None:
+    images, checkpoint_folder = images_npz(tmp_path / "imgs.npz"), checkpoint(tmp_path / "ckpt")
+    too_long = long_name(size=300)
+    for args in (
+        ("stats", images, "-o", tmp_path / (too_long + ".npz"), "--weights", real_weights),
+        ("sample", checkpoint_folder, "-n", "2", "-o", tmp_path / (too_long + ".npy")),
+        ("report", images, images, "--out", tmp_path / too_long / "report", "--weights", real_weights),
+        ("gate", "--result", _result_file(tmp_path, fid=1.0), "--baseline", tmp_path / too_long, "--update-baseline"),
+    ):
+        unchanged_after(cli, args, tmp_path, too_long, message="bytes, over the 255 bytes the file system allows")
