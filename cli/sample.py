@@ -37,12 +37,14 @@ def run(args: argparse.Namespace) -> int:
     """Check OUT, load the generator, sample, write, print where it went."""
     from gan_eval.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_generator, read_config
     from gan_eval.models.sample_files import check_sample_output, write_samples
-    from gan_eval.models.sampling import sample
+    from gan_eval.models.sampling import check_sample_memory, sample
     from gan_eval.output_paths import check_outputs
 
     read = [args.checkpoint, Path(args.checkpoint) / CONFIG_FILE, Path(args.checkpoint) / WEIGHTS_FILE]
     check_outputs([("-o", args.output)], [("DIR", path) for path in read])
-    check_sample_output(args.output, read_config(args.checkpoint).is_images)
+    config = read_config(args.checkpoint)
+    check_sample_output(args.output, config.is_images)
+    check_sample_memory(config, args.n, f"-n {args.n}")
     generator, config = load_generator(args.checkpoint)
     samples = sample(generator, config, args.n, latent_seed=args.latent_seed)
     out = write_samples(samples, args.output)

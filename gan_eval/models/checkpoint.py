@@ -92,7 +92,49 @@ class GeneratorConfig:
                 raise GanEvalError(f"{source}: {part!r} must be a JSON object")
         if config.data.get("kind") not in ("points", "images"):
             raise GanEvalError(f"{source}: data kind must be 'points' or 'images'")
+        _check_sizes(config, source)
         return config
+
+
+# What a config may ask for: beyond these, a typo or a damaged file, not a generator (refused before allocating).
+MAX_LATENT_DIM = 4096
+MAX_CLASSES = 100_000
+MAX_SIZE = 4096  # of an image side, a channel count, a hidden layer, a conv width
+
+
+def _whole(value: Any, what: str, low: int, high: int) -> int:
+    """`value` when it is an int within [low, high]; `GanEvalError` naming `what`, the value and the limits."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise GanEvalError(f"{what} {value!r}: must be a whole number between {low} and {high}")
+    return value
+
+
+def _sizes(value: Any, what: str, empty_ok: bool = False) -> None:
+    """`value` must be a list of sizes, each within [1, MAX_SIZE] (and not empty unless `empty_ok`)."""
+    if not isinstance(value, list) or not (value or empty_ok):
+        raise GanEvalError(f"{what} {value!r}: must be a list of sizes")
+    for index, size in enumerate(value):
+        _whole(size, f"{what}[{index}]", 1, MAX_SIZE)
+
+
+def _check_sizes(config: GeneratorConfig, source: str) -> None:
+    """Refuse a generator or data description whose sizes no generator has (negative, zero, huge, not ints)."""
+    generator = config.generator
+    if generator.get("type") not in _GENERATORS:
+        known = ", ".join(_GENERATORS)
+        raise GanEvalError(f"{source}: unknown generator type {generator.get('type')!r}; known: {known}")
+    described = f"{source}: bad generator description: generator"
+    _whole(generator.get("latent_dim"), f"{described}.latent_dim", 1, MAX_LATENT_DIM)
+    _whole(generator.get("n_classes", 0), f"{described}.n_classes", 0, MAX_CLASSES)
+    for key in ("width", "channels"):
+        if key in generator:
+            _whole(generator[key], f"{described}.{key}", 1, MAX_SIZE)
+    if "hidden" in generator:
+        _sizes(generator["hidden"], f"{described}.hidden", empty_ok=True)
+    if "out_shape" in generator:
+        _sizes(generator["out_shape"], f"{described}.out_shape")
+    _sizes(config.data.get("shape"), f"{source}: data.shape")
+    _whole(config.data.get("n_classes", 0), f"{source}: data.n_classes", 0, MAX_CLASSES)
 
 
 def _build(table: dict[str, type[nn.Module]], description: dict[str, Any], what: str) -> nn.Module:

@@ -91,3 +91,28 @@ def test_n_must_be_positive() -> None:
     generator, config = built("gan", "ring8")
     with pytest.raises(ValueError, match="at least 1"):
         sample(generator, config, 0)
+
+
+def test_a_count_beyond_memory_is_refused_before_the_latents_are_drawn(monkeypatch) -> None:
+    from gan_eval.models import sampling
+
+    config = GeneratorConfig(
+        model="gan",
+        dataset="ring8",
+        data={"kind": "points", "shape": [2], "n_classes": 0},
+        generator={"type": "mlp", "latent_dim": 8, "hidden": [4], "out_shape": [2]},
+        discriminator={"type": "mlp", "in_shape": [2], "hidden": [4]},
+        loss={"name": "nonsaturating", "n_critic": 1, "clip": None, "gp_weight": None},
+        optimizer={"name": "adam", "lr": 1e-3},
+        batch_size=8,
+        steps=0,
+        seed=0,
+        gan_eval_version="0",
+    )
+    per_point = 4 * 8 + 8 * 2 + 4 * 2  # float32 latents; float32 output twice; the float32 points
+    assert sampling.sample_bytes(config, 1000) == 1000 * per_point
+    monkeypatch.setattr(sampling, "physical_memory_bytes", lambda: 1000 * per_point)
+    sampling.check_sample_memory(config, 1000)
+    monkeypatch.setattr(torch, "randn", lambda *a, **k: pytest.fail("latents drawn before the memory check"))
+    with pytest.raises(GanEvalError, match=r"1e\+03 2-D points need 56.1 KB, more than the machine's memory \(56 KB\)"):
+        sampling.sample(build_generator(config), config, 1001)

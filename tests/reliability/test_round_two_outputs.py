@@ -209,3 +209,59 @@ def test_names_over_name_max_are_refused_before_any_work(cli, tmp_path: Path, re
         ("gate", "--result", _result_file(tmp_path, fid=1.0), "--baseline", tmp_path / too_long, "--update-baseline"),
     ):
         unchanged_after(cli, args, tmp_path, too_long, message="bytes, over the 255 bytes the file system allows")
+
+
+# --- sample: nonsensical configs and counts beyond memory ----------------------------------------------------
+
+
+def patched_checkpoint(folder: Path, part: str, key: str, value: object) -> Path:
+    """`checkpoint(folder)` with `config.json`'s `part.key` set to `value`."""
+    checkpoint(folder)
+    config = json.loads((folder / "config.json").read_text())
+    config[part][key] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+BAD_CONFIGS = {
+    "negative-latent-size": (
+        "generator",
+        "latent_dim",
+        -3,
+        "generator.latent_dim -3: must be a whole number between 1 and 4096",
+    ),
+    "huge-latent-size": ("generator", "latent_dim", 10**9, "generator.latent_dim 1000000000: must be"),
+    "latent-size-as-text": ("generator", "latent_dim", "64", "generator.latent_dim '64': must be a whole number"),
+    "fractional-latent-size": ("generator", "latent_dim", 4.5, "generator.latent_dim 4.5: must be"),
+    "zero-image-size": ("data", "shape", [3, 0, 8], "data.shape[1] 0: must be a whole number between 1 and 4096"),
+    "negative-output-size": ("generator", "out_shape", [3, -8, 8], "generator.out_shape[1] -8: must be"),
+    "huge-hidden-layer": ("generator", "hidden", [10**7], "generator.hidden[0] 10000000: must be"),
+    "shape-not-a-list": ("data", "shape", "3x8x8", "data.shape '3x8x8': must be a list of sizes"),
+    "unknown-model": ("generator", "type", "stylegan9", "unknown generator type 'stylegan9'"),
+    "negative-class-count": ("generator", "n_classes", -1, "generator.n_classes -1: must be"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CONFIGS)
+def test_sample_refuses_a_nonsensical_config(cli, tmp_path: Path, case: str) -> None:
+    part, key, value, message = BAD_CONFIGS[case]
+    folder = patched_checkpoint(tmp_path / "ckpt", part, key, value)
+    args = ("sample", folder, "-n", "2", "-o", tmp_path / "samples.npy")
+    unchanged_after(cli, args, tmp_path, folder / "config.json", message=message)
+
+
+@pytest.mark.parametrize("case", ["negative-latent-size", "zero-image-size", "unknown-model"])
+def test_gate_refuses_a_generator_with_a_nonsensical_config(cli, tmp_path: Path, case: str) -> None:
+    part, key, value, message = BAD_CONFIGS[case]
+    folder = patched_checkpoint(tmp_path / "ckpt", part, key, value)
+    real = images_npz(tmp_path / "real.npz")
+    args = ("gate", "--real", real, "--generator", folder, "-n", "2", "--max-fid", "1e9", "--ci-groups", "0")
+    unchanged_after(cli, args, tmp_path, folder / "config.json", message=message)
+
+
+def test_sample_count_beyond_memory_is_refused_before_allocating(cli, tmp_path: Path) -> None:
+    folder = checkpoint(tmp_path / "ckpt")
+    args = ("sample", folder, "-n", str(10**12), "-o", tmp_path / "samples.npy")
+    line = unchanged_after(cli, args, tmp_path, "-n 1000000000000", message="more than the machine's memory")
+    # Per image: float32 latents (4 x 4 bytes), float32 output twice and uint8 twice (10 x 192): 1936 bytes.
+    assert "1e+12 images of 3x8x8 need 1.94 PB" in line
