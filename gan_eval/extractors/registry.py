@@ -18,9 +18,12 @@ from gan_eval.errors import GanEvalError
 from gan_eval.extractors.base import ExtractorSpec, FeatureExtractor
 from gan_eval.extractors.dinov2 import extractor as dinov2
 from gan_eval.extractors.inception import extractor as inception
+from gan_eval.extractors.vgg16 import extractor as vgg16
 
 DEFAULT_FEATURES = "inception"
-EXTRACTORS: dict[str, ExtractorSpec] = {spec.name: spec for spec in (inception.SPEC, dinov2.SPEC, dinov2.SPEC_VITS14)}
+EXTRACTORS: dict[str, ExtractorSpec] = {
+    spec.name: spec for spec in (inception.SPEC, dinov2.SPEC, dinov2.SPEC_VITS14, vgg16.SPEC)
+}
 
 
 def extractor_spec(name: str) -> ExtractorSpec:

@@ -1,0 +1,172 @@
+"""Finding, checking, importing and downloading torchvision's VGG-16 weights (`vgg16-397923af.pth`).
+
+The file is the plain state dict torchvision publishes for
+`VGG16_Weights.IMAGENET1K_V1`, the weights torch-fidelity's `vgg16` feature
+extractor loads: `https://download.pytorch.org/models/vgg16-397923af.pth`.
+Its name carries the first 8 hex digits of its sha256 (torchvision's
+`check_hash` compares exactly that prefix), so a download must match
+`397923af`; the full sha256 travels with every number computed from it (the
+extractor's settings). A file is read as data (`read_state_dict`,
+weights_only) and must hold exactly the architecture's 32 tensors with their
+shapes and finite float values.
+
+Weights are resolved in this order: an explicit path, the environment
+variable `GAN_EVAL_VGG16_WEIGHTS`, the cache folder
+(`$GAN_EVAL_HOME/weights/vgg16/`), and last a download from the official URL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gan_eval.atomic import atomic_write
+from gan_eval.digest import file_sha256
+from gan_eval.errors import GanEvalError
+from gan_eval.extractors.vgg16.network import official_shapes
+from gan_eval.extractors.weights_files import download_to, read_state_dict
+from gan_eval.home import cache_home
+
+BASE_URL = "https://download.pytorch.org/models"
+FILE_NAME = "vgg16-397923af.pth"
+SHA256_PREFIX = "397923af"  # the hash in the official file name
+ENV_VARIABLE = "GAN_EVAL_VGG16_WEIGHTS"
+
+
+@dataclass(frozen=True)
+class Vgg16Weights:
+    """A checked torchvision VGG-16 state dict (float32, every key of `official_shapes`)."""
+
+    path: Path
+    sha256: str
+    state_dict: dict[str, torch.Tensor]
+
+
+def weights_url() -> str:
+    """The official download URL."""
+    return f"{BASE_URL}/{FILE_NAME}"
+
+
+def weights_cache_dir() -> Path:
+    """Folder of cached VGG-16 weights: `weights/vgg16/` under the cache home."""
+    return cache_home() / "weights" / "vgg16"
+
+
+def _check_architecture(path: Path, state: dict[str, torch.Tensor]) -> None:
+    """Every official key with its shape, finite float values, nothing else; else a one-line error naming the key."""
+    what = f"weights file {path} is not torchvision's VGG-16"
+    expected = official_shapes()
+    for key, shape in expected.items():
+        if key not in state:
+            raise GanEvalError(f"{what} (missing {key})")
+        if tuple(state[key].shape) != shape:
+            raise GanEvalError(f"{what} ({key} has shape {tuple(state[key].shape)}, expected {shape})")
+    extra = next((k for k in state if k not in expected), None)
+    if extra is not None:
+        raise GanEvalError(f"{what} (unexpected key {extra})")
+    for key, value in state.items():
+        if not value.is_floating_point():
+            raise GanEvalError(f"{what} ({key} has dtype {value.dtype})")
+        if not torch.isfinite(value).all():
+            raise GanEvalError(f"weights file {path} has non-finite values in {key}")
+
+
+def load_weights(path: str | os.PathLike[str]) -> Vgg16Weights:
+    """Read a torchvision VGG-16 state dict as data and check every key and shape."""
+    path = Path(path)
+    if not path.exists():
+        raise GanEvalError(f"weights file {path} does not exist")
+    if not path.is_file():
+        raise GanEvalError(f"weights file {path} is not a file")
+    try:
+        sha = file_sha256(path)
+    except OSError as exc:
+        raise GanEvalError(f"cannot read weights file {path}: {exc.strerror}") from None
+    state = read_state_dict(path)
+    _check_architecture(path, state)
+    return Vgg16Weights(path=path, sha256=sha, state_dict={k: v.float() for k, v in state.items()})
+
+
+def is_vgg16_file(path: str | os.PathLike[str]) -> bool:
+    """Whether a file is a state dict with VGG-16's first convolution and fc2 (the rest is checked on import)."""
+    try:
+        state = read_state_dict(Path(path))
+    except GanEvalError:
+        return False
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    return shapes.get("features.0.weight") == (64, 3, 3, 3) and shapes.get("classifier.3.weight") == (4096, 4096)
+
+
+def import_weights(path: str | os.PathLike[str]) -> Path:
+    """Check a VGG-16 weights file and copy it into the cache under the official name (atomically)."""
+    weights = load_weights(path)
+    dest = weights_cache_dir() / FILE_NAME
+    if not dest.exists() or file_sha256(dest) != weights.sha256:
+        with atomic_write(dest) as out, open(weights.path, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+    return dest
+
+
+def download_weights(
+    url: str | None = None, sha256: str | None = None, progress: bool = True, timeout: float = 60.0
+) -> Path:
+    """Download the weights into the cache and return the path.
+
+    `url` defaults to the official URL; what was received must match
+    `sha256` (a full digest or a prefix; by default the official file name's
+    `SHA256_PREFIX`). Nothing is left in the cache when the server is
+    unreachable, the transfer is cut short, the checksum does not match, or
+    the file is not VGG-16's weights.
+    """
+    url = url or weights_url()
+    dest = weights_cache_dir() / FILE_NAME
+    # The temporary file is removed by atomic_write when any error leaves the block.
+    with atomic_write(dest) as out:
+        received = download_to(url, out, FILE_NAME, progress, timeout)
+        expected = sha256 or SHA256_PREFIX
+        if not received.startswith(expected.lower()):
+            raise GanEvalError(f"download of {url} has sha256 {received[:16]}..., expected {expected[:16]}...")
+    try:
+        load_weights(dest)
+    except GanEvalError as exc:
+        dest.unlink(missing_ok=True)
+        raise GanEvalError(f"weights downloaded from {url} are not usable: {exc}") from None
+    return dest
+
+
+def resolve_weights_path(explicit: str | os.PathLike[str] | None = None, progress: bool = True) -> Path:
+    """The weights file to use: explicit path, the environment variable, the cache, else a download."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_VARIABLE)
+    if env:
+        if not Path(env).is_file():
+            raise GanEvalError(f"{ENV_VARIABLE}={env} is not a file")
+        return Path(env)
+    cached = weights_cache_dir() / FILE_NAME
+    if cached.is_file():
+        return cached
+    try:
+        return download_weights(progress=progress)
+    except GanEvalError as exc:
+        raise GanEvalError(
+            f"{exc} (no {FILE_NAME} in {weights_cache_dir()}: pass --weights PATH, set {ENV_VARIABLE}, "
+            f"or run 'gan-eval weights import PATH' on the file from {weights_url()})"
+        ) from None
+
+
+def describe_cached_weights() -> list[dict[str, Any]]:
+    """One JSON-ready entry for the cached VGG-16 weights file, if any: path, sha256, format (or the error)."""
+    path = weights_cache_dir() / FILE_NAME
+    if not path.is_file():
+        return []
+    try:
+        weights = load_weights(path)
+    except GanEvalError as exc:
+        return [{"path": str(path), "error": str(exc)}]
+    return [{"path": str(path), "sha256": weights.sha256, "format": "state-dict", "arch": "vgg16"}]
