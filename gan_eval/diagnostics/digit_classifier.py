@@ -30,6 +30,7 @@ from torch import nn
 
 from gan_eval.atomic import atomic_write_bytes
 from gan_eval.home import cache_home
+from gan_eval.tensor_files import load_tensors
 
 CACHE_NAME = "digits-cnn-v1.pt"  # change the version when the net or its training changes
 EPOCHS = 60
@@ -114,7 +115,7 @@ def train_digit_classifier(seed: int = SEED) -> nn.Module:
 def _load_cached(path: Path) -> nn.Module | None:
     net = digit_net()
     try:
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        net.load_state_dict(load_tensors(path))
     except Exception:  # a missing, damaged, pickled or mismatched file is a cache miss
         return None
     return net.eval()

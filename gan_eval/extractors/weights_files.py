@@ -18,10 +18,16 @@ from typing import BinaryIO
 import torch
 
 from gan_eval.errors import GanEvalError
+from gan_eval.tensor_files import is_torchscript_archive
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """A `.pth` state dict read as data (`weights_only`): a dict of tensors, batch-norm counters dropped."""
+    """A `.pth` state dict read as data (`weights_only`): a dict of tensors, batch-norm counters dropped.
+
+    A TorchScript archive is refused before `torch.load` sees it (which would hand it to `torch.jit.load`).
+    """
+    if is_torchscript_archive(path):
+        raise GanEvalError(f"weights file {path} is a TorchScript archive, not a PyTorch state dict")
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file

@@ -23,6 +23,7 @@ from gan_eval.atomic import atomic_folder, atomic_write_bytes
 from gan_eval.errors import GanEvalError
 from gan_eval.models.dcgan import ConvDiscriminator, ConvGenerator
 from gan_eval.models.mlp import MLPDiscriminator, MLPGenerator
+from gan_eval.tensor_files import load_tensors
 
 CONFIG_FORMAT = "gan-eval-generator/1"
 CONFIG_FILE = "config.json"
@@ -215,7 +216,7 @@ def load_generator(folder: str | os.PathLike[str]) -> tuple[nn.Module, Generator
     if not path.is_file():
         raise GanEvalError(f"{path} is missing")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_tensors(path)
     except Exception as exc:  # torch reports damaged or pickled files with several exception types
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GanEvalError(f"{path}: not a readable state dict ({reason[:200]})") from None

