@@ -16,13 +16,23 @@ import torch
 from gan_eval.devices import parse_device
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.base import ExtractorSpec, FeatureExtractor
+from gan_eval.extractors.clip import extractor as clip
 from gan_eval.extractors.dinov2 import extractor as dinov2
 from gan_eval.extractors.inception import extractor as inception
 from gan_eval.extractors.vgg16 import extractor as vgg16
 
 DEFAULT_FEATURES = "inception"
 EXTRACTORS: dict[str, ExtractorSpec] = {
-    spec.name: spec for spec in (inception.SPEC, dinov2.SPEC, dinov2.SPEC_VITS14, vgg16.SPEC)
+    spec.name: spec
+    for spec in (
+        inception.SPEC,
+        dinov2.SPEC,
+        dinov2.SPEC_VITS14,
+        clip.SPEC_VITB32,
+        clip.SPEC_VITL14,
+        clip.SPEC_VITL14_336,
+        vgg16.SPEC,
+    )
 }
 
 

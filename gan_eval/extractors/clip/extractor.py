@@ -1,0 +1,212 @@
+"""The CLIP feature spaces: OpenAI CLIP image embeddings as CLIP-FID and CMMD compute them.
+
+Three spaces, each the output of the visual projection (`encode_image`):
+
+- `clip-vitb32` (ViT-B/32, 512-d): clean-fid 0.1.35's CLIP-FID
+  (`compute_fid(..., model_name="clip_vit_b_32")`, Kynkäänniemi et al. 2023).
+  `cleanfid/clip_features.py` `img_preprocess_clip` resizes the PIL image's
+  shorter side to 224 with torchvision's `Resize(224, BICUBIC)` (PIL's 8-bit
+  bicubic, antialiased, the long side `int(224 * long / short)`), crops the
+  centre 224x224 (`CenterCrop`: offsets `int(round((size - 224) / 2))`) and
+  returns uint8; `ResizeDataset` makes it `ToTensor() * 255`, and `CLIP_fx`
+  divides by 255 and normalises with CLIP's mean and std, in float32. The
+  embedding is not L2-normalised.
+- `clip-vitl14` (ViT-L/14, 768-d): the same protocol (it is OpenAI's own
+  `clip.py` `_transform`), with the ViT-L/14 tower.
+- `clip-vitl14-336` (ViT-L/14@336px, 768-d): CMMD's embedding (Jayasumana
+  et al. 2024; google-research `cmmd/io_util.py` `_center_crop_and_resize`):
+  the central square (offsets `(size - side) // 2`), PIL's
+  `resize((336, 336), BICUBIC)`, float32 `/ 255`, CLIP's mean and std. The
+  authors' model L2-normalises the embedding; here the extractor gives the
+  raw embedding and the `cmmd` metric normalises (FID on it must not).
+
+Head: `embedding` (`FEATURES`). Precision modes as Inception's: `exact`
+(float32, TF32 off; the CPU default), `tf32` (CUDA), `bf16` (autocast).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+from gan_eval.errors import GanEvalError
+from gan_eval.extractors.base import FEATURES, PRECISIONS, ExtractorSpec, default_precision, precision_mode
+from gan_eval.extractors.clip.network import ARCHS, ClipArch, build_network
+from gan_eval.extractors.clip.weights import (
+    ClipWeights,
+    arch_of_file,
+    describe_cached_weights,
+    env_variable,
+    import_weights,
+    load_weights,
+    resolve_weights_path,
+)
+from gan_eval.extractors.dinov2.pil_resize import resize_bicubic_pil
+
+HEAD_EMBEDDING = "embedding"
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+SHORTER_SIDE_THEN_CROP = "shorter-side-then-crop"  # OpenAI's `_transform`, clean-fid's CLIP-FID
+CROP_THEN_RESIZE = "crop-then-resize"  # CMMD
+
+
+def shorter_side_then_crop(images: torch.Tensor, size: int) -> torch.Tensor:
+    """torchvision's `Resize(size, BICUBIC)` then `CenterCrop(size)` on PIL images, for `(N, 3, H, W)` uint8.
+
+    Returns `(N, 3, size, size)` float64 holding the uint8 values PIL gives.
+    """
+    height, width = images.shape[-2:]
+    short, long = (width, height) if width <= height else (height, width)
+    new_long = int(size * long / short)
+    new_height, new_width = (new_long, size) if width <= height else (size, new_long)
+    resized = images.double() if (new_height, new_width) == (height, width) else None
+    if resized is None:
+        resized = resize_bicubic_pil(images, (new_height, new_width))
+    top = round((new_height - size) / 2.0)  # Python's round, half to even, as torchvision's
+    left = round((new_width - size) / 2.0)
+    return resized[..., top : top + size, left : left + size]
+
+
+def crop_then_resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """CMMD's `_center_crop_and_resize`: the central square, then PIL bicubic to `size` x `size`.
+
+    `images`: `(N, 3, H, W)` uint8. Returns `(N, 3, size, size)` float64 holding uint8 values.
+    """
+    height, width = images.shape[-2:]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = images[..., top : top + side, left : left + side]
+    return resize_bicubic_pil(square, (size, size))
+
+
+class ClipExtractor:
+    """CLIP image embeddings from uint8 images (see module docstring)."""
+
+    kinds: ClassVar[dict[str, str]] = {FEATURES: HEAD_EMBEDDING}
+    heads = (HEAD_EMBEDDING,)
+
+    def __init__(
+        self,
+        weights: ClipWeights,
+        protocol: str,
+        device: torch.device | str = "cpu",
+        precision: str | None = None,
+    ) -> None:
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise GanEvalError(f"--device {device}: CUDA is not available on this machine")
+        self.precision = precision or default_precision(self.device)
+        if self.precision not in PRECISIONS:
+            raise GanEvalError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
+        if self.device.type == "cpu" and self.precision == "tf32":
+            raise GanEvalError("--precision tf32 needs CUDA; on CPU use 'exact' (or 'bf16')")
+        if protocol not in (SHORTER_SIDE_THEN_CROP, CROP_THEN_RESIZE):
+            raise ValueError(f"unknown CLIP preprocessing {protocol}")
+        self.arch = weights.arch
+        self.protocol = protocol
+        self.name = extractor_name(weights.arch)
+        self.resize = resize_mode(weights.arch, protocol)
+        self.weights_sha256 = weights.sha256
+        self.dims = {HEAD_EMBEDDING: weights.arch.embed_dim}
+        self._weights: ClipWeights | None = weights
+        self._net: torch.nn.Module | None = None
+        self._mean = torch.tensor(CLIP_MEAN, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(CLIP_STD, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+
+    @property
+    def net(self) -> torch.nn.Module:
+        """The network, built on first use (a run served from the feature cache never builds it)."""
+        if self._net is None:
+            assert self._weights is not None
+            self._net = build_network(self.arch, self._weights.visual).to(self.device)
+            self._weights = None
+        return self._net
+
+    def settings(self) -> dict[str, str]:
+        """Name, weights sha256, resize mode, precision and device: what changes the features."""
+        return {
+            "extractor": self.name,
+            "weights_sha256": self.weights_sha256,
+            "resize": self.resize,
+            "precision": self.precision,
+            "device": str(self.device),
+        }
+
+    def preprocess(self, images: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        """uint8 images (batch or list of any sizes) -> CLIP-normalised `(N, 3, S, S)` float32."""
+        size = self.arch.image_size
+        if isinstance(images, torch.Tensor):
+            batch = self._geometry(images)
+        else:
+            by_shape: dict[tuple[int, ...], list[int]] = {}
+            for i, img in enumerate(images):
+                by_shape.setdefault(tuple(img.shape), []).append(i)
+            batch = torch.empty((len(images), 3, size, size), device=self.device)
+            for indices in by_shape.values():
+                group = torch.stack([images[i] for i in indices])
+                batch[torch.tensor(indices, device=self.device)] = self._geometry(group)
+        # clean-fid: ToTensor() * 255 in its dataset, then / 255.0 in CLIP_fx; CMMD: / 255.0; float32 both
+        batch = batch / 255 * 255 / 255.0 if self.protocol == SHORTER_SIDE_THEN_CROP else batch / 255.0
+        return (batch - self._mean) / self._std
+
+    def _geometry(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.to(self.device, non_blocking=True)
+        if self.protocol == SHORTER_SIDE_THEN_CROP:
+            return shorter_side_then_crop(images, self.arch.image_size).float()
+        return crop_then_resize(images, self.arch.image_size).float()
+
+    @torch.inference_mode()
+    def extract(
+        self, images: torch.Tensor | list[torch.Tensor], heads: tuple[str, ...] = (HEAD_EMBEDDING,)
+    ) -> dict[str, torch.Tensor]:
+        """The `embedding` head: `(N, embed_dim)` float32 on `self.device`, not L2-normalised."""
+        unknown = [h for h in heads if h != HEAD_EMBEDDING]
+        if unknown:
+            raise GanEvalError(f"{self.name} has no {unknown[0]} head (it gives {HEAD_EMBEDDING} features only)")
+        batch = self.preprocess(images)
+        with precision_mode(self.precision, self.device):
+            embedding = self.net(batch).float()
+        return {HEAD_EMBEDDING: embedding}
+
+
+def extractor_name(arch: ClipArch) -> str:
+    """The name results and statistics files record: `clip-vitl14-336`."""
+    return f"clip-{arch.key}"
+
+
+def resize_mode(arch: ClipArch, protocol: str) -> str:
+    """The recorded resize: `pil-bicubic-shorter-side-224-centre-crop` or `centre-crop-pil-bicubic-336`."""
+    if protocol == SHORTER_SIDE_THEN_CROP:
+        return f"pil-bicubic-shorter-side-{arch.image_size}-centre-crop"
+    return f"centre-crop-pil-bicubic-{arch.image_size}"
+
+
+def _spec(key: str, protocol: str, title: str) -> ExtractorSpec:
+    arch = ARCHS[key]
+
+    def load(weights: str | None, device: torch.device, precision: str | None, progress: bool) -> ClipExtractor:
+        path = resolve_weights_path(arch, weights, progress)
+        return ClipExtractor(load_weights(path, arch), protocol, device, precision)
+
+    return ExtractorSpec(
+        name=extractor_name(arch),
+        title=title,
+        extractor=extractor_name(arch),
+        kinds=ClipExtractor.kinds,
+        dims={HEAD_EMBEDDING: arch.embed_dim},
+        resize=resize_mode(arch, protocol),
+        load=load,
+        weights_help=(
+            f"OpenAI's {arch.file_name} (default: ${env_variable(arch)}, then the cache, "
+            "then a download from openaipublic.azureedge.net, sha256 checked)"
+        ),
+        owns_weights_file=lambda path: arch_of_file(path) == arch,
+        import_weights=lambda path: import_weights(path, arch),
+        describe_weights=lambda: describe_cached_weights(arch),
+    )
+
+
+SPEC_VITB32 = _spec("vitb32", SHORTER_SIDE_THEN_CROP, "CLIP ViT-B/32 image embedding, 512-d (clean-fid's CLIP-FID)")
+SPEC_VITL14 = _spec("vitl14", SHORTER_SIDE_THEN_CROP, "CLIP ViT-L/14 image embedding, 768-d (OpenAI's preprocessing)")
+SPEC_VITL14_336 = _spec("vitl14-336", CROP_THEN_RESIZE, "CLIP ViT-L/14@336px image embedding, 768-d (CMMD's)")
