@@ -28,7 +28,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         dest="latent_seed",
         type=non_negative_int,
         default=0,
-        help="seed of the latent noise (--seed is its old name)",
+        metavar="S",
+        help="seed of the latent noise",
     )
     sample.set_defaults(handler=run)
 

@@ -18,7 +18,7 @@ from cli_runner import run_cli
                 "--seed SEED seed of weights, noise and batches (default: 0)",
             ),
         ),
-        ("sample", ("--seed SEED seed of the latent noise (default: 0)",)),
+        ("sample", ("--latent-seed S, --seed S seed of the latent noise (default: 0)",)),
         ("modes", ("--ndb-bins NDB_BINS k-means bins of NDB (default: 100)", "baselines (default: 0)")),
         ("fid", ("--batch-size BATCH_SIZE images per forward pass (default: 64)",)),
         ("stats", ("--batch-size BATCH_SIZE images per forward pass (default: 64)",)),
