@@ -28,6 +28,7 @@ import torch
 
 from gan_eval.atomic import atomic_write_bytes
 from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
+from gan_eval.regular_files import require_regular_file
 
 META_KEY = "gan_eval_meta"
 
@@ -234,9 +235,6 @@ def load_stats(
     `sigma` that is no covariance or values the FID math cannot carry
     (`check_moments`), and an extractor or dimension other than the expected ones.
     """
-    # Imported here: gan_eval.sources imports this module.
-    from gan_eval.sources.files import require_regular_file
-
     path = Path(path)
     require_regular_file(path, f"statistics file {path}")
     if path.is_file() and not zipfile.is_zipfile(path):

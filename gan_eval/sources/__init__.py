@@ -19,9 +19,9 @@ import torch
 from gan_eval.datasets import BUILTIN_IMAGE_SETS
 from gan_eval.datasets.torchvision_disk import parse_spec, torchvision_images
 from gan_eval.errors import GanEvalError
+from gan_eval.regular_files import require_regular_file
 from gan_eval.sources.arrays import ArraySource, load_array_file
 from gan_eval.sources.base import ImageSource
-from gan_eval.sources.files import require_regular_file
 from gan_eval.sources.folder import ImageFolderSource
 from gan_eval.sources.generated import MODULE_VALUE_RANGE, BatchIterableSource, CallableSource, ModuleSource
 from gan_eval.sources.zipped import ZipSource

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.sources.files import require_regular_file
+from gan_eval.regular_files import require_regular_file
 
 _CHUNK = 4096
 _HASH_CHUNK_BYTES = 64 << 20

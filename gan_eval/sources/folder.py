@@ -11,8 +11,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
+from gan_eval.regular_files import require_regular_file
 from gan_eval.sources.decode import IMAGE_EXTENSIONS, decode_image
-from gan_eval.sources.files import require_regular_file
 
 
 def list_image_files(root: Path) -> list[Path]:

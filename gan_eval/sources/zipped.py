@@ -15,8 +15,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from gan_eval.errors import GanEvalError
+from gan_eval.regular_files import require_regular_file
 from gan_eval.sources.decode import IMAGE_EXTENSIONS, decode_image
-from gan_eval.sources.files import require_regular_file
 from gan_eval.sources.folder import warn_of_ignored_files
 
 # Larger than any image file under Pillow's decompression-bomb limit (89.5 million 16-bit RGBA pixels

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gan_eval.errors import GanEvalError
-from gan_eval.sources.files import require_regular_file
+from gan_eval.regular_files import require_regular_file
 
 
 def test_regular_files_and_links_to_them_pass(tmp_path: Path) -> None:
