@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 DASHBOARD_FILE = "dashboard.png"
@@ -29,7 +30,13 @@ def run(args: argparse.Namespace) -> int:
     """Render both files in memory, check both destinations, then write each atomically."""
     from gan_eval.atomic import atomic_write_bytes
     from gan_eval.errors import GanEvalError
-    from gan_eval.monitor.dashboard import dashboard_png, latest_samples
+    from gan_eval.monitor.dashboard import (
+        PLOT_LIMIT,
+        dashboard_png,
+        latest_sample_picture,
+        picture_problem,
+        values_beyond_limit,
+    )
     from gan_eval.monitor.events import EVENTS_FILE, read_run
     from gan_eval.monitor.html_report import report_html
     from gan_eval.output_paths import check_outputs
@@ -43,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
     record = read_run(run_dir)
     title = run_dir.resolve().name or str(run_dir)
     dashboard = dashboard_png(record, run_dir, title)
-    page = report_html(record, title, dashboard, latest_samples(run_dir, record.events))
+    picture = latest_sample_picture(run_dir, record.events)
+    problem = None if picture is None else picture_problem(picture.png)
+    samples = None if picture is None or problem else (picture.step, picture.png)
+    page = report_html(record, title, dashboard, samples)
     for name in (DASHBOARD_FILE, REPORT_FILE):  # refuse before writing either file
         if (out / name).is_dir():
             raise GanEvalError(f"{out / name} is a folder; cannot write the {name} there")
@@ -52,6 +62,12 @@ def run(args: argparse.Namespace) -> int:
     alarms = sum(1 for e in record.events if e.get("kind") == "alarm")
     counted = f"{len(record.events)} records, {alarms} alarm{'' if alarms == 1 else 's'}"
     print(f"wrote {out / DASHBOARD_FILE} and {out / REPORT_FILE} ({counted})")
+    if problem:
+        print(f"warning: {picture.path}: sample picture left out ({problem})", file=sys.stderr)
     if record.damaged_lines:
         print(f"skipped {record.damaged_lines} damaged line(s) of {run_dir / 'events.jsonl'}")
+    beyond = values_beyond_limit(record.events)
+    if beyond:
+        where = run_dir / EVENTS_FILE
+        print(f"warning: {where}: {beyond} value(s) beyond ±{PLOT_LIMIT:g} left out of the plots", file=sys.stderr)
     return 0

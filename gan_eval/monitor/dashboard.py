@@ -16,7 +16,10 @@ matplotlib's Agg backend on a `Figure` object; returns PNG bytes.
 from __future__ import annotations
 
 import io
+import math
+import warnings
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +31,50 @@ from gan_eval.monitor.events import RunRecord
 ALARM_COLOURS = dict(zip(RULES, ("black", "tab:red", "tab:purple", "tab:olive", "tab:brown", "tab:pink"), strict=True))
 _BOOKKEEPING = {"kind", "step", "time"}
 _SMOOTH_ABOVE = 200
+_PLOTTED_KINDS = ("scalars", "learning_rates", "discriminator", "gradients", "evaluation")
+PLOT_LIMIT = 1e100  # beyond, matplotlib's tick and log-scale arithmetic overflows
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def plottable(value: int | float) -> bool:
+    """Whether a recorded number can be drawn: finite and within ±`PLOT_LIMIT`."""
+    return abs(value) <= PLOT_LIMIT  # False for NaN and infinities; exact for integers of any size
 
 
 def series(events: list[dict[str, Any]], kind: str, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Steps `(K,)` int64 and values `(K,)` float64 of field `name` in the events of `kind` that have it."""
+    """Steps `(K,)` int64 and values `(K,)` float64 of field `name` in the events of `kind` that have it; values
+    that are not `plottable` are NaN (a gap in the line)."""
     pairs = [
-        (e["step"], float(e[name]))
+        (e["step"], float(e[name]) if plottable(e[name]) else np.nan)
         for e in events
-        if e.get("kind") == kind
-        and isinstance(e.get("step"), int)
-        and isinstance(e.get(name), (int, float))
-        and not isinstance(e.get(name), bool)
+        if e.get("kind") == kind and isinstance(e.get("step"), int) and _is_number(e.get(name))
     ]
     if not pairs:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     steps, values = zip(*pairs, strict=True)
     return np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)
+
+
+def values_beyond_limit(events: list[dict[str, Any]]) -> int:
+    """How many finite numbers of the plotted records are beyond ±`PLOT_LIMIT`, left out of the plots.
+
+    NaN and infinities are not counted: a Monitor records them on purpose (a
+    diverged loss), and they are gaps in the plots as they always were.
+    """
+    return sum(
+        1
+        for e in events
+        if e.get("kind") in _PLOTTED_KINDS
+        for key, value in e.items()
+        if key not in _BOOKKEEPING and _is_number(value) and not plottable(value) and not _non_finite(value)
+    )
+
+
+def _non_finite(value: int | float) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def series_names(events: list[dict[str, Any]], kind: str) -> list[str]:
@@ -98,7 +129,7 @@ def _overfit_rt(events: list[dict[str, Any]]) -> float:
     """The r_t threshold of the discriminator-overfitting alarm in the run's latest session, else the default."""
     for event in reversed(events):
         rules = event.get("rules") if event.get("kind") == "session" else None
-        if isinstance(rules, dict) and isinstance(rules.get("overfit_rt"), (int, float)):
+        if isinstance(rules, dict) and _is_number(rules.get("overfit_rt")) and plottable(rules["overfit_rt"]):
             return float(rules["overfit_rt"])
     return AlarmRules().overfit_rt
 
@@ -262,22 +293,53 @@ def _alarm_lines(axes, alarms: list[dict[str, Any]]) -> None:
             axes.axvline(alarm["step"], color=colour, linestyle="--", linewidth=1.0, alpha=0.8)
 
 
-def latest_samples(run_dir: str | Path, events: list[dict[str, Any]]) -> tuple[int, bytes] | None:
-    """Step and PNG bytes of the newest sample picture the record names inside `run_dir`, if readable."""
+@dataclass(frozen=True)
+class SamplePicture:
+    """A sample picture the record names: its step, its path inside the run folder and its PNG bytes."""
+
+    step: int
+    path: Path
+    png: bytes
+
+
+def latest_sample_picture(run_dir: str | Path, events: list[dict[str, Any]]) -> SamplePicture | None:
+    """The newest sample picture the record names inside `run_dir`, if readable and a PNG (decoded or not)."""
     root = Path(run_dir).resolve()
     for event in reversed(events):
         name = event.get("samples") if event.get("kind") == "evaluation" else None
         if not isinstance(name, str):
             continue
-        path = (root / name).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
-            continue  # a record names files of its own folder only
         try:
+            path = (root / name).resolve()
+            if not path.is_relative_to(root) or not path.is_file():
+                continue  # a record names files of its own folder only
             data = path.read_bytes()
-        except OSError:
+        except (OSError, ValueError):  # unreadable, or a name the system refuses (a NUL byte, too long)
             continue
         if data.startswith(b"\x89PNG\r\n\x1a\n"):
-            return event["step"], data
+            return SamplePicture(event["step"], path, data)
+    return None
+
+
+def latest_samples(run_dir: str | Path, events: list[dict[str, Any]]) -> tuple[int, bytes] | None:
+    """Step and PNG bytes of `latest_sample_picture`."""
+    found = latest_sample_picture(run_dir, events)
+    return None if found is None else (found.step, found.png)
+
+
+def picture_problem(png: bytes) -> str | None:
+    """Why `png` cannot be drawn (cut short, over Pillow's decompression-bomb limit, ...), or None when it decodes."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(png)) as image:
+                image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return "image is over the decompression-bomb limit"
+    except Exception as exc:  # Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error, ...
+        return str(exc).splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
     return None
 
 
@@ -316,8 +378,9 @@ def dashboard_figure(record: RunRecord, run_dir: str | Path, title: str | None =
         axes.grid(alpha=0.3)
     picture.axis("off")
     found = latest_samples(run_dir, events)
-    if found is None:
-        _empty(picture, "no sample picture")
+    problem = None if found is None else picture_problem(found[1])
+    if found is None or problem is not None:
+        _empty(picture, "no sample picture" if found is None else f"sample picture left out ({problem})")
     else:
         from PIL import Image
 

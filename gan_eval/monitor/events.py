@@ -22,7 +22,9 @@ Crash safety: every line is written and flushed to the operating system as it
 is logged, so a killed process loses nothing already logged; `fsync` runs
 at most once a second (and at alarms, evaluations and close), so a power
 failure loses at most about a second. A line cut short by a crash is skipped
-on reading; a resumed run starts on a fresh line after it.
+on reading; a resumed run starts on a fresh line after it. A whole record
+whose step is not null or a whole number from 0 to 2**53 is refused by line:
+no Monitor writes one.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from gan_eval.errors import GanEvalError
 
 EVENTS_FILE = "events.jsonl"
 FSYNC_INTERVAL_S = 1.0
+MAX_STEP = 2**53  # float64 holds every whole number up to here, so the plots' step axis stays exact
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
@@ -85,19 +88,28 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunRecord:
     except OSError as exc:
         raise GanEvalError(f"cannot read {path}: {exc.strerror or exc}") from None
     events, damaged = [], 0
-    for line in raw.split(b"\n"):
+    for number, line in enumerate(raw.split(b"\n"), start=1):
         if not line.strip():
             continue
         try:
             event = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, an integer of over 4300 digits, deep nesting
             damaged += 1
             continue
         if not isinstance(event, dict) or "kind" not in event:
             damaged += 1
             continue
+        _check_step(event.get("step"), path, number)
         events.append(_decode(event))
     return RunRecord(events, damaged)
+
+
+def _check_step(step: Any, path: Path, number: int) -> None:
+    """Refuse a step that no run has: not null and not a whole number from 0 to `MAX_STEP`."""
+    if step is None or (isinstance(step, int) and not isinstance(step, bool) and 0 <= step <= MAX_STEP):
+        return
+    shown = repr(step) if len(repr(step)) <= 40 else repr(step)[:37] + "..."
+    raise GanEvalError(f"{path} line {number}: step {shown} is not a step (a whole number from 0 to 2**53, or null)")
 
 
 class EventLog:

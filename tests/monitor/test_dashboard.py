@@ -14,9 +14,12 @@ from gan_eval.monitor.dashboard import (
     ALARM_COLOURS,
     dashboard_figure,
     dashboard_png,
+    latest_sample_picture,
     latest_samples,
+    picture_problem,
     rolling_mean,
     series,
+    values_beyond_limit,
 )
 from gan_eval.monitor.events import RunRecord
 
@@ -173,3 +176,23 @@ def test_the_spread_panel_shows_the_spread_without_a_reference(tmp_path):
     assert steps.tolist() == [0, 5, 10]
     np.testing.assert_array_equal(line.get_xdata(), steps)
     np.testing.assert_array_equal(line.get_ydata(), traces)
+
+
+def test_values_that_cannot_be_drawn_become_gaps_and_those_beyond_the_limit_are_counted():
+    big = 10**400  # a whole number JSON reads exactly, beyond any float
+    events = [{"kind": "scalars", "step": i, "loss": v} for i, v in enumerate([1.0, math.inf, math.nan, 1e101, big])]
+    events.append({"kind": "alarm", "step": 1, "values": {"loss": math.inf}})  # not plotted: not counted
+    steps, values = series(events, "scalars", "loss")
+    assert steps.tolist() == [0, 1, 2, 3, 4] and values[0] == 1.0 and np.isnan(values[1:]).all()
+    assert values_beyond_limit(events) == 2  # 1e101 and 10**400; NaN and Inf are a Monitor's own gaps
+    assert dashboard_png(RunRecord(events, 0), ".", dpi=20).startswith(b"\x89PNG")
+
+
+def test_a_sample_picture_that_does_not_decode_is_named_and_left_out(tmp_path):
+    (tmp_path / "s.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"rest")
+    events = [{"kind": "evaluation", "step": 4, "samples": "s.png"}]
+    picture = latest_sample_picture(tmp_path, events)
+    assert (picture.step, picture.path) == (4, tmp_path.resolve() / "s.png")
+    assert picture_problem(picture.png) is not None
+    figure = dashboard_figure(RunRecord(events, 0), tmp_path)
+    assert any(t.get_text().startswith("sample picture left out") for a in figure.axes for t in a.texts)

@@ -9,15 +9,21 @@ machine's memory, outputs that are one of the inputs, and long output names.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import struct
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from cli_harness import assert_refused, files_under, image_folder
+from cli_harness import CliRun, assert_refused, files_under, image_folder
+from PIL import Image
 
+from gan_eval.cli.main import main
 from gan_eval.extractors.inception.extractor import INCEPTION_NAME
 from gan_eval.models.checkpoint import GeneratorConfig, build_generator, save_generator
 from gan_eval.stats import load_stats
@@ -265,3 +271,107 @@ def test_sample_count_beyond_memory_is_refused_before_allocating(cli, tmp_path: 
     line = unchanged_after(cli, args, tmp_path, "-n 1000000000000", message="more than the machine's memory")
     # Per image: float32 latents (4 x 4 bytes), float32 output twice and uint8 twice (10 x 192): 1936 bytes.
     assert "1e+12 images of 3x8x8 need 1.94 PB" in line
+
+
+# --- plot: numbers out of range, damaged sample pictures ---------------------------------------------------
+
+
+def run_folder(folder: Path, *records: str, picture: bytes | None = None) -> Path:
+    """A run folder whose `events.jsonl` holds two good loss records, then `records`; `s.png` when given."""
+    folder.mkdir()
+    good = ['{"kind": "scalars", "step": 1, "loss": 0.5}', '{"kind": "scalars", "step": 2, "loss": 0.4}']
+    (folder / "events.jsonl").write_text("\n".join([*good, *records]) + "\n")
+    if picture is not None:
+        (folder / "s.png").write_bytes(picture)
+    return folder
+
+
+def plot(folder: Path, capsys: pytest.CaptureFixture[str]) -> CliRun:
+    """`gan-eval plot FOLDER` in this process, its warnings shown as the command line shows them."""
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        code = main(["plot", str(folder)])
+    captured = capsys.readouterr()
+    return CliRun(code, captured.out, captured.err)
+
+
+BAD_STEPS = {
+    "step-of-10-to-the-30": ("1" + "0" * 30, "step 1000000000000000000000000000000 is not a step"),
+    "negative-step": ("-5", "step -5 is not a step"),
+    "fractional-step": ("2.5", "step 2.5 is not a step"),
+    "step-as-text": ('"3"', "step '3' is not a step"),
+    "step-beyond-2-to-the-53": (str(2**53 + 1), "is not a step (a whole number from 0 to 2**53, or null)"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_STEPS)
+def test_plot_refuses_a_record_whose_step_is_out_of_range(cli, tmp_path: Path, case: str) -> None:
+    step, message = BAD_STEPS[case]
+    folder = run_folder(tmp_path / "run", f'{{"kind": "scalars", "step": {step}, "loss": 0.3}}')
+    unchanged_after(cli, ("plot", folder), tmp_path, folder / "events.jsonl", "line 3", message=message)
+
+
+NON_FINITE = {
+    "loss-of-10-to-the-400": '{"kind": "scalars", "step": 3, "loss": 1e400}',
+    "nan-loss": '{"kind": "scalars", "step": 3, "loss": NaN}',
+    "infinite-fid": '{"kind": "evaluation", "step": 3, "fid": "inf", "precision": 0.5}',
+}
+BEYOND_THE_LIMIT = {
+    "whole-number-of-400-digits": '{"kind": "scalars", "step": 3, "loss": 1' + "0" * 400 + "}",
+    "huge-gradient-norm": '{"kind": "gradients", "step": 3, "g_norm": 1e308, "d_norm": 1.0}',
+    "huge-coverage": '{"kind": "evaluation", "step": 3, "fid": 2.0, "coverage": -1e200}',
+}
+
+
+@pytest.mark.parametrize("case", [*NON_FINITE, *BEYOND_THE_LIMIT])
+def test_plot_draws_a_record_with_a_value_out_of_range(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str
+) -> None:
+    """NaN and infinities (1e400 reads as inf) are gaps, as a diverged loss always was; finite values beyond
+    ±1e100, which matplotlib's arithmetic overflows on, are gaps too, with one warning line."""
+    folder = run_folder(tmp_path / "run", NON_FINITE.get(case) or BEYOND_THE_LIMIT[case])
+    run = plot(folder, capsys)
+    assert run.code == 0, run.err
+    warning = f"warning: {folder / 'events.jsonl'}: 1 value(s) beyond ±1e+100 left out of the plots"
+    assert run.err.splitlines() == ([warning] if case in BEYOND_THE_LIMIT else [])
+    assert (folder / "dashboard.png").read_bytes().startswith(b"\x89PNG")
+    assert "<html" in (folder / "report.html").read_text()
+
+
+def png_bytes(size: int = 32) -> bytes:
+    """A PNG of random pixels (which do not compress to a few bytes)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (size, size, 3), np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A PNG header declaring `width` x `height` RGB pixels, with a little pixel data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\0" * 1000)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+BAD_PICTURES = {
+    "truncated-png": (png_bytes()[:1000], "image file is truncated"),
+    "100000-by-100000-png": (png_declaring(100_000, 100_000), "image is over the decompression-bomb limit"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_PICTURES)
+def test_plot_leaves_out_a_sample_picture_that_does_not_decode(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str
+) -> None:
+    picture, reason = BAD_PICTURES[case]
+    evaluation = '{"kind": "evaluation", "step": 2, "fid": 3.0, "samples": "s.png"}'
+    folder = run_folder(tmp_path / "run", evaluation, picture=picture)
+    run = plot(folder, capsys)
+    assert run.code == 0, run.err
+    assert run.err.splitlines() == [f"warning: {folder.resolve() / 's.png'}: sample picture left out ({reason})"]
+    assert 'id="samples"' not in (folder / "report.html").read_text()
+    assert (folder / "dashboard.png").read_bytes().startswith(b"\x89PNG")
