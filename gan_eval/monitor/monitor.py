@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from gan_eval.atomic import atomic_write_bytes
 from gan_eval.errors import GanEvalError
@@ -304,7 +305,7 @@ class Monitor:
         self._record(event, sync=True)
         if not self._evaluated:
             self._evaluated = True
-            self._say(self._cost_note(values["seconds"]))
+            self._say(self._cost_note(values))
         return event
 
     def close(self) -> None:
@@ -330,13 +331,17 @@ class Monitor:
     def _how_often(self) -> str:
         return f"every={self.every} steps" if self.every is not None else "at every evaluate() call"
 
-    def _cost_note(self, seconds: float) -> str:
-        """What the first evaluation cost, against the wall time since the Monitor started."""
-        elapsed = time.perf_counter() - self._started
-        return (
+    def _cost_note(self, values: dict[str, Any]) -> str:
+        """What the first evaluation cost, against the wall time since the Monitor started, and FID's noise."""
+        seconds, elapsed = values["seconds"], time.perf_counter() - self._started
+        note = (
             f"the evaluation took {seconds:.1f} s, {100 * seconds / max(elapsed, seconds, 1e-9):.0f}% of the "
             f"{elapsed:.1f} s since the Monitor started; fewer samples or a larger every= make it cheaper"
         )
+        if values.get("fid_std") is not None:
+            fid, std = values["fid"], values["fid_std"]
+            note += f"; at n_samples={values['n_samples']} FID {fid:.4g} has standard error {std:.2g}"
+        return note
 
     def _say(self, message: str) -> None:
         if self._stderr:
@@ -444,9 +449,20 @@ class Monitor:
         batches = images_to_uint8(outputs, self.value_range) if images else outputs
         if images and batches.shape[1] == 1:
             batches = batches.expand(-1, 3, -1, -1)
-        fake = np.concatenate(
-            [self._space(batches[i : i + self.batch_size]) for i in range(0, len(batches), self.batch_size)]
-        )
+        with tqdm(
+            total=len(batches),
+            unit="img",
+            desc="gan-eval monitor: features",
+            disable=not (self._stderr and images),
+            leave=False,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        ) as bar:
+            parts = []
+            for i in range(0, len(batches), self.batch_size):
+                parts.append(self._space(batches[i : i + self.batch_size]))
+                bar.update(len(parts[-1]))
+        fake = np.concatenate(parts)
         values["spread_trace"] = float(fake.var(axis=0, ddof=1).sum())
         if self._reference is not None:
             values["reference"] = self._reference.name

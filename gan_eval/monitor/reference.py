@@ -42,6 +42,7 @@ from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.extractors.base import FEATURES
 from gan_eval.features import InputFeatures, kind_features
+from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
 from gan_eval.metrics.registry import METRICS, MetricOptions
 from gan_eval.pipeline import iter_batches
 from gan_eval.sources import open_input
@@ -254,10 +255,19 @@ def metric_options(reference: Reference, n_generated: int, kid_subsets: int, see
 
     KID: `kid_subsets` subsets of min(1000, n_generated, n_reference) samples
     (clipped here, so KID does not warn at each evaluation); k = 3 for
-    precision/recall and 5 for density/coverage; `seed` draws the KID subsets.
+    precision/recall and 5 for density/coverage; `seed` draws the KID subsets
+    and the groups of FID's jackknife standard error (`fid_std`, 20 groups),
+    the noise of FID at the Monitor's sample size.
     """
     size = min(KID_SUBSET_SIZE, n_generated, reference.count)
-    return MetricOptions(kid_subsets=kid_subsets, kid_subset_size=size, pr_k=PR_K, dc_k=DC_K, seed=seed)
+    return MetricOptions(
+        kid_subsets=kid_subsets,
+        kid_subset_size=size,
+        pr_k=PR_K,
+        dc_k=DC_K,
+        seed=seed,
+        ci_groups=DEFAULT_GROUPS if n_generated >= 3 else 0,
+    )
 
 
 def knn_subset(reference: Reference, n_generated: int, seed: int) -> np.ndarray | None:
@@ -273,13 +283,15 @@ def knn_subset(reference: Reference, n_generated: int, seed: int) -> np.ndarray 
 
 
 def _compute(name: str, real: InputFeatures, fake: InputFeatures, options: MetricOptions) -> dict[str, Any]:
-    """A registered metric's headline values (its details, such as KID's subset size, are the Monitor's settings)."""
+    """A registered metric's headline values and noise estimates (`fid_std`); its other details, such as KID's
+    subset size, are the Monitor's settings."""
     metric = METRICS[name]
     with warnings.catch_warnings():
         # Every evaluation has the same n_samples, which is what the rank-deficiency warning asks for.
         warnings.filterwarnings("ignore", message=".*rank-deficient", category=GanEvalWarning)
         values = metric.compute(real, fake, options, METRIC_DEVICE)
-    return {key: values[key] for key in metric.headline_keys}
+    noise = tuple(key.noise for key in metric.keys if key.noise and key.noise not in metric.headline_keys)
+    return {key: values[key] for key in (*metric.headline_keys, *noise) if key in values}
 
 
 def reference_metrics(

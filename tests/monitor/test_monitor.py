@@ -124,6 +124,24 @@ def test_evaluation_of_points_equals_naive_float64_metrics(tmp_path):
     assert _events(tmp_path, "evaluation") == [event]
 
 
+def test_fid_noise_at_the_monitors_sample_size(tmp_path, capsys):
+    """`fid_std`: the grouped jackknife (20 groups split by `latent_seed`) of FID over the generated samples,
+    recorded with each evaluation and stated in the first evaluation's cost line."""
+    reference = sample_ring8(600, seed=5)
+    n, seed = 300, 4
+    with Monitor(tmp_path, tensorboard=False, reference=reference, every=None, n_samples=n, latent_seed=seed) as m:
+        event = m.evaluate(0, _Shift(0.5, 0.2), latent_shape=2)
+    z = torch.randn((n, 2), generator=torch.Generator().manual_seed(seed)).double()
+    fake = (z * 0.5 + 0.2).numpy()
+    parts = np.array_split(np.random.RandomState(seed).permutation(n), 20)
+    leave_outs = np.array([naive_fid(reference, np.delete(fake, part, axis=0)) for part in parts])
+    std = np.sqrt(19 / 20 * ((leave_outs - leave_outs.mean()) ** 2).sum())
+    assert event["fid_std"] == pytest.approx(std, rel=1e-6)
+    assert _events(tmp_path, "evaluation")[0]["fid_std"] == event["fid_std"]
+    cost = next(line for line in capsys.readouterr().err.splitlines() if "the evaluation took" in line)
+    assert f"at n_samples={n} FID {event['fid']:.4g} has standard error {event['fid_std']:.2g}" in cost
+
+
 def test_the_former_seed_keyword_still_seeds_the_noise_with_a_deprecation_warning(tmp_path):
     """`Monitor(seed=)` is `Monitor(latent_seed=)` for one more release."""
     reference, generator = sample_ring8(200, seed=3), _Shift(0.5, 0.0)
@@ -306,3 +324,15 @@ def test_a_registered_feature_space_by_name(tmp_path, stand_in, monkeypatch):
     unknown = _monitor(tmp_path / "unknown", reference=reference, features="no-such-space", every=None)
     with pytest.raises(GanEvalError, match="a feature space"), unknown as m:
         m.evaluate(0, _TinyImageGenerator(), latent_shape=(8, 1, 1))
+
+
+def test_image_evaluations_show_progress_on_stderr(tmp_path, stand_in, capsys):
+    """Features of generated images are extracted under a progress bar (on stderr, gone when done)."""
+    reference = np.random.default_rng(0).integers(0, 256, (40, 3, 16, 16), dtype=np.uint8)
+    with Monitor(tmp_path, tensorboard=False, reference=reference, features=stand_in, every=None, n_samples=30) as m:
+        m.evaluate(0, _TinyImageGenerator(), latent_shape=(8, 1, 1))
+    err = capsys.readouterr().err
+    assert "gan-eval monitor: features" in err and "/30" in err
+    with _monitor(tmp_path / "quiet", reference=reference, features=stand_in, every=None, n_samples=30) as m:
+        m.evaluate(0, _TinyImageGenerator(), latent_shape=(8, 1, 1))
+    assert capsys.readouterr().err == ""
