@@ -55,8 +55,31 @@ class _DecodedImages(Dataset):
         return index, torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1), None
 
 
-def _keep_items(items: list) -> list:
-    return items
+@dataclass
+class DecodedBatch:
+    """A batch as a decode worker collates it: the readable images and the messages of the unreadable files.
+
+    `images`: `(B, 3, H, W)` uint8 when every image has one size (stacked in the worker, so the main
+    process and the host-to-device copy handle one tensor), else a list of `(3, H, W)` uint8.
+    """
+
+    images: torch.Tensor | list[torch.Tensor]
+    errors: list[str]
+
+    def pin_memory(self) -> DecodedBatch:
+        """The batch in pinned host memory (what `DataLoader(pin_memory=True)` calls), for an async copy."""
+        if isinstance(self.images, torch.Tensor):
+            return DecodedBatch(self.images.pin_memory(), self.errors)
+        return DecodedBatch([image.pin_memory() for image in self.images], self.errors)
+
+
+def collate_decoded(items: list[tuple[int, torch.Tensor | None, str | None]]) -> DecodedBatch:
+    """`_DecodedImages` items -> one `DecodedBatch`, in item order (runs in the decode worker)."""
+    images = [image for _, image, error in items if error is None]
+    errors = [error for _, _, error in items if error is not None]
+    if images and len({tuple(image.shape) for image in images}) == 1:
+        return DecodedBatch(torch.stack(images), errors)
+    return DecodedBatch(images, errors)
 
 
 def _single_thread_worker(_: int) -> None:
@@ -78,10 +101,12 @@ def iter_batches(
     pin_memory: bool = False,
     bounds: tuple[int, int] | None = None,
 ) -> Iterator[torch.Tensor | list[torch.Tensor]]:
-    """uint8 batches of `source` in order: `(B, 3, H, W)` for arrays and generators, lists of `(3, H, W)` otherwise.
+    """uint8 batches of `source` in order: `(B, 3, H, W)` when a batch's images share one size, else lists of
+    `(3, H, W)` (files of mixed sizes). Files are decoded and collated in `workers` processes.
 
     `bounds`: only the items `[start, stop)` (a shard); default all. Bad files
     raise `GanEvalError`, or with `skip_bad` are appended to `skipped`.
+    `pin_memory`: batches arrive in pinned memory (for a non-blocking copy to a GPU).
     """
     first, last = bounds or (0, len(source))
     if hasattr(source, "load_range"):  # arrays and generators: read in batches, in order, in this process
@@ -94,22 +119,17 @@ def iter_batches(
         decoded if (first, last) == (0, len(source)) else Subset(decoded, range(first, last)),
         batch_size=batch_size,
         num_workers=workers,
-        collate_fn=_keep_items,
-        pin_memory=False,
+        collate_fn=collate_decoded,
+        pin_memory=pin_memory,
         worker_init_fn=_single_thread_worker if workers else None,
         persistent_workers=False,
     )
-    for items in loader:
-        images = []
-        for _, image, error in items:
-            if error is None:
-                images.append(image.pin_memory() if pin_memory else image)
-            elif skip_bad:
-                skipped.append(error)
-            else:
-                raise GanEvalError(error)
-        if images:
-            yield images
+    for batch in loader:
+        if batch.errors and not skip_bad:
+            raise GanEvalError(batch.errors[0])
+        skipped.extend(batch.errors)
+        if len(batch.images):
+            yield batch.images
 
 
 def extract(

@@ -12,7 +12,7 @@ from PIL import Image
 
 from gan_eval.errors import GanEvalError
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.pipeline import extract
+from gan_eval.pipeline import collate_decoded, extract, iter_batches
 from gan_eval.sources.arrays import ArraySource
 from gan_eval.sources.folder import ImageFolderSource
 
@@ -127,3 +127,39 @@ def test_all_files_bad_is_an_error(tmp_path: Path, stand_in) -> None:
 def test_refuses_bad_options(folder: Path, stand_in, options: dict[str, int], message: str) -> None:
     with pytest.raises(GanEvalError, match=message):
         extract(ImageFolderSource(folder), stand_in, ("pool3",), ExtractionOptions(progress=False, **options))
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_workers_stack_batches_of_one_size_and_keep_mixed_ones_as_lists(tmp_path: Path, workers: int) -> None:
+    """One size: `(B, 3, H, W)` tensors collated in the worker; mixed sizes: lists; bad files in order."""
+    rng = np.random.default_rng(2)
+    same = tmp_path / "same"
+    same.mkdir()
+    pixels = [rng.integers(0, 256, (9, 7, 3), dtype=np.uint8) for _ in range(7)]
+    for i, image in enumerate(pixels):
+        Image.fromarray(image).save(same / f"{i}.png")
+    batches = list(iter_batches(ImageFolderSource(same), 3, workers, False, []))
+    assert [tuple(b.shape) for b in batches] == [(3, 3, 9, 7), (3, 3, 9, 7), (1, 3, 9, 7)]
+    assert all(isinstance(b, torch.Tensor) and b.dtype == torch.uint8 for b in batches)
+    np.testing.assert_array_equal(torch.cat(batches).permute(0, 2, 3, 1).numpy(), np.stack(pixels))
+    (same / "3.png").write_bytes(b"not a png")
+    skipped: list[str] = []
+    kept = list(iter_batches(ImageFolderSource(same), 3, workers, True, skipped))
+    assert [len(b) for b in kept] == [3, 2, 1] and len(skipped) == 1 and "3.png" in skipped[0]
+    with pytest.raises(GanEvalError, match=re.escape("3.png")):
+        list(iter_batches(ImageFolderSource(same), 3, workers, False, []))
+
+
+def test_mixed_sizes_arrive_as_lists(folder: Path, images: list[np.ndarray]) -> None:
+    batches = list(iter_batches(ImageFolderSource(folder), 4, 0, False, []))
+    assert all(isinstance(b, list) for b in batches)
+    for got, want in zip((i for b in batches for i in b), images, strict=True):
+        np.testing.assert_array_equal(got.permute(1, 2, 0).numpy(), want)
+
+
+def test_collate_keeps_item_order_and_errors() -> None:
+    a, b = torch.zeros(3, 2, 2, dtype=torch.uint8), torch.ones(3, 2, 2, dtype=torch.uint8)
+    batch = collate_decoded([(0, a, None), (1, None, "x.png: bad"), (2, b, None)])
+    assert torch.equal(batch.images, torch.stack([a, b])) and batch.errors == ["x.png: bad"]
+    empty = collate_decoded([(0, None, "y.png: bad")])
+    assert len(empty.images) == 0 and empty.errors == ["y.png: bad"]
