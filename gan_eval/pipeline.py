@@ -25,7 +25,7 @@ from gan_eval.errors import GanEvalError
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.extractors.base import FeatureExtractor
 from gan_eval.sources.base import ImageSource
-from gan_eval.stats import FeatureStats
+from gan_eval.stats import DeviceMoments, FeatureStats
 
 
 @dataclass
@@ -168,6 +168,7 @@ def extract_spaces(
     workers = default_workers(device) if options.workers is None else options.workers
     results = [Extraction(stats={h: FeatureStats(extractor.dims[h]) for h in heads}) for extractor, heads in jobs]
     kept: list[dict[str, list[np.ndarray]]] = [{h: [] for h in heads} for _, heads in jobs]
+    moments = [{h: DeviceMoments(extractor.dims[h]) for h in heads} for extractor, heads in jobs]
     skipped: list[str] = []
     count = 0
     bounds = distributed.shard_bounds(len(source))
@@ -183,9 +184,9 @@ def extract_spaces(
         try:
             pin = device.type == "cuda"
             for batch in iter_batches(source, options.batch_size, workers, options.skip_bad, skipped, pin, bounds):
-                for (extractor, heads), result, kept_here in zip(jobs, results, kept, strict=True):
+                for (extractor, heads), moments_here, kept_here in zip(jobs, moments, kept, strict=True):
                     for head, values in extractor.extract(batch, heads).items():
-                        result.stats[head].update(values)
+                        moments_here[head].update(values)
                         if keep_features:
                             kept_here[head].append(values.cpu().numpy())
                 count += len(batch)
@@ -194,7 +195,9 @@ def extract_spaces(
             if not distributed.active():
                 raise
             error = str(exc)
-    for (extractor, _), result, kept_here in zip(jobs, results, kept, strict=True):
+    for (extractor, _), result, moments_here, kept_here in zip(jobs, results, moments, kept, strict=True):
+        for head, accumulated in moments_here.items():
+            accumulated.into(result.stats[head])
         result.count, result.skipped = count, list(skipped)
         if distributed.active():
             distributed.raise_if_any(error)

@@ -40,6 +40,41 @@ SYMMETRY_TOLERANCE = 1e-6
 NEGATIVE_EIGENVALUE_TOLERANCE = 1e-6
 
 
+class DeviceMoments:
+    """Running float64 count, sum `(D,)` and sum of outer products `(D, D)` of feature batches, kept on the
+    features' device: one copy to the host per input (`into`) instead of a `(D, D)` copy per batch.
+
+    The additions are those of `FeatureStats.update`, in the same order, so the moments are the same bits.
+    """
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.count = 0
+        self.total: torch.Tensor | None = None
+        self.outer: torch.Tensor | None = None
+
+    def update(self, features: torch.Tensor) -> None:
+        """Add a batch of features `(B, D)` (any float dtype, on any device)."""
+        x = torch.as_tensor(features).to(torch.float64)
+        if x.dim() != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"expected features of shape (B, {self.dim}), got {tuple(x.shape)}")
+        batch_sum, batch_outer = x.sum(0), x.T @ x
+        if self.total is None:
+            self.total, self.outer = batch_sum, batch_outer
+        else:
+            self.total += batch_sum
+            self.outer += batch_outer
+        self.count += x.shape[0]
+
+    def into(self, stats: FeatureStats) -> None:
+        """Add these moments to `stats` (which holds samples or is empty), copying them to the host once."""
+        if self.total is None:
+            return
+        other = FeatureStats(self.dim, self.count, self.total.cpu().numpy(), self.outer.cpu().numpy())
+        merged = stats.merge(other)
+        stats.count, stats.total, stats.outer = merged.count, merged.total, merged.outer
+
+
 @dataclass
 class FeatureStats:
     """Running float64 moments of `(N, D)` features: count, sum `(D,)`, outer-product sum `(D, D)`.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import gan_eval
 from gan_eval.errors import GanEvalError, GanEvalWarning
@@ -279,3 +280,21 @@ def test_load_refuses_a_link_to_a_device(tmp_path: Path) -> None:
     expected = f"statistics file {path}: not a regular file (a character device, /dev/urandom)"
     with pytest.raises(GanEvalError, match=re.escape(expected)):
         load_stats(path)
+
+
+def test_device_moments_are_the_bits_of_feature_stats_update() -> None:
+    """The pipeline's on-device accumulator adds what `FeatureStats.update` adds, in the same order."""
+    from gan_eval.stats import DeviceMoments
+
+    rng = np.random.default_rng(4)
+    batches = [torch.from_numpy(rng.normal(size=(n, 6)).astype(np.float32)) for n in (5, 1, 9, 3)]
+    plain, moments = FeatureStats(6), DeviceMoments(6)
+    for batch in batches:
+        plain.update(batch)
+        moments.update(batch)
+    into = FeatureStats(6)
+    moments.into(into)
+    assert into.count == plain.count == 18
+    assert np.array_equal(into.total, plain.total) and np.array_equal(into.outer, plain.outer)
+    DeviceMoments(6).into(into)  # nothing accumulated: unchanged
+    assert into.count == 18
