@@ -161,7 +161,8 @@ class FeatureStats:
         if self._sigma is not None:
             return self._sigma
         if self.count < 2 or self.outer is None:
-            raise GanEvalError(f"a covariance needs at least 2 samples, got {self.count}")
+            where = f"{self.meta['source']}: " if self.meta.get("source") else ""
+            raise GanEvalError(f"{where}a covariance needs at least 2 samples, got {self.count}")
         mu = self.mean()
         cov = np.multiply.outer(mu, -self.count * mu)
         cov += self.outer
