@@ -37,7 +37,7 @@ from gan_eval.stats import FeatureStats
 from gan_eval.version import __version__
 
 STATISTICS_DEVICE = "cpu"  # where the metric math runs when both inputs are statistics (no network)
-DEFAULT_METRICS = tuple(METRICS)
+DEFAULT_METRICS = tuple(name for name, metric in METRICS.items() if metric.default)
 
 
 def parse_metrics(metrics: str | list[str] | tuple[str, ...] | None) -> tuple[tuple[str, ...], bool]:
@@ -50,9 +50,9 @@ def parse_metrics(metrics: str | list[str] | tuple[str, ...] | None) -> tuple[tu
     if unknown or not names:
         raise GanEvalError(
             f"--metrics {','.join(names) or metrics!r}: unknown metric {unknown[0] if unknown else '(none)'}; "
-            f"choose from {','.join(DEFAULT_METRICS)}"
+            f"choose from {','.join(METRICS)}"
         )
-    return tuple(m for m in DEFAULT_METRICS if m in names), True
+    return tuple(m for m in METRICS if m in names), True
 
 
 def _size(x: ImageSource | FeatureStats) -> int:

@@ -23,6 +23,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from gan_eval.errors import GanEvalError
+
 FEATURES = "features"
 LOGITS = "logits"
 PRECISIONS = ("exact", "tf32", "bf16")  # float32 without TF32, TF32 tensor cores (CUDA), bfloat16 autocast
@@ -108,3 +110,56 @@ def precision_mode(precision: str, device: torch.device) -> Iterator[None]:
             yield
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+class ImageExtractor:
+    """What every feature extractor of uint8 images shares: device and precision checks, its settings, and
+    resizing a batch, or a list of images of any sizes in groups of one size, to `input_size`.
+
+    A subclass sets `name`, `resize`, `kinds`, `heads`, `dims`, `input_size` and `weights_sha256`, and
+    implements `_resize(images)`: `(n, 3, H, W)` uint8 of one size -> `(n, 3, input_size, input_size)`
+    float32 on `device`, and `extract` (the `FeatureExtractor` protocol).
+    """
+
+    name: str
+    resize: str
+    input_size: int
+    weights_sha256: str
+
+    def __init__(self, device: torch.device | str = "cpu", precision: str | None = None) -> None:
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise GanEvalError(f"--device {device}: CUDA is not available on this machine")
+        self.precision = precision or default_precision(self.device)
+        if self.precision not in PRECISIONS:
+            raise GanEvalError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
+        if self.device.type == "cpu" and self.precision == "tf32":
+            raise GanEvalError("--precision tf32 needs CUDA; on CPU use 'exact' (or 'bf16')")
+
+    def settings(self) -> dict[str, str]:
+        """Name, weights sha256, resize mode, precision and device: what changes the features."""
+        return {
+            "extractor": self.name,
+            "weights_sha256": self.weights_sha256,
+            "resize": self.resize,
+            "precision": self.precision,
+            "device": str(self.device),
+        }
+
+    def resized(self, images: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        """uint8 images, a batch `(N, 3, H, W)` or a list of `(3, H, W)` of any sizes, as `(N, 3, S, S)` float32
+        on `device` (S = `input_size`): each group of one size resized together, in input order."""
+        if isinstance(images, torch.Tensor):
+            return self._resize(images)
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for i, image in enumerate(images):
+            by_shape.setdefault(tuple(image.shape), []).append(i)
+        size = self.input_size
+        batch = torch.empty((len(images), 3, size, size), device=self.device)
+        for indices in by_shape.values():
+            group = torch.stack([images[i] for i in indices])
+            batch[torch.tensor(indices, device=self.device)] = self._resize(group)
+        return batch
+
+    def _resize(self, images: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError

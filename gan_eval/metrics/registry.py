@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from gan_eval.extractors.base import FEATURES, LOGITS
 from gan_eval.features import InputFeatures
+from gan_eval.metrics.cmmd import cmmd
 from gan_eval.metrics.fid import fid_from_features, fid_from_stats
 from gan_eval.metrics.fid_inf import fid_infinity
 from gan_eval.metrics.fid_interval import fid_interval
@@ -98,7 +99,8 @@ class Metric:
     """A registered metric (see the module docstring); `details` are the keys it returns besides `keys`.
 
     `detail_rows(values, number)` gives the printed table's rows beyond one per headline key, as
-    (label, value, note) text, numbers formatted with `number`.
+    (label, value, note) text, numbers formatted with `number`. `default`: whether it runs when
+    no metrics are named (`--metrics` absent).
     """
 
     name: str
@@ -109,6 +111,7 @@ class Metric:
     keys: tuple[ResultKey, ...]
     details: tuple[str, ...] = ()
     detail_rows: TableRows = _no_rows
+    default: bool = True
 
     @property
     def headline_keys(self) -> tuple[str, ...]:
@@ -132,11 +135,12 @@ def register_metric(
     keys: tuple[ResultKey, ...],
     details: tuple[str, ...] = (),
     detail_rows: TableRows = _no_rows,
+    default: bool = True,
 ) -> Callable:
     """Decorator adding `compute(real, fake, options, device) -> values` to `METRICS` under `name`."""
 
     def add(compute: Callable[[InputFeatures, InputFeatures, MetricOptions, str], dict[str, Any]]) -> Callable:
-        METRICS[name] = Metric(name, title, needs, min_samples, compute, keys, details, detail_rows)
+        METRICS[name] = Metric(name, title, needs, min_samples, compute, keys, details, detail_rows, default)
         return compute
 
     return add
@@ -302,3 +306,16 @@ def _pr(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device
 def _dc(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
     result = density_coverage(real.features[FEATURES], fake.features[FEATURES], options.dc_k, device=device)
     return {"density": result.density, "coverage": result.coverage}
+
+
+@register_metric(
+    "cmmd",
+    "CMMD (CLIP MMD, Jayasumana et al. 2024)",
+    _features_both,
+    lambda o: {REAL: 1, FAKE: 1},
+    keys=(ResultKey("cmmd", "CMMD", better=LOWER, flag="--max-cmmd"),),
+    # run when named: the paper's CMMD is in the clip-vitl14-336 space, and its float64 N x N kernel costs time
+    default=False,
+)
+def _cmmd(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
+    return {"cmmd": cmmd(real.features[FEATURES], fake.features[FEATURES], device)}

@@ -33,6 +33,7 @@ from test_dinov2 import _chw, _images
 from test_torchscript_archive import MARKER, WithCode, _save
 from test_weights import _serving
 
+import gan_eval
 from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
 from gan_eval.extraction import ExtractionOptions
@@ -401,3 +402,22 @@ def test_cli_weights_import_and_info_handle_the_clip_space(vitb32_file: Path, ca
     listed = {entry["space"]: entry for entry in json.loads(out)["weights"]}
     assert listed["clip-vitb32"]["sha256"] == file_sha256(vitb32_file)
     assert listed["clip-vitb32"]["official"] is False
+
+
+def test_evaluate_cmmd_on_these_features(vitb32_file: Path, vitb32_extractor, one_thread) -> None:
+    """`evaluate(..., "cmmd")` in a CLIP space equals the paper's estimator on the extractor's embeddings."""
+    real, fake = np.stack(_images(11, [(32, 32)] * 5)), np.stack(_images(12, [(40, 40)] * 4))
+    extraction = ExtractionOptions(features="clip-vitb32", weights=str(vitb32_file), cache=False, progress=False)
+    result = gan_eval.evaluate(real, fake, "cmmd", extraction=extraction, device="cpu")
+    x, y = (
+        vitb32_extractor.extract(torch.from_numpy(v).permute(0, 3, 1, 2))["embedding"].double().numpy()
+        for v in (real, fake)
+    )
+    x, y = x / np.linalg.norm(x, axis=1, keepdims=True), y / np.linalg.norm(y, axis=1, keepdims=True)
+
+    def mean_kernel(p: np.ndarray, q: np.ndarray) -> float:
+        return float(np.exp(-((p[:, None] - q[None]) ** 2).sum(-1) / (2 * 10.0**2)).mean())
+
+    expected = 1000 * (mean_kernel(x, x) + mean_kernel(y, y) - 2 * mean_kernel(x, y))
+    assert result.metrics == ("cmmd",) and result.settings["extractor"] == "clip-vitb32"
+    assert result["cmmd"] == pytest.approx(expected, rel=1e-9)

@@ -32,7 +32,6 @@ from gan_eval.extraction import ExtractionOptions
 from gan_eval.extractors.base import FEATURES
 from gan_eval.extractors.dinov2 import weights as dinov2_weights
 from gan_eval.extractors.dinov2.network import ARCHS, interpolate_pos_embed
-from gan_eval.extractors.dinov2.pil_resize import resize_bicubic_pil
 from gan_eval.extractors.dinov2.weights import (
     describe_cached_weights,
     download_weights,
@@ -41,6 +40,7 @@ from gan_eval.extractors.dinov2.weights import (
     resolve_weights_path,
     weights_cache_dir,
 )
+from gan_eval.extractors.pil_resize import resize_bicubic_pil
 from gan_eval.extractors.registry import EXTRACTORS
 from gan_eval.metrics.registry import MetricOptions
 from gan_eval.stats import load_stats, save_stats

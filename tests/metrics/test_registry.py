@@ -120,7 +120,8 @@ def test_too_few_images_named_with_the_number_needed(stand_in, sets) -> None:
 def test_parse_metrics() -> None:
     assert parse_metrics(None) == (("fid", "fid_inf", "is", "kid", "pr", "dc"), False)
     assert parse_metrics("kid, fid") == (("fid", "kid"), True)
-    assert set(METRICS) == {"fid", "fid_inf", "is", "kid", "pr", "dc"}
+    assert set(METRICS) == {"fid", "fid_inf", "is", "kid", "pr", "dc", "cmmd"}
+    assert parse_metrics("cmmd,fid") == (("fid", "cmmd"), True)  # a metric outside the default set, by name
     for bad in ("fid,foo", "", ","):
         with pytest.raises(GanEvalError, match="--metrics"):
             parse_metrics(bad)

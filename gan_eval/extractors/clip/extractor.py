@@ -31,7 +31,7 @@ from typing import ClassVar
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.base import FEATURES, PRECISIONS, ExtractorSpec, default_precision, precision_mode
+from gan_eval.extractors.base import FEATURES, ExtractorSpec, ImageExtractor, precision_mode
 from gan_eval.extractors.clip.network import ARCHS, ClipArch, build_network
 from gan_eval.extractors.clip.weights import (
     ClipWeights,
@@ -42,7 +42,7 @@ from gan_eval.extractors.clip.weights import (
     load_weights,
     resolve_weights_path,
 )
-from gan_eval.extractors.dinov2.pil_resize import resize_bicubic_pil
+from gan_eval.extractors.pil_resize import resize_bicubic_pil
 
 HEAD_EMBEDDING = "embedding"
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -80,7 +80,7 @@ def crop_then_resize(images: torch.Tensor, size: int) -> torch.Tensor:
     return resize_bicubic_pil(square, (size, size))
 
 
-class ClipExtractor:
+class ClipExtractor(ImageExtractor):
     """CLIP image embeddings from uint8 images (see module docstring)."""
 
     kinds: ClassVar[dict[str, str]] = {FEATURES: HEAD_EMBEDDING}
@@ -93,17 +93,11 @@ class ClipExtractor:
         device: torch.device | str = "cpu",
         precision: str | None = None,
     ) -> None:
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise GanEvalError(f"--device {device}: CUDA is not available on this machine")
-        self.precision = precision or default_precision(self.device)
-        if self.precision not in PRECISIONS:
-            raise GanEvalError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
-        if self.device.type == "cpu" and self.precision == "tf32":
-            raise GanEvalError("--precision tf32 needs CUDA; on CPU use 'exact' (or 'bf16')")
+        super().__init__(device, precision)
         if protocol not in (SHORTER_SIDE_THEN_CROP, CROP_THEN_RESIZE):
             raise ValueError(f"unknown CLIP preprocessing {protocol}")
         self.arch = weights.arch
+        self.input_size = weights.arch.image_size
         self.protocol = protocol
         self.name = extractor_name(weights.arch)
         self.resize = resize_mode(weights.arch, protocol)
@@ -123,34 +117,14 @@ class ClipExtractor:
             self._weights = None
         return self._net
 
-    def settings(self) -> dict[str, str]:
-        """Name, weights sha256, resize mode, precision and device: what changes the features."""
-        return {
-            "extractor": self.name,
-            "weights_sha256": self.weights_sha256,
-            "resize": self.resize,
-            "precision": self.precision,
-            "device": str(self.device),
-        }
-
     def preprocess(self, images: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
         """uint8 images (batch or list of any sizes) -> CLIP-normalised `(N, 3, S, S)` float32."""
-        size = self.arch.image_size
-        if isinstance(images, torch.Tensor):
-            batch = self._geometry(images)
-        else:
-            by_shape: dict[tuple[int, ...], list[int]] = {}
-            for i, img in enumerate(images):
-                by_shape.setdefault(tuple(img.shape), []).append(i)
-            batch = torch.empty((len(images), 3, size, size), device=self.device)
-            for indices in by_shape.values():
-                group = torch.stack([images[i] for i in indices])
-                batch[torch.tensor(indices, device=self.device)] = self._geometry(group)
+        batch = self.resized(images)
         # clean-fid: ToTensor() * 255 in its dataset, then / 255.0 in CLIP_fx; CMMD: / 255.0; float32 both
         batch = batch / 255 * 255 / 255.0 if self.protocol == SHORTER_SIDE_THEN_CROP else batch / 255.0
         return (batch - self._mean) / self._std
 
-    def _geometry(self, images: torch.Tensor) -> torch.Tensor:
+    def _resize(self, images: torch.Tensor) -> torch.Tensor:
         images = images.to(self.device, non_blocking=True)
         if self.protocol == SHORTER_SIDE_THEN_CROP:
             return shorter_side_then_crop(images, self.arch.image_size).float()

@@ -23,9 +23,13 @@ from typing import ClassVar
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.base import FEATURES, PRECISIONS, ExtractorSpec, default_precision, precision_mode
+from gan_eval.extractors.base import (
+    FEATURES,
+    ExtractorSpec,
+    ImageExtractor,
+    precision_mode,
+)
 from gan_eval.extractors.dinov2.network import ARCHS, INPUT_SIZE, Dinov2Arch, build_network
-from gan_eval.extractors.dinov2.pil_resize import resize_bicubic_pil
 from gan_eval.extractors.dinov2.weights import (
     Dinov2Weights,
     arch_of_file,
@@ -36,6 +40,7 @@ from gan_eval.extractors.dinov2.weights import (
     load_weights,
     resolve_weights_path,
 )
+from gan_eval.extractors.pil_resize import resize_bicubic_pil
 
 HEAD_CLS = "cls"
 RESIZE_MODE = "pil-bicubic-224"
@@ -43,24 +48,18 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class Dinov2Extractor:
+class Dinov2Extractor(ImageExtractor):
     """DINOv2 class-token features from uint8 images (see module docstring)."""
 
     resize = RESIZE_MODE
+    input_size = INPUT_SIZE
     kinds: ClassVar[dict[str, str]] = {FEATURES: HEAD_CLS}
     heads = (HEAD_CLS,)
 
     def __init__(
         self, weights: Dinov2Weights, device: torch.device | str = "cpu", precision: str | None = None
     ) -> None:
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise GanEvalError(f"--device {device}: CUDA is not available on this machine")
-        self.precision = precision or default_precision(self.device)
-        if self.precision not in PRECISIONS:
-            raise GanEvalError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
-        if self.device.type == "cpu" and self.precision == "tf32":
-            raise GanEvalError("--precision tf32 needs CUDA; on CPU use 'exact' (or 'bf16')")
+        super().__init__(device, precision)
         self.arch = weights.arch
         self.name = extractor_name(weights.arch)
         self.weights_sha256 = weights.sha256
@@ -79,28 +78,9 @@ class Dinov2Extractor:
             self._weights = None
         return self._net
 
-    def settings(self) -> dict[str, str]:
-        """Name, weights sha256, resize mode, precision and device: what changes the features."""
-        return {
-            "extractor": self.name,
-            "weights_sha256": self.weights_sha256,
-            "resize": self.resize,
-            "precision": self.precision,
-            "device": str(self.device),
-        }
-
     def preprocess(self, images: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
         """uint8 images (batch or list of any sizes) -> ImageNet-normalised `(N, 3, 224, 224)` float32."""
-        if isinstance(images, torch.Tensor):
-            batch = self._resize(images)
-        else:
-            by_shape: dict[tuple[int, ...], list[int]] = {}
-            for i, img in enumerate(images):
-                by_shape.setdefault(tuple(img.shape), []).append(i)
-            batch = torch.empty((len(images), 3, INPUT_SIZE, INPUT_SIZE), device=self.device)
-            for indices in by_shape.values():
-                group = torch.stack([images[i] for i in indices])
-                batch[torch.tensor(indices, device=self.device)] = self._resize(group)
+        batch = self.resized(images)
         # torchvision's ToTensor then Normalize, in float32 and in this order
         return (batch / 255 - self._mean) / self._std
 

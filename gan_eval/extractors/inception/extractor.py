@@ -23,7 +23,13 @@ from typing import ClassVar
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.base import FEATURES, LOGITS, PRECISIONS, ExtractorSpec, default_precision, precision_mode
+from gan_eval.extractors.base import (
+    FEATURES,
+    LOGITS,
+    ExtractorSpec,
+    ImageExtractor,
+    precision_mode,
+)
 from gan_eval.extractors.inception.network import InceptionV3TF
 from gan_eval.extractors.inception.weights import (
     HEAD_LOGITS,
@@ -42,11 +48,12 @@ INPUT_SIZE = 299
 CPU_PREPACK_BATCH = 64
 
 
-class InceptionExtractor:
+class InceptionExtractor(ImageExtractor):
     """TF Inception-v3 2015-12-05 features from uint8 images (see module docstring)."""
 
     name = INCEPTION_NAME
     resize = RESIZE_MODE
+    input_size = INPUT_SIZE
     kinds: ClassVar[dict[str, str]] = {FEATURES: HEAD_POOL3, LOGITS: HEAD_LOGITS}
 
     def __init__(
@@ -55,14 +62,7 @@ class InceptionExtractor:
         device: torch.device | str = "cpu",
         precision: str | None = None,
     ) -> None:
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise GanEvalError(f"--device {device}: CUDA is not available on this machine")
-        self.precision = precision or default_precision(self.device)
-        if self.precision not in PRECISIONS:
-            raise GanEvalError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
-        if self.device.type == "cpu" and self.precision == "tf32":
-            raise GanEvalError("--precision tf32 needs CUDA; on CPU use 'exact' (or 'bf16')")
+        super().__init__(device, precision)
         self.weights_sha256 = weights.sha256
         self.heads = weights.heads
         self.unusable_heads = dict(weights.unusable_heads)
@@ -85,28 +85,9 @@ class InceptionExtractor:
             self._weights = None
         return self._net
 
-    def settings(self) -> dict[str, str]:
-        """Name, weights sha256, resize mode, precision and device: what changes the features."""
-        return {
-            "extractor": self.name,
-            "weights_sha256": self.weights_sha256,
-            "resize": self.resize,
-            "precision": self.precision,
-            "device": str(self.device),
-        }
-
     def preprocess(self, images: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
         """uint8 images (batch or list of any sizes) -> normalised `(N, 3, 299, 299)` float32."""
-        if isinstance(images, torch.Tensor):
-            batch = self._resize(images)
-        else:
-            by_shape: dict[tuple[int, ...], list[int]] = {}
-            for i, img in enumerate(images):
-                by_shape.setdefault(tuple(img.shape), []).append(i)
-            batch = torch.empty((len(images), 3, INPUT_SIZE, INPUT_SIZE), device=self.device)
-            for indices in by_shape.values():
-                group = torch.stack([images[i] for i in indices])
-                batch[torch.tensor(indices, device=self.device)] = self._resize(group)
+        batch = self.resized(images)
         return ((batch - 128) / 128).contiguous(memory_format=torch.channels_last)
 
     def _resize(self, images: torch.Tensor) -> torch.Tensor:

@@ -30,7 +30,12 @@ import torch
 import torch.nn.functional as F
 
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.base import FEATURES, PRECISIONS, ExtractorSpec, default_precision, precision_mode
+from gan_eval.extractors.base import (
+    FEATURES,
+    ExtractorSpec,
+    ImageExtractor,
+    precision_mode,
+)
 from gan_eval.extractors.tf_resize import resize_bilinear_tf1
 from gan_eval.extractors.vgg16.network import FEATURE_DIM, INPUT_SIZE, Vgg16Fc2, build_network
 from gan_eval.extractors.vgg16.weights import (
@@ -52,24 +57,18 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class Vgg16Extractor:
+class Vgg16Extractor(ImageExtractor):
     """VGG-16 fc2 features from uint8 images (see module docstring)."""
 
     name = NAME
     resize = RESIZE_MODE
+    input_size = INPUT_SIZE
     kinds: ClassVar[dict[str, str]] = {FEATURES: HEAD_FC2_RELU}
     heads = (HEAD_FC2_RELU, HEAD_FC2)
     dims: ClassVar[dict[str, int]] = {HEAD_FC2_RELU: FEATURE_DIM, HEAD_FC2: FEATURE_DIM}
 
     def __init__(self, weights: Vgg16Weights, device: torch.device | str = "cpu", precision: str | None = None) -> None:
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise GanEvalError(f"--device {device}: CUDA is not available on this machine")
-        self.precision = precision or default_precision(self.device)
-        if self.precision not in PRECISIONS:
-            raise GanEvalError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
-        if self.device.type == "cpu" and self.precision == "tf32":
-            raise GanEvalError("--precision tf32 needs CUDA; on CPU use 'exact' (or 'bf16')")
+        super().__init__(device, precision)
         self.weights_sha256 = weights.sha256
         self._weights: Vgg16Weights | None = weights
         self._net: Vgg16Fc2 | None = None
@@ -86,28 +85,9 @@ class Vgg16Extractor:
             self._weights = None
         return self._net
 
-    def settings(self) -> dict[str, str]:
-        """Name, weights sha256, resize mode, precision and device: what changes the features."""
-        return {
-            "extractor": self.name,
-            "weights_sha256": self.weights_sha256,
-            "resize": self.resize,
-            "precision": self.precision,
-            "device": str(self.device),
-        }
-
     def preprocess(self, images: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
         """uint8 images (batch or list of any sizes) -> normalised `(N, 3, 224, 224)` float32 (about -2..2.6)."""
-        if isinstance(images, torch.Tensor):
-            batch = self._resize(images)
-        else:
-            by_shape: dict[tuple[int, ...], list[int]] = {}
-            for i, img in enumerate(images):
-                by_shape.setdefault(tuple(img.shape), []).append(i)
-            batch = torch.empty((len(images), 3, INPUT_SIZE, INPUT_SIZE), device=self.device)
-            for indices in by_shape.values():
-                group = torch.stack([images[i] for i in indices])
-                batch[torch.tensor(indices, device=self.device)] = self._resize(group)
+        batch = self.resized(images)
         return (batch - self._mean) / self._std
 
     def _resize(self, images: torch.Tensor) -> torch.Tensor:
