@@ -4,19 +4,27 @@
 refuses anything but a dict of tensors, so no code in a weights file runs.
 `download_to` streams a URL into an open (atomic) file with a progress bar,
 and reports transfers cut short; the caller checks the sha256 it returns.
+`checked_weights_file`, `copy_into_cache`, `download_into_cache` and
+`resolve_weights` are a space's file handling: look-up order (explicit path,
+environment variable, cache, download), import and checked download.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import os
+import shutil
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 import torch
 
+from gan_eval.atomic import atomic_write
+from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
 from gan_eval.tensor_files import is_torchscript_archive
 
@@ -70,3 +78,65 @@ def download_to(url: str, out: BinaryIO, name: str, progress: bool, timeout: flo
     if total is not None and received != total:
         raise GanEvalError(f"download of {url} was cut short ({received} of {total} bytes)")
     return digest.hexdigest()
+
+
+def checked_weights_file(path: str | os.PathLike[str]) -> tuple[Path, str]:
+    """`(path, sha256)` of a weights file that exists and is a file; one-line errors otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise GanEvalError(f"weights file {path} does not exist")
+    if not path.is_file():
+        raise GanEvalError(f"weights file {path} is not a file")
+    try:
+        return path, file_sha256(path)
+    except OSError as exc:
+        raise GanEvalError(f"cannot read weights file {path}: {exc.strerror}") from None
+
+
+def copy_into_cache(source: Path, sha256: str, dest: Path) -> Path:
+    """Copy a checked weights file to `dest` in the cache (atomically), unless `dest` already holds it."""
+    if not dest.exists() or file_sha256(dest) != sha256:
+        with atomic_write(dest) as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+    return dest
+
+
+def download_into_cache(
+    url: str, dest: Path, sha256: str | None, check: Callable[[Path], object], progress: bool, timeout: float
+) -> Path:
+    """Download `url` to `dest`: kept only when its sha256 starts with `sha256` (if given) and `check(dest)`
+    accepts it; nothing is left when the server is unreachable, the transfer is cut short or a check fails."""
+    # The temporary file is removed by atomic_write when any error leaves the block.
+    with atomic_write(dest) as out:
+        received = download_to(url, out, dest.name, progress, timeout)
+        if sha256 is not None and not received.startswith(sha256.lower()):
+            raise GanEvalError(f"download of {url} has sha256 {received[:16]}..., expected {sha256[:16]}...")
+    try:
+        check(dest)
+    except GanEvalError as exc:
+        dest.unlink(missing_ok=True)
+        raise GanEvalError(f"weights downloaded from {url} are not usable: {exc}") from None
+    return dest
+
+
+def resolve_weights(
+    explicit: str | os.PathLike[str] | None, variable: str, cached: Path, download: Callable[[], Path], url: str
+) -> Path:
+    """The weights file to use: `explicit`, else `$variable`, else `cached`, else `download()`; a failed
+    download says every way to provide the file."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(variable)
+    if env:
+        if not Path(env).is_file():
+            raise GanEvalError(f"{variable}={env} is not a file")
+        return Path(env)
+    if cached.is_file():
+        return cached
+    try:
+        return download()
+    except GanEvalError as exc:
+        raise GanEvalError(
+            f"{exc} (no {cached.name} in {cached.parent}: pass --weights PATH, set {variable}, "
+            f"or run 'gan-eval weights import PATH' on the file from {url})"
+        ) from None

@@ -23,19 +23,22 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gan_eval.atomic import atomic_write
-from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.clip.network import ARCHS, ClipArch, official_visual_shapes
 from gan_eval.extractors.torchscript_archive import read_torchscript_tensors
-from gan_eval.extractors.weights_files import download_to
+from gan_eval.extractors.weights_files import (
+    checked_weights_file,
+    copy_into_cache,
+    download_into_cache,
+    resolve_weights,
+)
 from gan_eval.home import cache_home
 
 BASE_URL = "https://openaipublic.azureedge.net/clip/models"
@@ -89,15 +92,7 @@ def _check_architecture(path: Path, arch: ClipArch, tensors: dict[str, torch.Ten
 
 def load_weights(path: str | os.PathLike[str], arch: ClipArch) -> ClipWeights:
     """Read a CLIP TorchScript archive as data (no code runs) and check its image tower against `arch`."""
-    path = Path(path)
-    if not path.exists():
-        raise GanEvalError(f"weights file {path} does not exist")
-    if not path.is_file():
-        raise GanEvalError(f"weights file {path} is not a file")
-    try:
-        sha = file_sha256(path)
-    except OSError as exc:
-        raise GanEvalError(f"cannot read weights file {path}: {exc.strerror}") from None
+    path, sha = checked_weights_file(path)
     tensors = read_torchscript_tensors(path)
     _check_architecture(path, arch, tensors)
     visual = {k: tensors[k].float() for k in official_visual_shapes(arch)}
@@ -139,11 +134,7 @@ def import_weights(path: str | os.PathLike[str], arch: ClipArch | None = None) -
     if arch is None:
         raise GanEvalError(f"weights file {path} is not an OpenAI CLIP archive (ViT-B/32, ViT-L/14 or ViT-L/14@336px)")
     weights = load_weights(path, arch)
-    dest = weights_cache_dir() / arch.file_name
-    if not dest.exists() or file_sha256(dest) != weights.sha256:
-        with atomic_write(dest) as out, open(weights.path, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-    return dest
+    return copy_into_cache(weights.path, weights.sha256, weights_cache_dir() / arch.file_name)
 
 
 def download_weights(
@@ -160,42 +151,17 @@ def download_weights(
     server is unreachable, the transfer is cut short, the checksum does not
     match, or the file is not `arch`'s archive.
     """
-    url = url or weights_url(arch)
-    sha256 = sha256 or arch.sha256
     dest = weights_cache_dir() / arch.file_name
-    # The temporary file is removed by atomic_write when any error leaves the block.
-    with atomic_write(dest) as out:
-        received = download_to(url, out, arch.file_name, progress, timeout)
-        if not received.startswith(sha256.lower()):
-            raise GanEvalError(f"download of {url} has sha256 {received[:16]}..., expected {sha256[:16]}...")
-    try:
-        load_weights(dest, arch)
-    except GanEvalError as exc:
-        dest.unlink(missing_ok=True)
-        raise GanEvalError(f"weights downloaded from {url} are not usable: {exc}") from None
-    return dest
+    return download_into_cache(
+        url or weights_url(arch), dest, sha256 or arch.sha256, lambda p: load_weights(p, arch), progress, timeout
+    )
 
 
 def resolve_weights_path(arch: ClipArch, explicit: str | os.PathLike[str] | None = None, progress: bool = True) -> Path:
     """The weights file to use: explicit path, the environment variable, the cache, else a download."""
-    if explicit:
-        return Path(explicit)
-    variable = env_variable(arch)
-    env = os.environ.get(variable)
-    if env:
-        if not Path(env).is_file():
-            raise GanEvalError(f"{variable}={env} is not a file")
-        return Path(env)
     cached = weights_cache_dir() / arch.file_name
-    if cached.is_file():
-        return cached
-    try:
-        return download_weights(arch, progress=progress)
-    except GanEvalError as exc:
-        raise GanEvalError(
-            f"{exc} (no {arch.file_name} in {weights_cache_dir()}: pass --weights PATH, set {variable}, "
-            f"or run 'gan-eval weights import PATH' on the file from {weights_url(arch)})"
-        ) from None
+    download = partial(download_weights, arch, progress=progress)
+    return resolve_weights(explicit, env_variable(arch), cached, download, weights_url(arch))
 
 
 def describe_cached_weights(arch: ClipArch) -> list[dict[str, Any]]:

@@ -19,18 +19,22 @@ Inception files beside it), and last a download from the official URL.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gan_eval.atomic import atomic_write
-from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.dinov2.network import ARCHS, Dinov2Arch, official_shapes
-from gan_eval.extractors.weights_files import download_to, read_state_dict
+from gan_eval.extractors.weights_files import (
+    checked_weights_file,
+    copy_into_cache,
+    download_into_cache,
+    read_state_dict,
+    resolve_weights,
+)
 from gan_eval.home import cache_home
 
 BASE_URL = "https://dl.fbaipublicfiles.com/dinov2"
@@ -87,15 +91,7 @@ def _check_architecture(path: Path, arch: Dinov2Arch, state: dict[str, torch.Ten
 
 def load_weights(path: str | os.PathLike[str], arch: Dinov2Arch) -> Dinov2Weights:
     """Read an official DINOv2 state dict as data and check it against `arch`."""
-    path = Path(path)
-    if not path.exists():
-        raise GanEvalError(f"weights file {path} does not exist")
-    if not path.is_file():
-        raise GanEvalError(f"weights file {path} is not a file")
-    try:
-        sha = file_sha256(path)
-    except OSError as exc:
-        raise GanEvalError(f"cannot read weights file {path}: {exc.strerror}") from None
+    path, sha = checked_weights_file(path)
     state = read_state_dict(path)
     _check_architecture(path, arch, state)
     return Dinov2Weights(path=path, sha256=sha, arch=arch, state_dict={k: v.float() for k, v in state.items()})
@@ -120,11 +116,7 @@ def import_weights(path: str | os.PathLike[str], arch: Dinov2Arch | None = None)
     if arch is None:
         raise GanEvalError(f"weights file {path} is not an official DINOv2 state dict (ViT-S/14 or ViT-L/14)")
     weights = load_weights(path, arch)
-    dest = weights_cache_dir() / file_name(arch)
-    if not dest.exists() or file_sha256(dest) != weights.sha256:
-        with atomic_write(dest) as out, open(weights.path, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-    return dest
+    return copy_into_cache(weights.path, weights.sha256, weights_cache_dir() / file_name(arch))
 
 
 def download_weights(
@@ -141,43 +133,19 @@ def download_weights(
     when the server is unreachable, the transfer is cut short, the checksum
     does not match, or the file is not `arch`'s weights.
     """
-    url = url or weights_url(arch)
     dest = weights_cache_dir() / file_name(arch)
-    # The temporary file is removed by atomic_write when any error leaves the block.
-    with atomic_write(dest) as out:
-        received = download_to(url, out, file_name(arch), progress, timeout)
-        if sha256 is not None and not received.startswith(sha256.lower()):
-            raise GanEvalError(f"download of {url} has sha256 {received[:16]}..., expected {sha256[:16]}...")
-    try:
-        load_weights(dest, arch)
-    except GanEvalError as exc:
-        dest.unlink(missing_ok=True)
-        raise GanEvalError(f"weights downloaded from {url} are not usable: {exc}") from None
-    return dest
+    return download_into_cache(
+        url or weights_url(arch), dest, sha256, lambda p: load_weights(p, arch), progress, timeout
+    )
 
 
 def resolve_weights_path(
     arch: Dinov2Arch, explicit: str | os.PathLike[str] | None = None, progress: bool = True
 ) -> Path:
     """The weights file to use: explicit path, the environment variable, the cache, else a download."""
-    if explicit:
-        return Path(explicit)
-    variable = env_variable(arch)
-    env = os.environ.get(variable)
-    if env:
-        if not Path(env).is_file():
-            raise GanEvalError(f"{variable}={env} is not a file")
-        return Path(env)
     cached = weights_cache_dir() / file_name(arch)
-    if cached.is_file():
-        return cached
-    try:
-        return download_weights(arch, progress=progress)
-    except GanEvalError as exc:
-        raise GanEvalError(
-            f"{exc} (no {file_name(arch)} in {weights_cache_dir()}: pass --weights PATH, set {variable}, "
-            f"or run 'gan-eval weights import PATH' on the file from {weights_url(arch)})"
-        ) from None
+    download = partial(download_weights, arch, progress=progress)
+    return resolve_weights(explicit, env_variable(arch), cached, download, weights_url(arch))
 
 
 def describe_cached_weights() -> list[dict[str, Any]]:

@@ -18,18 +18,22 @@ variable `GAN_EVAL_VGG16_WEIGHTS`, the cache folder
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gan_eval.atomic import atomic_write
-from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.vgg16.network import official_shapes
-from gan_eval.extractors.weights_files import download_to, read_state_dict
+from gan_eval.extractors.weights_files import (
+    checked_weights_file,
+    copy_into_cache,
+    download_into_cache,
+    read_state_dict,
+    resolve_weights,
+)
 from gan_eval.home import cache_home
 
 BASE_URL = "https://download.pytorch.org/models"
@@ -78,15 +82,7 @@ def _check_architecture(path: Path, state: dict[str, torch.Tensor]) -> None:
 
 def load_weights(path: str | os.PathLike[str]) -> Vgg16Weights:
     """Read a torchvision VGG-16 state dict as data and check every key and shape."""
-    path = Path(path)
-    if not path.exists():
-        raise GanEvalError(f"weights file {path} does not exist")
-    if not path.is_file():
-        raise GanEvalError(f"weights file {path} is not a file")
-    try:
-        sha = file_sha256(path)
-    except OSError as exc:
-        raise GanEvalError(f"cannot read weights file {path}: {exc.strerror}") from None
+    path, sha = checked_weights_file(path)
     state = read_state_dict(path)
     _check_architecture(path, state)
     return Vgg16Weights(path=path, sha256=sha, state_dict={k: v.float() for k, v in state.items()})
@@ -105,11 +101,7 @@ def is_vgg16_file(path: str | os.PathLike[str]) -> bool:
 def import_weights(path: str | os.PathLike[str]) -> Path:
     """Check a VGG-16 weights file and copy it into the cache under the official name (atomically)."""
     weights = load_weights(path)
-    dest = weights_cache_dir() / FILE_NAME
-    if not dest.exists() or file_sha256(dest) != weights.sha256:
-        with atomic_write(dest) as out, open(weights.path, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-    return dest
+    return copy_into_cache(weights.path, weights.sha256, weights_cache_dir() / FILE_NAME)
 
 
 def download_weights(
@@ -123,41 +115,14 @@ def download_weights(
     unreachable, the transfer is cut short, the checksum does not match, or
     the file is not VGG-16's weights.
     """
-    url = url or weights_url()
     dest = weights_cache_dir() / FILE_NAME
-    # The temporary file is removed by atomic_write when any error leaves the block.
-    with atomic_write(dest) as out:
-        received = download_to(url, out, FILE_NAME, progress, timeout)
-        expected = sha256 or SHA256_PREFIX
-        if not received.startswith(expected.lower()):
-            raise GanEvalError(f"download of {url} has sha256 {received[:16]}..., expected {expected[:16]}...")
-    try:
-        load_weights(dest)
-    except GanEvalError as exc:
-        dest.unlink(missing_ok=True)
-        raise GanEvalError(f"weights downloaded from {url} are not usable: {exc}") from None
-    return dest
+    return download_into_cache(url or weights_url(), dest, sha256 or SHA256_PREFIX, load_weights, progress, timeout)
 
 
 def resolve_weights_path(explicit: str | os.PathLike[str] | None = None, progress: bool = True) -> Path:
     """The weights file to use: explicit path, the environment variable, the cache, else a download."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get(ENV_VARIABLE)
-    if env:
-        if not Path(env).is_file():
-            raise GanEvalError(f"{ENV_VARIABLE}={env} is not a file")
-        return Path(env)
-    cached = weights_cache_dir() / FILE_NAME
-    if cached.is_file():
-        return cached
-    try:
-        return download_weights(progress=progress)
-    except GanEvalError as exc:
-        raise GanEvalError(
-            f"{exc} (no {FILE_NAME} in {weights_cache_dir()}: pass --weights PATH, set {ENV_VARIABLE}, "
-            f"or run 'gan-eval weights import PATH' on the file from {weights_url()})"
-        ) from None
+    download = partial(download_weights, progress=progress)
+    return resolve_weights(explicit, ENV_VARIABLE, weights_cache_dir() / FILE_NAME, download, weights_url())
 
 
 def describe_cached_weights() -> list[dict[str, Any]]:
