@@ -3,8 +3,9 @@
 Each space's network is built with random weights in its official layout (the speed is the same as with
 the real weights, which this machine cannot download; Inception uses the real weights from the cache),
 then `extract` runs on uint8 batches of `--size`-pixel images, preprocessing included. Prints images/s,
-seconds per 10,000 images, and the network's multiply-adds per image (counted with torch's FLOP counter),
-from which the time on another machine follows from its sustained FLOP/s.
+seconds per 10,000 images, and the network's multiply-adds per image (counted with torch's FLOP counter;
+n/a for Inception, whose CPU path runs prepacked oneDNN convolutions the counter does not see), from
+which the time on another machine follows from its sustained FLOP/s.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_feature_spaces.py --threads 1 --batch 16 --reps 3
 """
@@ -77,7 +78,8 @@ def main() -> None:
         for _ in range(args.reps):
             extractor.extract(images, (head,))
         rate = args.reps * args.batch / (time.perf_counter() - start)
-        print(f"{name:22s} {rate:8.2f} {10_000 / rate:10.0f} {macs / 1e9:9.2f}")
+        counted = f"{macs / 1e9:9.2f}" if macs else "      n/a"  # prepacked oneDNN convolutions are not counted
+        print(f"{name:22s} {rate:8.2f} {10_000 / rate:10.0f} {counted}")
 
 
 if __name__ == "__main__":
