@@ -286,7 +286,9 @@ def test_full_disk_gives_one_line_and_no_partial_file(
     kind: str, images: Path, out: Path, isolated_cache: Path, tmp_path: Path
 ) -> None:
     args, culprit, limit = _full_disk_case(kind, images, out, isolated_cache, tmp_path)
-    code, _, err = run("--stand-in", "--file-size-limit", str(limit), args=(*args, "--quiet"))
+    # Decoding in this process: the limit would also stop a worker's batch from reaching it through
+    # shared memory (a file as large as the batch); this test is about the output's write.
+    code, _, err = run("--stand-in", "--file-size-limit", str(limit), args=(*args, "--quiet", "--workers", "0"))
     assert code == 2, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert err.startswith(f"error: cannot write {culprit}") and "File too large" in err, err
