@@ -16,6 +16,7 @@ holds the specs by name.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from gan_eval.errors import GanEvalError
+from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 
 FEATURES = "features"
 LOGITS = "logits"
@@ -125,6 +126,7 @@ class ImageExtractor:
     resize: str
     input_size: int
     weights_sha256: str
+    net: torch.nn.Module
 
     def __init__(self, device: torch.device | str = "cpu", precision: str | None = None) -> None:
         self.device = torch.device(device)
@@ -135,6 +137,32 @@ class ImageExtractor:
             raise GanEvalError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
         if self.device.type == "cpu" and self.precision == "tf32":
             raise GanEvalError("--precision tf32 needs CUDA; on CPU use 'exact' (or 'bf16')")
+        self._compiled: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self._compile_failed = False
+
+    def compile_wanted(self) -> bool:
+        """Whether `forward` compiles the network: `tf32` and `bf16` on CUDA (`exact` stays the eager reference)."""
+        return self.device.type == "cuda" and self.precision != "exact"
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """`net(batch)`; for `compile_wanted()` through `torch.compile` (compiled once per extractor, then per
+        input shape by torch's own cache), falling back to the eager network, with one warning, when
+        compilation fails."""
+        if not self.compile_wanted() or self._compile_failed:
+            return self.net(batch)
+        try:
+            if self._compiled is None:
+                self._compiled = torch.compile(self.net)
+            return self._compiled(batch)
+        except Exception as exc:  # compilers fail with many exception types; the eager network is the reference
+            self._compile_failed = True
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            warnings.warn(
+                f"torch.compile of {self.name} failed ({reason}); running it eagerly",
+                GanEvalWarning,
+                stacklevel=caller_stacklevel(),
+            )
+            return self.net(batch)
 
     def settings(self) -> dict[str, str]:
         """Name, weights sha256, resize mode, precision and device: what changes the features."""

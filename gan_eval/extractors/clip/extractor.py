@@ -140,7 +140,7 @@ class ClipExtractor(ImageExtractor):
             raise GanEvalError(f"{self.name} has no {unknown[0]} head (it gives {HEAD_EMBEDDING} features only)")
         batch = self.preprocess(images)
         with precision_mode(self.precision, self.device):
-            embedding = self.net(batch).float()
+            embedding = self.forward(batch).float()
         return {HEAD_EMBEDDING: embedding}
 
 

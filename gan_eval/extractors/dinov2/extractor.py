@@ -98,7 +98,7 @@ class Dinov2Extractor(ImageExtractor):
             raise GanEvalError(f"{self.name} has no {unknown[0]} head (it gives {HEAD_CLS} features only)")
         batch = self.preprocess(images)
         with precision_mode(self.precision, self.device):
-            cls = self.net(batch).float()
+            cls = self.forward(batch).float()
         return {HEAD_CLS: cls}
 
 

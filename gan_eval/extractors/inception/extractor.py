@@ -110,7 +110,7 @@ class InceptionExtractor(ImageExtractor):
             )
         batch = self.preprocess(images)
         with precision_mode(self.precision, self.device):
-            pool3 = self.net(batch).float()
+            pool3 = self.forward(batch).float()
             out = {HEAD_POOL3: pool3}
             if HEAD_LOGITS in heads:
                 out[HEAD_LOGITS] = self.net.logits_unbiased(pool3).float()

@@ -106,7 +106,7 @@ class Vgg16Extractor(ImageExtractor):
             raise GanEvalError(f"{self.name} has no {unknown[0]} head (it gives {', '.join(self.heads)})")
         batch = self.preprocess(images)
         with precision_mode(self.precision, self.device):
-            fc2 = self.net(batch).float()
+            fc2 = self.forward(batch).float()
         out = {HEAD_FC2: fc2, HEAD_FC2_RELU: F.relu(fc2)}
         return {h: out[h] for h in heads}
 
