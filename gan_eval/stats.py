@@ -40,6 +40,14 @@ SYMMETRY_TOLERANCE = 1e-6
 NEGATIVE_EIGENVALUE_TOLERANCE = 1e-6
 
 
+def batch_moments(features: torch.Tensor | np.ndarray, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum `(D,)` and sum of outer products `(D, D)` of a batch `(B, D)`, float64 on the features' device."""
+    x = torch.as_tensor(features).to(torch.float64)
+    if x.dim() != 2 or x.shape[1] != dim:
+        raise ValueError(f"expected features of shape (B, {dim}), got {tuple(x.shape)}")
+    return x.sum(0), x.T @ x
+
+
 class DeviceMoments:
     """Running float64 count, sum `(D,)` and sum of outer products `(D, D)` of feature batches, kept on the
     features' device: one copy to the host per input (`into`) instead of a `(D, D)` copy per batch.
@@ -55,16 +63,13 @@ class DeviceMoments:
 
     def update(self, features: torch.Tensor) -> None:
         """Add a batch of features `(B, D)` (any float dtype, on any device)."""
-        x = torch.as_tensor(features).to(torch.float64)
-        if x.dim() != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"expected features of shape (B, {self.dim}), got {tuple(x.shape)}")
-        batch_sum, batch_outer = x.sum(0), x.T @ x
+        batch_sum, batch_outer = batch_moments(features, self.dim)
         if self.total is None:
             self.total, self.outer = batch_sum, batch_outer
         else:
             self.total += batch_sum
             self.outer += batch_outer
-        self.count += x.shape[0]
+        self.count += len(features)
 
     def into(self, stats: FeatureStats) -> None:
         """Add these moments to `stats` (which holds samples or is empty), copying them to the host once."""
@@ -103,19 +108,15 @@ class FeatureStats:
 
     def update(self, features: torch.Tensor | np.ndarray) -> None:
         """Add a batch of features `(B, D)`; accumulation is float64 on the features' device."""
-        x = torch.as_tensor(features).to(torch.float64)
-        if x.dim() != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"expected features of shape (B, {self.dim}), got {tuple(x.shape)}")
         if self._mu is not None:
             raise ValueError("statistics loaded from mean and covariance cannot be updated")
-        batch_sum = x.sum(0).cpu().numpy()
-        batch_outer = (x.T @ x).cpu().numpy()
+        batch_sum, batch_outer = (m.cpu().numpy() for m in batch_moments(features, self.dim))
         if self.total is None:
             self.total, self.outer = batch_sum, batch_outer
         else:
             self.total += batch_sum
             self.outer += batch_outer
-        self.count += x.shape[0]
+        self.count += len(features)
 
     def merge(self, other: FeatureStats) -> FeatureStats:
         """A new accumulator holding both sets of samples."""
