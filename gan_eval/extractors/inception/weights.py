@@ -21,19 +21,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gan_eval.atomic import atomic_write
 from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.inception.network import InceptionV3TF
 from gan_eval.extractors.torchscript_archive import read_torchscript_tensors
-from gan_eval.extractors.weights_files import download_to, read_state_dict
+from gan_eval.extractors.weights_files import copy_into_cache, download_into_cache, read_state_dict
 from gan_eval.home import cache_home
 from gan_eval.tensor_files import is_torchscript_archive
 
@@ -248,10 +246,7 @@ def import_weights(path: str | os.PathLike[str]) -> Path:
     weights = load_weights(path)
     suffix = ".pth" if weights.file_format == "state-dict" else ".pt"
     dest = weights_cache_dir() / f"inception-2015-12-05-{weights.sha256[:8]}{suffix}"
-    if not dest.exists() or file_sha256(dest) != weights.sha256:
-        with atomic_write(dest) as out, open(weights.path, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-    return dest
+    return copy_into_cache(weights.path, weights.sha256, dest)
 
 
 def expected_sha256_prefix(url: str) -> str | None:
@@ -273,18 +268,7 @@ def download_weights(url: str | None = None, progress: bool = True, timeout: flo
     prefix = expected_sha256_prefix(url)
     if prefix is None:
         raise GanEvalError(f"weights URL {url} has no sha256 prefix in its file name (as in ...-6726825d.pth)")
-    dest = weights_cache_dir() / name
-    # The temporary file is removed by atomic_write when any error leaves the block.
-    with atomic_write(dest) as out:
-        sha = download_to(url, out, name, progress, timeout)
-        if not sha.startswith(prefix):
-            raise GanEvalError(f"download of {url} has sha256 {sha[:16]}..., expected {prefix}...")
-    try:
-        load_weights(dest)
-    except GanEvalError as exc:
-        dest.unlink(missing_ok=True)
-        raise GanEvalError(f"weights downloaded from {url} are not usable: {exc}") from None
-    return dest
+    return download_into_cache(url, weights_cache_dir() / name, prefix, load_weights, progress, timeout)
 
 
 def resolve_weights_path(explicit: str | os.PathLike[str] | None = None, progress: bool = True) -> Path:
