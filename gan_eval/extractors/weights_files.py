@@ -140,3 +140,32 @@ def resolve_weights(
             f"{exc} (no {cached.name} in {cached.parent}: pass --weights PATH, set {variable}, "
             f"or run 'gan-eval weights import PATH' on the file from {url})"
         ) from None
+
+
+def check_tensors(
+    path: Path,
+    what: str,
+    tensors: dict[str, torch.Tensor],
+    expected: dict[str, tuple[int, ...]],
+    scope: str = "",
+    finite: bool = True,
+) -> None:
+    """Refuse, naming `path` and the first key at fault, tensors that are not the expected architecture.
+
+    Every key of `expected` with its shape; no other key starting with `scope`; every key in scope a
+    floating tensor, and with `finite` free of NaN and Inf. `what` begins each message
+    (`weights file F is not the official ...`).
+    """
+    for key, shape in expected.items():
+        if key not in tensors:
+            raise GanEvalError(f"{what} (missing {key})")
+        if tuple(tensors[key].shape) != shape:
+            raise GanEvalError(f"{what} ({key} has shape {tuple(tensors[key].shape)}, expected {shape})")
+    extra = next((k for k in tensors if k.startswith(scope) and k not in expected), None)
+    if extra is not None:
+        raise GanEvalError(f"{what} (unexpected key {extra})")
+    for key in expected:
+        if not tensors[key].is_floating_point():
+            raise GanEvalError(f"{what} ({key} has dtype {tensors[key].dtype})")
+        if finite and not torch.isfinite(tensors[key]).all():
+            raise GanEvalError(f"weights file {path} has non-finite values in {key}")

@@ -34,6 +34,7 @@ from gan_eval.errors import GanEvalError
 from gan_eval.extractors.clip.network import ARCHS, ClipArch, official_visual_shapes
 from gan_eval.extractors.torchscript_archive import read_torchscript_tensors
 from gan_eval.extractors.weights_files import (
+    check_tensors,
     checked_weights_file,
     copy_into_cache,
     download_into_cache,
@@ -77,17 +78,7 @@ def weights_cache_dir() -> Path:
 def _check_architecture(path: Path, arch: ClipArch, tensors: dict[str, torch.Tensor]) -> None:
     """Every official `visual.*` key with its shape and a floating dtype, no other `visual.*` key."""
     what = f"weights file {path} is not the official CLIP {arch.file_name}"
-    expected = official_visual_shapes(arch)
-    for key, shape in expected.items():
-        if key not in tensors:
-            raise GanEvalError(f"{what} (missing {key})")
-        if tuple(tensors[key].shape) != shape:
-            raise GanEvalError(f"{what} ({key} has shape {tuple(tensors[key].shape)}, expected {shape})")
-        if not tensors[key].is_floating_point():
-            raise GanEvalError(f"{what} ({key} has dtype {tensors[key].dtype})")
-    extra = next((k for k in tensors if k.startswith("visual.") and k not in expected), None)
-    if extra is not None:
-        raise GanEvalError(f"{what} (unexpected key {extra})")
+    check_tensors(path, what, tensors, official_visual_shapes(arch), scope="visual.", finite=False)
 
 
 def load_weights(path: str | os.PathLike[str], arch: ClipArch) -> ClipWeights:

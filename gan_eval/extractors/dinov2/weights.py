@@ -29,6 +29,7 @@ import torch
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.dinov2.network import ARCHS, Dinov2Arch, official_shapes
 from gan_eval.extractors.weights_files import (
+    check_tensors,
     checked_weights_file,
     copy_into_cache,
     download_into_cache,
@@ -72,21 +73,7 @@ def weights_cache_dir() -> Path:
 
 def _check_architecture(path: Path, arch: Dinov2Arch, state: dict[str, torch.Tensor]) -> None:
     """Every official key with its shape, finite values, nothing else; else a one-line error naming the key."""
-    what = f"weights file {path} is not the official {arch.official_name}"
-    expected = official_shapes(arch)
-    for key, shape in expected.items():
-        if key not in state:
-            raise GanEvalError(f"{what} (missing {key})")
-        if tuple(state[key].shape) != shape:
-            raise GanEvalError(f"{what} ({key} has shape {tuple(state[key].shape)}, expected {shape})")
-    extra = next((k for k in state if k not in expected), None)
-    if extra is not None:
-        raise GanEvalError(f"{what} (unexpected key {extra})")
-    for key, value in state.items():
-        if not value.is_floating_point():
-            raise GanEvalError(f"{what} ({key} has dtype {value.dtype})")
-        if not torch.isfinite(value).all():
-            raise GanEvalError(f"weights file {path} has non-finite values in {key}")
+    check_tensors(path, f"weights file {path} is not the official {arch.official_name}", state, official_shapes(arch))
 
 
 def load_weights(path: str | os.PathLike[str], arch: Dinov2Arch) -> Dinov2Weights:

@@ -28,6 +28,7 @@ import torch
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.vgg16.network import official_shapes
 from gan_eval.extractors.weights_files import (
+    check_tensors,
     checked_weights_file,
     copy_into_cache,
     download_into_cache,
@@ -63,21 +64,7 @@ def weights_cache_dir() -> Path:
 
 def _check_architecture(path: Path, state: dict[str, torch.Tensor]) -> None:
     """Every official key with its shape, finite float values, nothing else; else a one-line error naming the key."""
-    what = f"weights file {path} is not torchvision's VGG-16"
-    expected = official_shapes()
-    for key, shape in expected.items():
-        if key not in state:
-            raise GanEvalError(f"{what} (missing {key})")
-        if tuple(state[key].shape) != shape:
-            raise GanEvalError(f"{what} ({key} has shape {tuple(state[key].shape)}, expected {shape})")
-    extra = next((k for k in state if k not in expected), None)
-    if extra is not None:
-        raise GanEvalError(f"{what} (unexpected key {extra})")
-    for key, value in state.items():
-        if not value.is_floating_point():
-            raise GanEvalError(f"{what} ({key} has dtype {value.dtype})")
-        if not torch.isfinite(value).all():
-            raise GanEvalError(f"weights file {path} has non-finite values in {key}")
+    check_tensors(path, f"weights file {path} is not torchvision's VGG-16", state, official_shapes())
 
 
 def load_weights(path: str | os.PathLike[str]) -> Vgg16Weights:
