@@ -8,6 +8,8 @@ statistics files, every metric) asks the spec.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,23 +62,46 @@ def load_extractor(
     return spec.load(weights, parse_device(device), precision, progress)
 
 
-def import_weights_file(path: str) -> tuple[str, Path]:
-    """Check a weights file and copy it into its space's cache: `(space name, cached path)`.
+@dataclass(frozen=True)
+class NetworkWeights:
+    """Weights of a network that is not a feature space (LPIPS, VGG-19), for `gan-eval weights`.
 
-    The space is the one whose `owns_weights_file` claims the file; any other file is checked as the
-    default space's (Inception), whose error says what is wrong with it.
+    Same hooks as `ExtractorSpec`'s: `owns_weights_file(path)` says whether a file is
+    this network's, `import_weights(path)` checks it and copies it into the cache,
+    `describe_weights()` lists the cached files as JSON-ready entries.
     """
-    owner = next((s for s in EXTRACTORS.values() if s.owns_weights_file and s.owns_weights_file(path)), None)
-    spec = owner or EXTRACTORS[DEFAULT_FEATURES]
-    assert spec.import_weights is not None
-    return spec.name, spec.import_weights(path)
+
+    name: str
+    owns_weights_file: Callable[[str], bool]
+    import_weights: Callable[[str], Path]
+    describe_weights: Callable[[], list[dict[str, Any]]]
+
+
+# Networks other than the feature spaces whose weights `gan-eval weights import|info` handles.
+NETWORK_WEIGHTS: tuple[NetworkWeights, ...] = ()
+
+
+def _weights_owners() -> list[ExtractorSpec | NetworkWeights]:
+    return [*EXTRACTORS.values(), *NETWORK_WEIGHTS]
+
+
+def import_weights_file(path: str) -> tuple[str, Path]:
+    """Check a weights file and copy it into its network's cache: `(space or network name, cached path)`.
+
+    The owner is the feature space or network whose `owns_weights_file` claims the file; any other
+    file is checked as the default space's (Inception), whose error says what is wrong with it.
+    """
+    owner = next((o for o in _weights_owners() if o.owns_weights_file and o.owns_weights_file(path)), None)
+    chosen = owner or EXTRACTORS[DEFAULT_FEATURES]
+    assert chosen.import_weights is not None
+    return chosen.name, chosen.import_weights(path)
 
 
 def describe_cached_weights() -> list[dict[str, Any]]:
-    """Every cached weights file of every space, as JSON-ready entries each with its `space`."""
+    """Every cached weights file of every space and network, as JSON-ready entries each with its `space`."""
     return [
-        dict(entry, space=spec.name)
-        for spec in EXTRACTORS.values()
-        if spec.describe_weights is not None
-        for entry in spec.describe_weights()
+        dict(entry, space=owner.name)
+        for owner in _weights_owners()
+        if owner.describe_weights is not None
+        for entry in owner.describe_weights()
     ]
