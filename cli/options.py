@@ -96,7 +96,9 @@ def add_extraction_options(parser: argparse.ArgumentParser) -> None:
         choices=("exact", "tf32", "bf16"),
         help="network precision (default: tf32 on CUDA, exact on CPU)",
     )
-    parser.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass")
+    parser.add_argument(
+        "--batch-size", type=positive_int, help="images per forward pass (default: 64 on CPU, 500 on GPU)"
+    )
     parser.add_argument(
         "--workers", type=non_negative_int, help="decoding processes (default: 1 on CPU, up to 16 on GPU)"
     )

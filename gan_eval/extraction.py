@@ -29,6 +29,8 @@ class ExtractionOptions:
     `weights`: a weights file, None for the space's default search.
     `device`: `cpu`, `cuda`, `cuda:INDEX`, None for CUDA when present.
     `precision`: `exact`, `tf32` or `bf16`, None for the device's default.
+    `batch_size`: images per forward pass, None for 64 on CPU and 500 on GPU
+    (`pipeline.default_batch_size`).
     `workers`: decode processes, None for 1 on CPU and up to 16 on GPU.
     `value_range`: of float images (arrays, tensors, generators), None for
     (0, 1), and (-1, 1) for an `nn.Module` generator.
@@ -39,7 +41,7 @@ class ExtractionOptions:
     weights: str | None = None
     device: str | torch.device | None = None
     precision: str | None = None
-    batch_size: int = 64
+    batch_size: int | None = None
     workers: int | None = None
     progress: bool = True
     skip_bad: bool = False
@@ -50,7 +52,7 @@ class ExtractionOptions:
         extractor_spec(self.features)
         if self.precision is not None and self.precision not in PRECISIONS:
             raise GanEvalError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise GanEvalError(f"--batch-size {self.batch_size}: must be at least 1")
         if self.workers is not None and self.workers < 0:
             raise GanEvalError(f"--workers {self.workers}: must be 0 or more")

@@ -12,7 +12,7 @@ from PIL import Image
 
 from gan_eval.errors import GanEvalError
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.pipeline import collate_decoded, extract, iter_batches
+from gan_eval.pipeline import collate_decoded, default_batch_size, extract, iter_batches
 from gan_eval.sources.arrays import ArraySource
 from gan_eval.sources.folder import ImageFolderSource
 
@@ -62,6 +62,22 @@ def test_stats_do_not_depend_on_batches_or_workers(
     assert result.count == stats.count == N_IMAGES
     assert_close(stats.mean(), reference.mean(axis=0), 1e-12)
     assert_close(stats.covariance(), np.cov(reference, rowvar=False), 1e-12)
+
+
+def test_default_batch_size_is_64_on_cpu_and_500_on_gpu(stand_in) -> None:
+    assert default_batch_size(torch.device("cpu")) == 64
+    assert default_batch_size(torch.device("cuda", 0)) == 500
+    seen: list[int] = []
+    extract_batch = stand_in.extract
+
+    def recording(images, heads=("pool3",)):
+        seen.append(len(images))
+        return extract_batch(images, heads)
+
+    stand_in.extract = recording
+    pixels = np.zeros((70, 8, 8, 3), dtype=np.uint8)
+    extract(ArraySource(pixels), stand_in, ("pool3",), ExtractionOptions(progress=False))
+    assert seen == [64, 6]
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 64])

@@ -20,8 +20,8 @@ from cli_runner import run_cli
         ),
         ("sample", ("--latent-seed S, --seed S seed of the latent noise (default: 0)",)),
         ("modes", ("--ndb-bins NDB_BINS k-means bins of NDB (default: 100)", "baselines (default: 0)")),
-        ("fid", ("--batch-size BATCH_SIZE images per forward pass (default: 64)",)),
-        ("stats", ("--batch-size BATCH_SIZE images per forward pass (default: 64)",)),
+        ("fid", ("--batch-size BATCH_SIZE images per forward pass (default: 64 on CPU, 500 on GPU)",)),
+        ("stats", ("--batch-size BATCH_SIZE images per forward pass (default: 64 on CPU, 500 on GPU)",)),
     ],
 )
 def test_help_shows_defaults(capsys: pytest.CaptureFixture[str], command: str, expected: tuple[str, ...]) -> None:
