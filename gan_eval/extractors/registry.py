@@ -22,6 +22,7 @@ from gan_eval.extractors.clip import extractor as clip
 from gan_eval.extractors.dinov2 import extractor as dinov2
 from gan_eval.extractors.inception import extractor as inception
 from gan_eval.extractors.vgg16 import extractor as vgg16
+from gan_eval.style import weights as vgg19_weights
 
 DEFAULT_FEATURES = "inception"
 EXTRACTORS: dict[str, ExtractorSpec] = {
@@ -78,7 +79,14 @@ class NetworkWeights:
 
 
 # Networks other than the feature spaces whose weights `gan-eval weights import|info` handles.
-NETWORK_WEIGHTS: tuple[NetworkWeights, ...] = ()
+NETWORK_WEIGHTS: tuple[NetworkWeights, ...] = (
+    NetworkWeights(
+        name=vgg19_weights.NAME,
+        owns_weights_file=vgg19_weights.is_vgg19_file,
+        import_weights=vgg19_weights.import_weights,
+        describe_weights=vgg19_weights.describe_cached_weights,
+    ),
+)
 
 
 def _weights_owners() -> list[ExtractorSpec | NetworkWeights]:

@@ -1,0 +1,1 @@
+"""Neural style transfer evaluation (Gatys et al., CVPR 2016): style and content distances with VGG-19."""

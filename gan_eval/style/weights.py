@@ -1,0 +1,120 @@
+"""Finding, checking, importing and downloading torchvision's VGG-19 weights (`vgg19-dcbb9e9d.pth`).
+
+The file is the plain state dict torchvision publishes for
+`VGG19_Weights.IMAGENET1K_V1`: `https://download.pytorch.org/models/vgg19-dcbb9e9d.pth`.
+Its name carries the first 8 hex digits of its sha256 (torchvision's
+`check_hash` compares exactly that prefix), so a download must match
+`dcbb9e9d`; the full sha256 travels with every number computed from it. A
+file is read as data (`read_state_dict`, weights_only) and must hold exactly
+the architecture's 38 tensors with their shapes and finite float values; the
+classifier is checked, then dropped (style and content distances never run it).
+
+Weights are resolved in this order: an explicit path, the environment
+variable `GAN_EVAL_VGG19_WEIGHTS`, the cache folder
+(`$GAN_EVAL_HOME/weights/vgg19/`), and last a download from the official URL.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gan_eval.errors import GanEvalError
+from gan_eval.extractors.weights_files import (
+    check_tensors,
+    checked_weights_file,
+    copy_into_cache,
+    download_into_cache,
+    read_state_dict,
+    resolve_weights,
+)
+from gan_eval.home import cache_home
+from gan_eval.style.network import official_shapes
+
+NAME = "vgg19"  # the network's name in `gan-eval weights` listings
+BASE_URL = "https://download.pytorch.org/models"
+FILE_NAME = "vgg19-dcbb9e9d.pth"
+SHA256_PREFIX = "dcbb9e9d"  # the hash in the official file name
+ENV_VARIABLE = "GAN_EVAL_VGG19_WEIGHTS"
+
+
+@dataclass(frozen=True)
+class Vgg19Weights:
+    """A checked torchvision VGG-19 file: its path, full sha256, and the `features.*` tensors (float32)."""
+
+    path: Path
+    sha256: str
+    features: dict[str, torch.Tensor]
+
+
+def weights_url() -> str:
+    """The official download URL."""
+    return f"{BASE_URL}/{FILE_NAME}"
+
+
+def weights_cache_dir() -> Path:
+    """Folder of cached VGG-19 weights: `weights/vgg19/` under the cache home."""
+    return cache_home() / "weights" / "vgg19"
+
+
+def load_weights(path: str | os.PathLike[str]) -> Vgg19Weights:
+    """Read a torchvision VGG-19 state dict as data and check every key and shape; one-line errors naming the file."""
+    path, sha = checked_weights_file(path)
+    state = read_state_dict(path)
+    check_tensors(path, f"weights file {path} is not torchvision's VGG-19", state, official_shapes())
+    features = {k: v.float() for k, v in state.items() if k.startswith("features.")}
+    return Vgg19Weights(path=path, sha256=sha, features=features)
+
+
+def is_vgg19_file(path: str | os.PathLike[str]) -> bool:
+    """Whether a file is a state dict with VGG-19's last convolution and fc2 (the rest is checked on import)."""
+    try:
+        state = read_state_dict(Path(path))
+    except GanEvalError:
+        return False
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    return shapes.get("features.34.weight") == (512, 512, 3, 3) and shapes.get("classifier.3.weight") == (4096, 4096)
+
+
+def import_weights(path: str | os.PathLike[str]) -> Path:
+    """Check a VGG-19 weights file and copy it into the cache under the official name (atomically)."""
+    weights = load_weights(path)
+    return copy_into_cache(weights.path, weights.sha256, weights_cache_dir() / FILE_NAME)
+
+
+def download_weights(
+    url: str | None = None, sha256: str | None = None, progress: bool = True, timeout: float = 60.0
+) -> Path:
+    """Download the weights into the cache and return the path.
+
+    `url` defaults to the official URL; what was received must match
+    `sha256` (a full digest or a prefix; by default the official file name's
+    `SHA256_PREFIX`). Nothing is left in the cache when the server is
+    unreachable, the transfer is cut short, the checksum does not match, or
+    the file is not VGG-19's weights.
+    """
+    dest = weights_cache_dir() / FILE_NAME
+    return download_into_cache(url or weights_url(), dest, sha256 or SHA256_PREFIX, load_weights, progress, timeout)
+
+
+def resolve_weights_path(explicit: str | os.PathLike[str] | None = None, progress: bool = True) -> Path:
+    """The weights file to use: explicit path, the environment variable, the cache, else a download."""
+    download = partial(download_weights, progress=progress)
+    return resolve_weights(explicit, ENV_VARIABLE, weights_cache_dir() / FILE_NAME, download, weights_url())
+
+
+def describe_cached_weights() -> list[dict[str, Any]]:
+    """One JSON-ready entry for the cached VGG-19 weights file, if any: path, sha256, format (or the error)."""
+    path = weights_cache_dir() / FILE_NAME
+    if not path.is_file():
+        return []
+    try:
+        weights = load_weights(path)
+    except GanEvalError as exc:
+        return [{"path": str(path), "error": str(exc)}]
+    return [{"path": str(path), "sha256": weights.sha256, "format": "state-dict", "arch": "vgg19"}]
