@@ -15,7 +15,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     train = commands.add_parser(
         "train",
-        help="train a reference GAN (gan, dcgan, wgan, wgan-gp, lsgan, hinge, cgan) and save its generator",
+        help=f"train a reference GAN ({', '.join(MODELS)}) and save its generator",
         description="Seeded training of a reference GAN; writes generator.pt and config.json into a new folder.",
     )
     train.add_argument("model", choices=sorted(MODELS), help="model and loss")

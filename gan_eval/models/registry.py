@@ -7,8 +7,12 @@ RMSprop 5e-5, clipping 0.01, 5 critic steps), `wgan-gp` Gulrajani et al. 2017
 (λ = 10, Adam 1e-4 with betas (0.5, 0.9) as in their released code, 5 critic
 steps), `lsgan` Mao et al. 2017, `hinge` Lim & Ye 2017 with Miyato et al.
 2018's spectrally normalised discriminator, `cgan` Mirza & Osindero 2014 on
-the DCGAN nets. Points (2-D sets) always use MLPs; images use the DCGAN
-convolutional nets, except `gan`, which stays an MLP.
+the DCGAN nets, `rsgan` and `ragan` Jolicoeur-Martineau 2019 (relativistic
+standard and relativistic average GAN) with the setting of the authors'
+released CIFAR-10 commands: Adam 2e-4, betas (0.5, 0.999), one discriminator
+step, spectral normalisation in place of the discriminator's batch norm.
+Points (2-D sets) always use MLPs; images use the DCGAN convolutional nets,
+except `gan`, which stays an MLP.
 
 On the 2-D mixtures `wgan-gp` trains as in Gulrajani et al. 2017's toy
 experiments (their released `gan_toy.py`: λ = 0.1, not 10; Adam betas
@@ -62,6 +66,8 @@ MODELS: dict[str, ModelSpec] = {
     "lsgan": ModelSpec("least-squares", _ADAM_DCGAN),
     "hinge": ModelSpec("hinge", _ADAM_DCGAN, conv_norm="spectral"),
     "cgan": ModelSpec("nonsaturating", _ADAM_DCGAN, conditional=True),
+    "rsgan": ModelSpec("relativistic", _ADAM_DCGAN, conv_norm="spectral"),
+    "ragan": ModelSpec("relativistic-average", _ADAM_DCGAN, conv_norm="spectral"),
 }
 
 # Settings that replace MODELS' on the 2-D sets (see the module docstring).

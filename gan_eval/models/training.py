@@ -3,7 +3,10 @@
 Each generator step is preceded by `n_critic` discriminator steps (Arjovsky et
 al. 2017, Algorithm 1; Gulrajani et al. 2017, Algorithm 1; 1 for the other
 losses, as in Goodfellow et al. 2014 with k = 1). The objectives are the pure
-functions of `gan_eval.models.losses`; a loss with an `r1_weight` γ adds
+functions of `gan_eval.models.losses`; a relativistic one (`rsgan`, `ragan`:
+Jolicoeur-Martineau 2019) also reads the discriminator's outputs on a real
+batch in the generator step, a fresh batch through the discriminator as it is
+after its own step, held constant. A loss with an `r1_weight` γ adds
 γ/2 times the R1 penalty on the real batch to the discriminator's loss (2-D
 `hinge`). The learning rate is constant, except where the optimizer settings
 name a `final_lr` (2-D `wgan-gp` and `hinge`): it then decays exponentially to
@@ -214,7 +217,7 @@ class Trainer:
         self.discriminator.to(self.device).train()
         self.opt_g = _optimizer(config.optimizer, self.generator.parameters())
         self.opt_d = _optimizer(config.optimizer, self.discriminator.parameters())
-        self.d_loss, self.g_loss = LOSSES[config.loss["name"]]
+        self.objective = LOSSES[config.loss["name"]]
         self.noise_rng = torch.Generator().manual_seed(config.seed)
         self.data_rng = torch.Generator().manual_seed(config.seed + 1)
         self.step = 0
@@ -226,11 +229,14 @@ class Trainer:
         labels = torch.randint(self.config.n_classes, (n,), generator=self.noise_rng)
         return z, labels.to(self.device)
 
+    def _real_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        real, labels = self.data.draw(n, self.data_rng)
+        labels = None if labels is None or not self.config.n_classes else labels.to(self.device)
+        return real.to(self.device), labels
+
     def _discriminator_step(self) -> dict[str, float]:
         n = self.config.batch_size
-        real, real_labels = self.data.draw(n, self.data_rng)
-        real = real.to(self.device)
-        real_labels = None if real_labels is None or not self.config.n_classes else real_labels.to(self.device)
+        real, real_labels = self._real_batch(n)
         z, fake_labels = self._noise(n)
         with torch.no_grad():
             fake = self.generator(z, fake_labels)
@@ -239,7 +245,7 @@ class Trainer:
             real.requires_grad_(True)
         real_out = self.discriminator(real, real_labels)
         fake_out = self.discriminator(fake, fake_labels)
-        loss = self.d_loss(real_out, fake_out)
+        loss = self.objective.d_loss(real_out, fake_out)
         stats = {"d_real": real_out.mean().item(), "d_fake": fake_out.mean().item()}
         weight = self.config.loss.get("gp_weight")
         if weight:
@@ -262,7 +268,15 @@ class Trainer:
         z, labels = self._noise(self.config.batch_size)
         self.discriminator.requires_grad_(False)
         try:
-            loss = self.g_loss(self.discriminator(self.generator(z, labels), labels))
+            fake_out = self.discriminator(self.generator(z, labels), labels)
+            real_out = None
+            if self.objective.generator_reads_real:
+                # A fresh real batch through the discriminator as it is after its step (the relativistic
+                # GAN's released code does the same); a constant for the generator, so no graph is kept.
+                real, real_labels = self._real_batch(self.config.batch_size)
+                with torch.no_grad():
+                    real_out = self.discriminator(real, real_labels)
+            loss = self.objective.g_loss(real_out, fake_out)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_g.step()

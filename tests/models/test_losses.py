@@ -19,6 +19,10 @@ from gan_eval.models.losses import (
     nonsaturating_d_loss,
     nonsaturating_g_loss,
     r1_penalty,
+    relativistic_average_d_loss,
+    relativistic_average_g_loss,
+    relativistic_d_loss,
+    relativistic_g_loss,
     wasserstein_d_loss,
     wasserstein_g_loss,
 )
@@ -44,33 +48,85 @@ def test_nonsaturating() -> None:
     d = -mean(math.log(sigmoid(v)) for v in REAL) - mean(math.log(1 - sigmoid(v)) for v in FAKE)
     g = -mean(math.log(sigmoid(v)) for v in FAKE)
     assert nonsaturating_d_loss(t(REAL), t(FAKE)).item() == pytest.approx(d, rel=1e-12)
-    assert nonsaturating_g_loss(t(FAKE)).item() == pytest.approx(g, rel=1e-12)
+    assert nonsaturating_g_loss(None, t(FAKE)).item() == pytest.approx(g, rel=1e-12)
 
 
 def test_wasserstein() -> None:
     assert wasserstein_d_loss(t(REAL), t(FAKE)).item() == pytest.approx(mean(FAKE) - mean(REAL), rel=1e-12)
-    assert wasserstein_g_loss(t(FAKE)).item() == pytest.approx(-mean(FAKE), rel=1e-12)
+    assert wasserstein_g_loss(None, t(FAKE)).item() == pytest.approx(-mean(FAKE), rel=1e-12)
 
 
 def test_least_squares() -> None:
     d = 0.5 * mean((v - 1) ** 2 for v in REAL) + 0.5 * mean(v**2 for v in FAKE)
     g = 0.5 * mean((v - 1) ** 2 for v in FAKE)
     assert least_squares_d_loss(t(REAL), t(FAKE)).item() == pytest.approx(d, rel=1e-12)
-    assert least_squares_g_loss(t(FAKE)).item() == pytest.approx(g, rel=1e-12)
+    assert least_squares_g_loss(None, t(FAKE)).item() == pytest.approx(g, rel=1e-12)
 
 
 def test_hinge() -> None:
     d = mean(max(0.0, 1 - v) for v in REAL) + mean(max(0.0, 1 + v) for v in FAKE)
     assert hinge_d_loss(t(REAL), t(FAKE)).item() == pytest.approx(d, rel=1e-12)
-    assert hinge_g_loss(t(FAKE)).item() == pytest.approx(-mean(FAKE), rel=1e-12)
+    assert hinge_g_loss(None, t(FAKE)).item() == pytest.approx(-mean(FAKE), rel=1e-12)
+
+
+def test_relativistic_pairs_each_real_with_one_fake() -> None:
+    pairs = list(zip(REAL[:4], FAKE, strict=True))
+    d = -mean(math.log(sigmoid(r - f)) for r, f in pairs)
+    g = -mean(math.log(sigmoid(f - r)) for r, f in pairs)
+    assert relativistic_d_loss(t(REAL[:4]), t(FAKE)).item() == pytest.approx(d, rel=1e-12)
+    assert relativistic_g_loss(t(REAL[:4]), t(FAKE)).item() == pytest.approx(g, rel=1e-12)
+
+
+def test_relativistic_average_compares_with_the_other_sides_mean() -> None:
+    mean_real, mean_fake = mean(REAL), mean(FAKE)
+    d = -mean(math.log(sigmoid(r - mean_fake)) for r in REAL) - mean(math.log(1 - sigmoid(f - mean_real)) for f in FAKE)
+    g = -mean(math.log(sigmoid(f - mean_real)) for f in FAKE) - mean(math.log(1 - sigmoid(r - mean_fake)) for r in REAL)
+    assert relativistic_average_d_loss(t(REAL), t(FAKE)).item() == pytest.approx(d, rel=1e-12)
+    assert relativistic_average_g_loss(t(REAL), t(FAKE)).item() == pytest.approx(g, rel=1e-12)
+
+
+def test_relativistic_average_generator_gradient_runs_through_the_fakes_mean() -> None:
+    # L_G = -mean_j log σ(f_j - m_r) - mean_i log(1 - σ(r_i - m_f)), so with M fakes
+    # ∂L_G/∂f_j = (-(1 - σ(f_j - m_r)) - mean_i σ(r_i - m_f)) / M: the second term only through m_f.
+    fake = t(FAKE).requires_grad_(True)
+    relativistic_average_g_loss(t(REAL), fake).backward()
+    mean_real, mean_fake = mean(REAL), mean(FAKE)
+    pull = mean(sigmoid(r - mean_fake) for r in REAL)
+    expected = [(-(1 - sigmoid(f - mean_real)) - pull) / len(FAKE) for f in FAKE]
+    assert fake.grad.tolist() == pytest.approx(expected, rel=1e-12)
+
+
+def test_relativistic_losses_stay_finite_at_large_outputs() -> None:
+    # -log σ(-200) = 200 + log(1 + e^-200): a naive log of the sigmoid would give inf.
+    real, fake = t([-100.0, -100.0]), t([100.0, 100.0])
+    assert relativistic_d_loss(real, fake).item() == pytest.approx(200.0, rel=1e-12)
+    assert relativistic_g_loss(real, fake).item() == pytest.approx(0.0, abs=1e-80)
+    assert relativistic_average_d_loss(real, fake).item() == pytest.approx(400.0, rel=1e-12)
+
+
+def test_relativistic_generator_losses_need_the_real_outputs() -> None:
+    for name in ("relativistic", "relativistic-average"):
+        assert LOSSES[name].generator_reads_real
+        with pytest.raises(ValueError, match="outputs on real data"):
+            LOSSES[name].g_loss(None, t(FAKE))
+    with pytest.raises(ValueError, match="pairs real and fake"):
+        relativistic_d_loss(t(REAL), t(FAKE))
+    assert not any(
+        LOSSES[name].generator_reads_real for name in ("nonsaturating", "wasserstein", "least-squares", "hinge")
+    )
 
 
 def test_every_loss_accepts_column_outputs() -> None:
-    for d_loss, g_loss in LOSSES.values():
-        assert d_loss(t(REAL[:4])[:, None], t(FAKE)[:, None]).item() == pytest.approx(
-            d_loss(t(REAL[:4]), t(FAKE)).item()
+    real, fake = t(REAL[:4]), t(FAKE)
+    for objective in LOSSES.values():
+        assert objective.d_loss(real[:, None], fake[:, None]).item() == pytest.approx(
+            objective.d_loss(real, fake).item(), rel=1e-12
         )
-        assert g_loss(t(FAKE)[:, None]).item() == pytest.approx(g_loss(t(FAKE)).item())
+        given = real if objective.generator_reads_real else None
+        column = None if given is None else given[:, None]
+        assert objective.g_loss(column, fake[:, None]).item() == pytest.approx(
+            objective.g_loss(given, fake).item(), rel=1e-12
+        )
 
 
 def test_gradient_penalty_of_a_quadratic_critic() -> None:
