@@ -22,6 +22,7 @@ from gan_eval.extractors.clip import extractor as clip
 from gan_eval.extractors.dinov2 import extractor as dinov2
 from gan_eval.extractors.inception import extractor as inception
 from gan_eval.extractors.vgg16 import extractor as vgg16
+from gan_eval.paired.lpips import weights as lpips_weights
 from gan_eval.style import weights as vgg19_weights
 
 DEFAULT_FEATURES = "inception"
@@ -85,6 +86,12 @@ NETWORK_WEIGHTS: tuple[NetworkWeights, ...] = (
         owns_weights_file=vgg19_weights.is_vgg19_file,
         import_weights=vgg19_weights.import_weights,
         describe_weights=vgg19_weights.describe_cached_weights,
+    ),
+    NetworkWeights(
+        name="lpips",
+        owns_weights_file=lpips_weights.is_lpips_file,
+        import_weights=lpips_weights.import_weights,
+        describe_weights=lpips_weights.describe_cached_weights,
     ),
 )
 
