@@ -27,7 +27,7 @@ verdict and wall time.
     python benchmarks/train_reference.py --points --steps 4000 --seed 0
 
 `--all-models` instead trains every reference model (`--models`, default all
-seven) on `digits` (train split) through the command line, `--steps` long
+nine) on `digits` (train split) through the command line, `--steps` long
 (`--model-steps wgan-gp=1000,...` sets a model's own length), seed `--seed`,
 one thread, each into a temporary folder (`--keep DIR` keeps them), and
 measures each as the image rows of docs/reference-generators.md are
@@ -154,7 +154,7 @@ def point_table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-ALL_MODELS = ("gan", "dcgan", "wgan", "wgan-gp", "lsgan", "hinge", "cgan")
+ALL_MODELS = ("gan", "dcgan", "wgan", "wgan-gp", "lsgan", "hinge", "cgan", "rsgan", "ragan")
 IMAGE_SAMPLES = 300
 IMAGE_SAMPLE_SEED = 0
 
