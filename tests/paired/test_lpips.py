@@ -140,7 +140,7 @@ def test_bad_linear_files_are_one_line_errors(fault: str, expected: str, tmp_pat
 def test_a_vgg16_file_is_not_alexnet(files: dict[str, Path]) -> None:
     with pytest.raises(GanEvalError, match="is not torchvision's AlexNet"):
         load_alexnet_weights(files["vgg16"])
-    with pytest.raises(GanEvalError, match="neither LPIPS v0.1 linear layers nor torchvision's AlexNet"):
+    with pytest.raises(GanEvalError, match=r"neither LPIPS v0\.1 linear layers nor torchvision's AlexNet"):
         import_weights(files["vgg16"])
 
 
