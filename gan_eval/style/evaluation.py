@@ -158,7 +158,7 @@ def resize_longer_side(image: np.ndarray, size: int) -> np.ndarray:
     new_h, new_w = max(round(height * scale), 1), max(round(width * scale), 1)
     if (new_h, new_w) == (height, width):
         return image
-    return np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.BICUBIC))
+    return np.array(Image.fromarray(image).resize((new_w, new_h), Image.BICUBIC))
 
 
 def normalise(image: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -6,8 +6,9 @@ Its name carries the first 8 hex digits of its sha256 (torchvision's
 `check_hash` compares exactly that prefix), so a download must match
 `dcbb9e9d`; the full sha256 travels with every number computed from it. A
 file is read as data (`read_state_dict`, weights_only) and must hold exactly
-the architecture's 38 tensors with their shapes and finite float values; the
-classifier is checked, then dropped (style and content distances never run it).
+the architecture's 38 float tensors with their shapes; the convolutions (the
+only layers style and content distances run) must be finite, and the
+classifier is dropped once its keys, shapes and dtypes are checked.
 
 Weights are resolved in this order: an explicit path, the environment
 variable `GAN_EVAL_VGG19_WEIGHTS`, the cache folder
@@ -66,8 +67,12 @@ def load_weights(path: str | os.PathLike[str]) -> Vgg19Weights:
     """Read a torchvision VGG-19 state dict as data and check every key and shape; one-line errors naming the file."""
     path, sha = checked_weights_file(path)
     state = read_state_dict(path)
-    check_tensors(path, f"weights file {path} is not torchvision's VGG-19", state, official_shapes())
+    what = f"weights file {path} is not torchvision's VGG-19"
+    shapes = official_shapes()
+    check_tensors(path, what, state, shapes, finite=False)
+    # Only the convolutions ever run: their values must be finite; the classifier is checked, then dropped.
     features = {k: v.float() for k, v in state.items() if k.startswith("features.")}
+    check_tensors(path, what, features, {k: shapes[k] for k in features}, scope="features.")
     return Vgg19Weights(path=path, sha256=sha, features=features)
 
 

@@ -80,9 +80,14 @@ def gatys_style_layer(features: np.ndarray, style_features: np.ndarray) -> float
     return float(((gram - style_gram) ** 2).sum() / 4)
 
 
-def naive_scores(state: dict[str, torch.Tensor], output: np.ndarray, content: np.ndarray, style: np.ndarray) -> dict:
-    """Every number of one output, in float64: the style layers' E_l, their mean, eq. 1 and the per-element mean."""
-    out, target, reference = (reference_responses(state, image) for image in (output, content, style))
+def naive_scores(
+    state: dict[str, torch.Tensor], output: np.ndarray, content: np.ndarray, reference: dict[str, np.ndarray]
+) -> dict:
+    """Every number of one output, in float64: the style layers' E_l, their mean, eq. 1 and the per-element mean.
+
+    `reference`: the style image's `reference_responses`.
+    """
+    out, target = reference_responses(state, output), reference_responses(state, content)
     layers = {name: gatys_style_layer(out[name], reference[name]) for name in STYLE}
     difference = out[CONTENT] - target[CONTENT]
     return {
