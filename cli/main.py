@@ -32,7 +32,18 @@ EXIT_INTERRUPTED = 130
 
 # Commands that live in their own module; each has `register(commands)`, which adds
 # its sub-parser(s) and sets `handler` (a function of the parsed arguments -> exit code).
-COMMAND_MODULES: tuple[str, ...] = ("report", "cache", "gate", "plot", "modes", "train", "sample", "style", "paired")
+COMMAND_MODULES: tuple[str, ...] = (
+    "report",
+    "cache",
+    "gate",
+    "plot",
+    "modes",
+    "train",
+    "sample",
+    "style",
+    "paired",
+    "conditional",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
