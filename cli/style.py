@@ -27,6 +27,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="resize every image so that its longer side is S pixels (PIL bicubic; default: native sizes)",
     )
     style.add_argument(
+        "--pooling",
+        choices=("max", "avg"),
+        default="max",
+        help="VGG-19's pooling: torchvision's max, or 2x2 averages in its place (neural-style's -pooling avg)",
+    )
+    style.add_argument(
         "--weights",
         metavar="PATH",
         help="torchvision's vgg19-dcbb9e9d.pth (default: $GAN_EVAL_VGG19_WEIGHTS, then the cache, then a download)",
@@ -45,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
     from gan_eval.style.evaluation import StyleOptions, evaluate_style
     from gan_eval.style.report import format_table, write_style_report
 
-    options = StyleOptions(size=args.size, weights=args.weights, device=args.device, progress=not args.quiet)
+    options = StyleOptions(
+        size=args.size, pooling=args.pooling, weights=args.weights, device=args.device, progress=not args.quiet
+    )
     if args.out:
         inputs = [("OUTPUTS", args.outputs), ("--style", args.style), ("--content", args.content)]
         check_outputs([("--out", args.out)], inputs)

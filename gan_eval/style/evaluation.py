@@ -40,6 +40,7 @@ from gan_eval.style.network import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     MIN_SIZE,
+    POOLINGS,
     STYLE_LAYERS,
     Vgg19StyleLayers,
     build_network,
@@ -58,10 +59,12 @@ class StyleOptions:
 
     `size`: longer side in pixels each image is resized to, or None for native sizes.
     `weights`: the VGG-19 weights file, or None to resolve it (environment variable, cache, download).
+    `pooling`: `max` (torchvision's VGG-19) or `avg` (2x2 average pooling in its place, neural-style's option).
     `device`: `cpu`, `cuda` or `cuda:i` (None: CUDA when present). `progress`: show a progress bar.
     """
 
     size: int | None = None
+    pooling: str = "max"
     weights: str | None = None
     device: str | None = None
     progress: bool = True
@@ -69,6 +72,8 @@ class StyleOptions:
     def __post_init__(self) -> None:
         if self.size is not None and self.size < MIN_SIZE:
             raise GanEvalError(f"--size {self.size}: VGG-19's conv5_1 needs images of at least {MIN_SIZE} pixels")
+        if self.pooling not in POOLINGS:
+            raise GanEvalError(f"--pooling {self.pooling}: choose from {', '.join(POOLINGS)}")
 
 
 @dataclass(frozen=True)
@@ -233,7 +238,7 @@ def evaluate_style(
     style_image = _prepared(_read_style_image(style_path), options.size)
     device = parse_device(options.device)
     weights = load_weights(resolve_weights_path(options.weights, options.progress))
-    meter = StyleMeter(build_network(weights.features), style_image, device, f"--style {style_path}")
+    meter = StyleMeter(build_network(weights.features, options.pooling), style_image, device, f"--style {style_path}")
     scores = [
         meter.score(
             _prepared(output_source.load(i), options.size),
@@ -245,7 +250,7 @@ def evaluate_style(
     settings = {
         "network": NETWORK,
         "weights_sha256": weights.sha256,
-        "pooling": "max",
+        "pooling": options.pooling,
         "normalisation": "imagenet-mean-std",
         "resize": RESIZE_NONE if options.size is None else RESIZE_LONGER_SIDE,
         "size": options.size,

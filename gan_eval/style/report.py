@@ -59,7 +59,8 @@ def format_table(result: StyleResult) -> str:
     s = result.settings
     size = "native" if s["size"] is None else f"longer side {s['size']}"
     lines.append(
-        f"n={len(result.scores)} network={s['network']} weights={s['weights_sha256'][:8]} size={size} "
+        f"n={len(result.scores)} network={s['network']} pooling={s['pooling']} weights={s['weights_sha256'][:8]} "
+        f"size={size} "
         f"style={s['style_image']} ({s['style_size'][0]}x{s['style_size'][1]}) device={s['device']}"
     )
     return "\n".join(lines)

@@ -73,7 +73,7 @@ def test_table_prints_the_means(sets: Path, weights_file: Path, naive: dict, cap
     for layer in STYLE:
         layer_mean = sum(n["style_layers"][layer] for n in naive.values()) / 2
         assert relative_difference(printed[f"E_l at {layer}"], layer_mean) < 1e-5
-    assert out.splitlines()[8].startswith("n=2 network=vgg19-torchvision weights=")
+    assert out.splitlines()[8].startswith("n=2 network=vgg19-torchvision pooling=max weights=")
     assert "size=native" in out and "(36x30)" in out
 
 
@@ -94,6 +94,7 @@ def test_json_and_report_folder(sets: Path, weights_file: Path, naive: dict, tmp
     settings = result["settings"]
     assert settings["content_layer"] == "conv4_2" and settings["style_layers"] == list(STYLE)
     assert settings["style_weights"] == [0.2] * 5 and settings["size"] is None and settings["device"] == "cpu"
+    assert settings["pooling"] == "max" and settings["network"] == "vgg19-torchvision"
     with open(out_dir / "style.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["output"] for row in rows] == ["d/y.png", "x.png"]
@@ -143,3 +144,5 @@ def test_bad_size_and_missing_options(sets: Path, weights_file: Path, capsys) ->
     one_error_line(code, err, "--size 12", "at least 16 pixels")
     code, _, err = run_cli(capsys, "style", sets / "outputs", "--content", sets / "content")
     one_error_line(code, err, "--style")
+    code, _, err = run_cli(capsys, *_args(sets, weights_file, "--pooling", "median"))
+    one_error_line(code, err, "--pooling", "median")

@@ -94,11 +94,14 @@ def test_identical_images_score_zero(weights_file, tmp_path: Path) -> None:
     assert score.style_distance == 0 and score.content_distance == 0 and score.content_mse == 0
 
 
-def test_size_resizes_the_longer_side_with_pil_bicubic(state, weights_file, folders) -> None:
+def test_size_and_average_pooling(state, weights_file, folders) -> None:
+    """`size` resizes the longer side with PIL's bicubic filter; `pooling="avg"` runs 2x2 average pools."""
     outputs, style, content = folders
-    result = evaluate_style(outputs, style, content, StyleOptions(size=48, weights=str(weights_file), device="cpu"))
+    options = StyleOptions(size=48, pooling="avg", weights=str(weights_file), device="cpu")
+    result = evaluate_style(outputs, style, content, options)
     assert [(s.height, s.width) for s in result.scores] == [(48, 48), (27, 48), (48, 29)]
     assert result.settings["style_size"] == [41, 48] and result.settings["resize"] == "pil-bicubic-longer-side"
+    assert result.settings["pooling"] == "avg" and result.settings["size"] == 48
     s = result.scores[1]
 
     def resized(path: Path) -> np.ndarray:
@@ -107,8 +110,8 @@ def test_size_resizes_the_longer_side_with_pil_bicubic(state, weights_file, fold
         scale = 48 / max(w, h)
         return np.asarray(image.resize((round(w * scale), round(h * scale)), Image.BICUBIC))
 
-    style_responses = reference_responses(state, resized(style))
-    expected = naive_scores(state, resized(outputs / s.output), resized(content / s.content), style_responses)
+    style_responses = reference_responses(state, resized(style), "avg")
+    expected = naive_scores(state, resized(outputs / s.output), resized(content / s.content), style_responses, "avg")
     for key in ("style_distance", "content_distance", "content_mse"):
         assert relative_difference(getattr(s, key), expected[key]) < TOLERANCE, key
 
@@ -164,3 +167,5 @@ def test_bad_images_and_sizes_are_one_line_errors(weights_file, tmp_path: Path) 
         evaluate_style(tiny, style, tiny_content, options)
     with pytest.raises(GanEvalError, match="--size 8: VGG-19's conv5_1 needs images of at least 16 pixels"):
         StyleOptions(size=8)
+    with pytest.raises(GanEvalError, match="--pooling median: choose from max, avg"):
+        StyleOptions(pooling="median")

@@ -42,7 +42,7 @@ def test_responses_equal_the_float64_forward_and_torchvisions(state, torchvision
     image = smooth_image(3, *size)
     features = {k: v for k, v in state.items() if k.startswith("features.")}
     ours = build_network(features)(normalise(image, torch.device("cpu")))
-    reference = reference_responses(state, image)
+    reference = reference_responses(state, image, "max")
     x = normalise(image, torch.device("cpu"))
     by_index = {}
     with torch.no_grad():
@@ -58,3 +58,17 @@ def test_responses_equal_the_float64_forward_and_torchvisions(state, torchvision
         assert torch.equal(ours[name], by_index[RELU_INDEX[name]])
         assert (reference[name] == 0).any() and (reference[name] > 0).any()  # the ReLU matters on these weights
     assert ours["conv5_1"].shape[2:] == (size[0] // 16, size[1] // 16)
+
+
+def test_average_pooling_equals_the_float64_forward(state) -> None:
+    image = smooth_image(4, 35, 33)
+    features = {k: v for k, v in state.items() if k.startswith("features.")}
+    ours = build_network(features, "avg")(normalise(image, torch.device("cpu")))
+    reference = reference_responses(state, image, "avg")
+    max_pooled = reference_responses(state, image, "max")
+    for name in (*STYLE, CONTENT):
+        mine = ours[name][0].double().numpy()
+        assert np.linalg.norm(mine - reference[name]) / np.linalg.norm(reference[name]) < 1e-5, name
+    assert not np.allclose(reference["conv2_1"], max_pooled["conv2_1"])  # the pooling changes the responses
+    with pytest.raises(ValueError, match="pooling 'median'"):
+        build_network(features, "median")

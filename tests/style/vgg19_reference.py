@@ -55,8 +55,12 @@ def write_weights(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def reference_responses(state: dict[str, torch.Tensor], image: np.ndarray) -> dict[str, np.ndarray]:
-    """`(H, W, 3)` uint8 -> the rectified responses `(C, h, w)` float64 of conv1_1 ... conv5_1 and conv4_2."""
+def reference_responses(
+    state: dict[str, torch.Tensor], image: np.ndarray, pooling: str = "max"
+) -> dict[str, np.ndarray]:
+    """`(H, W, 3)` uint8 -> the rectified responses `(C, h, w)` float64 of conv1_1 ... conv5_1 and conv4_2.
+
+    `pooling`: `max` or `avg`, 2x2 with stride 2 after each block."""
     x = torch.from_numpy((image / 255.0 - MEAN) / STD).permute(2, 0, 1)[None]
     out: dict[str, np.ndarray] = {}
     for name, index, _, _, pool in conv_layers():
@@ -67,7 +71,7 @@ def reference_responses(state: dict[str, torch.Tensor], image: np.ndarray) -> di
         if name == "conv5_1":
             return out
         if pool:
-            x = F.max_pool2d(x, 2)
+            x = F.max_pool2d(x, 2) if pooling == "max" else F.avg_pool2d(x, 2)
     raise AssertionError("conv5_1 not reached")
 
 
@@ -81,13 +85,17 @@ def gatys_style_layer(features: np.ndarray, style_features: np.ndarray) -> float
 
 
 def naive_scores(
-    state: dict[str, torch.Tensor], output: np.ndarray, content: np.ndarray, reference: dict[str, np.ndarray]
+    state: dict[str, torch.Tensor],
+    output: np.ndarray,
+    content: np.ndarray,
+    reference: dict[str, np.ndarray],
+    pooling: str = "max",
 ) -> dict:
     """Every number of one output, in float64: the style layers' E_l, their mean, eq. 1 and the per-element mean.
 
-    `reference`: the style image's `reference_responses`.
+    `reference`: the style image's `reference_responses` (with the same `pooling`).
     """
-    out, target = reference_responses(state, output), reference_responses(state, content)
+    out, target = reference_responses(state, output, pooling), reference_responses(state, content, pooling)
     layers = {name: gatys_style_layer(out[name], reference[name]) for name in STYLE}
     difference = out[CONTENT] - target[CONTENT]
     return {
