@@ -80,10 +80,9 @@ def format_table(result: ConditionalResult) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate class by class and print the table or JSON."""
-    from gan_eval.conditional import evaluate_conditional, parse_conditional_metrics
+    from gan_eval.conditional import evaluate_conditional
 
-    metrics = parse_conditional_metrics(args.metrics, args.classifier)
     extraction = extraction_options(args)
-    result = evaluate_conditional(args.real, args.fake, metrics, classifier=args.classifier, extraction=extraction)
+    result = evaluate_conditional(args.real, args.fake, args.metrics, classifier=args.classifier, extraction=extraction)
     print(json.dumps(result.to_json()) if args.json else format_table(result))
     return 0
