@@ -35,21 +35,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     paired.add_argument(
         "--metrics",
         default=",".join(DEFAULT_METRICS),
-        help=f"comma-separated, from {', '.join(METRICS)} (default {','.join(DEFAULT_METRICS)})",
+        help=f"comma-separated, from {', '.join(METRICS)}",
     )
     paired.add_argument("--y-channel", action="store_true", help="PSNR, SSIM, MS-SSIM on the BT.601 luma (SR papers)")
     paired.add_argument("--crop", type=non_negative_int, default=0, metavar="N", help="remove N border pixels per side")
     paired.add_argument(
         "--resize-to-target", action="store_true", help="resize each prediction to its target's size (bicubic)"
     )
-    paired.add_argument("--lpips-net", choices=("alex", "vgg"), default="alex", help="LPIPS backbone (default alex)")
+    paired.add_argument("--lpips-net", choices=("alex", "vgg"), default="alex", help="LPIPS backbone")
     paired.add_argument("--lpips-weights", metavar="PATH", help="LPIPS v0.1 linear layers (alex.pth or vgg.pth)")
     paired.add_argument(
         "--lpips-backbone", metavar="PATH", help="the backbone's torchvision weights (alexnet-owt-7be5be79.pth, ...)"
     )
-    paired.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples (default 1000)")
-    paired.add_argument("--confidence", type=_probability, default=0.95, help="interval level (default 0.95)")
-    paired.add_argument("--seed", type=non_negative_int, default=0, help="seed of the bootstrap (default 0)")
+    paired.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples")
+    paired.add_argument("--confidence", type=_probability, default=0.95, help="interval level")
+    paired.add_argument("--seed", type=non_negative_int, default=0, help="seed of the bootstrap")
     paired.add_argument("--device", help="device of LPIPS: cpu, cuda or cuda:INDEX (default: cuda when present)")
     paired.add_argument("--json", action="store_true", help="print one JSON object")
     paired.add_argument("--out", metavar="DIR", help="write per_image.csv and paired.json into DIR")
