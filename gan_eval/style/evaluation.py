@@ -19,7 +19,7 @@ TF32 off; Gram matrices and distances are float64.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -195,12 +195,10 @@ class StyleMeter:
             return self.net(normalise(image, self.device))
 
     def score(self, output: np.ndarray, content: np.ndarray, names: tuple[str, str]) -> StyleScores:
-        """Distances of one output (`names[0]`) to the style image and to its content image (`names[1]`)."""
+        """Distances of one output (recorded as `names[0]`) to the style image and to its content image
+        (`names[1]`); both `(H, W, 3)` uint8 of one size (`check_pair`)."""
         if output.shape != content.shape:
-            raise GanEvalError(
-                f"{names[0]} is {output.shape[0]}x{output.shape[1]} pixels but its content image {names[1]} is "
-                f"{content.shape[0]}x{content.shape[1]}; give --size to resize both"
-            )
+            raise ValueError(f"output {output.shape} and content {content.shape} differ in shape")
         out = self.responses(output, names[0])
         target = self.responses(content, names[1])[CONTENT_LAYER]
         layers = {
@@ -216,6 +214,21 @@ class StyleMeter:
             style_layers=layers,
             content_distance=distances.content_distance(out[CONTENT_LAYER][0], target[0]),
             content_mse=distances.content_mse(out[CONTENT_LAYER][0], target[0]),
+        )
+
+
+def check_pair(output: np.ndarray, content: np.ndarray, paths: tuple[Path, Path], size: int | None) -> None:
+    """Refuse, naming both files, an output and content image of different sizes, or one too small for conv5_1."""
+    (out_h, out_w), (content_h, content_w) = output.shape[:2], content.shape[:2]
+    if (out_h, out_w) != (content_h, content_w):
+        hint = "give --size to resize both" if size is None else f"their aspect ratios differ (--size {size})"
+        raise GanEvalError(
+            f"{paths[0]} is {out_h}x{out_w} pixels but its content image {paths[1]} is {content_h}x{content_w}; {hint}"
+        )
+    if min(out_h, out_w) < MIN_SIZE:
+        raise GanEvalError(
+            f"{paths[0]} and its content image {paths[1]}: {out_h}x{out_w} pixels is too small for VGG-19's conv5_1 "
+            f"(at least {MIN_SIZE}x{MIN_SIZE}; see --size)"
         )
 
 
@@ -239,14 +252,12 @@ def evaluate_style(
     device = parse_device(options.device)
     weights = load_weights(resolve_weights_path(options.weights, options.progress))
     meter = StyleMeter(build_network(weights.features, options.pooling), style_image, device, f"--style {style_path}")
-    scores = [
-        meter.score(
-            _prepared(output_source.load(i), options.size),
-            _prepared(content_source.load(j), options.size),
-            (_relative(output_source, i), _relative(content_source, j)),
-        )
-        for i, j in _progress(pairs, options.progress)
-    ]
+    scores = []
+    for i, j in _progress(pairs, options.progress):
+        output = _prepared(output_source.load(i), options.size)
+        content_image = _prepared(content_source.load(j), options.size)
+        check_pair(output, content_image, (output_source.files[i], content_source.files[j]), options.size)
+        scores.append(meter.score(output, content_image, (_relative(output_source, i), _relative(content_source, j))))
     settings = {
         "network": NETWORK,
         "weights_sha256": weights.sha256,
@@ -273,7 +284,7 @@ def _relative(source: ImageFolderSource, index: int) -> str:
     return source.files[index].relative_to(source.root).as_posix()
 
 
-def _progress(pairs: Sequence[tuple[int, int]], progress: bool) -> Sequence[tuple[int, int]]:
+def _progress(pairs: Sequence[tuple[int, int]], progress: bool) -> Iterable[tuple[int, int]]:
     from tqdm import tqdm
 
     return tqdm(pairs, desc="style and content", unit="image", disable=not progress)

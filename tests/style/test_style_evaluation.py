@@ -3,6 +3,7 @@ the float64 forward and NumPy formulas of `vgg19_reference`; pairing by relative
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -159,12 +160,17 @@ def test_bad_images_and_sizes_are_one_line_errors(weights_file, tmp_path: Path) 
     style = save_png(smooth_image(3, 20, 20), tmp_path / "style.png")
     save_png(smooth_image(4, 20, 24), tmp_path / "two" / "content" / "a.png")
     save_png(smooth_image(4, 20, 20), tmp_path / "two" / "out" / "a.png")
-    mismatch = r"a\.png is 20x20 pixels but its content image a\.png is 20x24; give --size"
+    mismatch = r"two/out/a\.png is 20x20 pixels but its content image .*two/content/a\.png is 20x24; give --size"
     with pytest.raises(GanEvalError, match=mismatch):
         evaluate_style(tmp_path / "two" / "out", style, tmp_path / "two" / "content", options)
     tiny, tiny_content = _sets(tmp_path / "three", ["t.png"], ["t.png"], size=(15, 40))
-    with pytest.raises(GanEvalError, match=r"t\.png: 15x40 pixels is too small for VGG-19's conv5_1"):
+    too_small = r"three/out/t\.png and its content image .*three/content/t\.png: 15x40 pixels is too small"
+    with pytest.raises(GanEvalError, match=too_small):
         evaluate_style(tiny, style, tiny_content, options)
+    with pytest.raises(GanEvalError, match=r"--style .*tiny\.png: 12x30 pixels is too small for VGG-19's conv5_1"):
+        evaluate_style(out, save_png(smooth_image(3, 12, 30), tmp_path / "tiny.png"), content, options)
+    with pytest.raises(GanEvalError, match=r"their aspect ratios differ \(--size 16\)"):
+        evaluate_style(tmp_path / "two" / "out", style, tmp_path / "two" / "content", replace(options, size=16))
     with pytest.raises(GanEvalError, match="--size 8: VGG-19's conv5_1 needs images of at least 16 pixels"):
         StyleOptions(size=8)
     with pytest.raises(GanEvalError, match="--pooling median: choose from max, avg"):
