@@ -157,10 +157,11 @@ def pair_with_contents(outputs: ImageFolderSource, contents: ImageFolderSource) 
 
 
 def resize_longer_side(image: np.ndarray, size: int) -> np.ndarray:
-    """`(H, W, 3)` uint8 resized with PIL's bicubic filter so that its longer side is `size` (aspect kept)."""
+    """`(H, W, 3)` uint8 resized with PIL's bicubic filter so that its longer side is `size`, the other side
+    scaled by the same factor and rounded to the nearest pixel (halves up, at least 1)."""
     height, width = image.shape[:2]
     scale = size / max(height, width)
-    new_h, new_w = max(round(height * scale), 1), max(round(width * scale), 1)
+    new_h, new_w = max(int(height * scale + 0.5), 1), max(int(width * scale + 0.5), 1)
     if (new_h, new_w) == (height, width):
         return image
     return np.array(Image.fromarray(image).resize((new_w, new_h), Image.BICUBIC))

@@ -121,6 +121,12 @@ def test_resize_longer_side_keeps_an_image_of_that_size() -> None:
     image = smooth_image(1, 30, 20)
     assert resize_longer_side(image, 30) is image
     assert resize_longer_side(image, 15).shape == (15, 10, 3)
+    assert resize_longer_side(smooth_image(1, 20, 50), 25).shape == (10, 25, 3)
+    assert resize_longer_side(smooth_image(1, 20, 36), 18).shape == (10, 18, 3)  # 10.0 exactly
+    assert resize_longer_side(smooth_image(1, 36, 10), 18).shape == (18, 5, 3)  # 5.0
+    assert resize_longer_side(smooth_image(1, 100, 5), 20).shape == (20, 1, 3)  # 1.0
+    assert resize_longer_side(smooth_image(1, 100, 1), 20).shape == (20, 1, 3)  # 0.2 -> at least 1
+    assert resize_longer_side(smooth_image(1, 40, 10), 18).shape == (18, 5, 3)  # 4.5 rounds up
 
 
 def _sets(root: Path, outputs: list[str], contents: list[str], size: tuple[int, int] = (20, 20)) -> tuple[Path, Path]:
