@@ -200,3 +200,11 @@ def test_cli_weights_import_and_info_handle_lpips(files: dict[str, Path], capsys
     code, out, _ = run_cli(capsys, "weights", "info", "--json")
     [entry] = [e for e in json.loads(out)["weights"] if e["space"] == "lpips"]
     assert entry["arch"] == "lpips-v0.1-vgg" and entry["sha256"] == file_sha256(files["vgg"])
+
+
+@pytest.mark.parametrize("net", ["alex", "vgg"])
+def test_the_files_the_lpips_package_ships_pass_and_have_the_recorded_sha256(net: str) -> None:
+    shipped = Path(lpips_package.__file__).parent / "weights" / "v0.1" / f"{net}.pth"
+    _, sha, state = load_linear_weights(shipped, net)
+    assert sha == lpips_weights.LINEAR_SHA256[net] and len(state) == 5
+    assert import_weights(shipped) == weights_cache_dir() / f"{net}.pth"
