@@ -7,7 +7,7 @@ import json
 import math
 
 from gan_eval.cli.options import non_negative_int, positive_int
-from gan_eval.paired.evaluation import DEFAULT_METRICS, LABELS, METRICS, PairedResult
+from gan_eval.paired.evaluation import DEFAULT_METRICS, METRICS, PairedResult
 
 
 def _probability(text: str) -> float:
@@ -67,7 +67,7 @@ def format_result(result: PairedResult) -> str:
     lines = []
     for name, s in result.summaries.items():
         interval = f"[{_number(s.low)}, {_number(s.high)}]" if math.isfinite(s.low) else "(none: infinite values)"
-        lines.append(f"{LABELS[name]}: {_number(s.mean)}  {level:.0%} CI {interval}")
+        lines.append(f"{METRICS[name].label}: {_number(s.mean)}  {level:.0%} CI {interval}")
     settings = result.settings
     note = f"n={len(result.names)} y_channel={settings['y_channel']} crop={settings['crop']}"
     if "lpips" in settings:

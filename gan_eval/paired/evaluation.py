@@ -32,10 +32,26 @@ from gan_eval.paired.lpips.network import MIN_SIZE, NETS, Lpips, build_network
 from gan_eval.paired.lpips.weights import load_lpips_weights
 from gan_eval.paired.pairs import PairedFolders
 
-METRICS = ("psnr", "ssim", "ms_ssim", "lpips")
+
+@dataclass(frozen=True)
+class PairedMetric:
+    """What a paired metric is called (`--metrics` name, printed label) and which direction is better."""
+
+    name: str
+    label: str
+    higher_is_better: bool
+
+
+METRICS: dict[str, PairedMetric] = {
+    m.name: m
+    for m in (
+        PairedMetric("psnr", "PSNR (dB)", True),
+        PairedMetric("ssim", "SSIM", True),
+        PairedMetric("ms_ssim", "MS-SSIM", True),
+        PairedMetric("lpips", "LPIPS", False),
+    )
+}
 DEFAULT_METRICS = ("psnr", "ssim")
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "ms_ssim": True, "lpips": False}
-LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "lpips": "LPIPS"}
 PER_IMAGE_FILE = "per_image.csv"
 SUMMARY_FILE = "paired.json"
 
@@ -111,7 +127,7 @@ class PairedResult:
                 "mean": _finite_or_none(s.mean),
                 "ci_low": _finite_or_none(s.low),
                 "ci_high": _finite_or_none(s.high),
-                "higher_is_better": HIGHER_IS_BETTER[name],
+                "higher_is_better": METRICS[name].higher_is_better,
             }
             for name, s in self.summaries.items()
         }
