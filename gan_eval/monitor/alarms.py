@@ -18,12 +18,16 @@ rule in turn.
 - `discriminator_overpowers`: D(x) near 1 and D(G(z)) near 0 for a whole
   window, with G's gradients vanished to a tenth of their highest level (or
   the saturation extreme).
-- `oscillation`: a logged value whose detrended window is dominated by one
-  frequency of several cycles and does not die out.
+- `oscillation`: a logged value whose window, with a cubic trend removed, is
+  dominated by one narrow frequency peak of several cycles, standing far
+  above the spectrum's smooth background, that does not die out.
 - `mode_collapse`: the spread of generated features, or recall or coverage,
   collapsed at consecutive evaluations.
-- `discriminator_overfitting`: r_t = E[sign(D(x_real))] above 0.6 on average
-  (Karras et al. 2020, "Training Generative Adversarial Networks with Limited Data").
+- `discriminator_overfitting`: D calls the real images it trains on real far
+  more often than real images held out of its training (Karras et al. 2020,
+  "Training Generative Adversarial Networks with Limited Data", fig. 1).
+- `not_learning`: the samples stay far from the data (precision about 0) while
+  FID does not improve, over several evaluations.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ OSCILLATION = "oscillation"
 COLLAPSE = "mode_collapse"
 OVERFITTING = "discriminator_overfitting"
 RULES = (NON_FINITE, EXPLODING, OVERPOWERS, OSCILLATION, COLLAPSE, OVERFITTING)
+NOT_LEARNING = "not_learning"
 
 # Values of these event fields are bookkeeping, not measurements.
 _NOT_MEASURED = {"kind", "step", "time", "output", "samples", "features", "noise_seed", "resumed"}
@@ -67,14 +72,20 @@ class AlarmRules:
     oscillation_window: int = 200
     oscillation_check_every: int = 10
     oscillation_share: float = 0.5
-    oscillation_min_cycles: int = 3
+    oscillation_min_cycles: int = 4
     oscillation_sustain: float = 0.5
+    oscillation_contrast: float = 20.0
     collapse_spread: float = 0.1
     collapse_drop: float = 0.5
     collapse_min_best: float = 0.3
     collapse_patience: int = 2
     overfit_rt: float = 0.6
+    overfit_gap: float = 0.2
     overfit_window: int = 50
+    not_learning_precision: float = 0.05
+    not_learning_patience: int = 3
+    not_learning_z: float = 2.0
+    not_learning_tolerance: float = 0.05
 
     def to_json(self) -> dict[str, Any]:
         """The thresholds as a JSON-ready dict."""
@@ -344,12 +355,14 @@ class OscillationRule:
     """`oscillation`: a logged value circling in one sustained rhythm.
 
     Fires when a field of `scalars` records has, over its last
-    `oscillation_window` values after removing a least-squares line, at least
+    `oscillation_window` values after removing a least-squares cubic, at least
     `oscillation_share` of its variance in one frequency of at least
-    `oscillation_min_cycles` whole cycles per window, with a second-half
-    amplitude at least `oscillation_sustain` x the first half's; checked every
-    `oscillation_check_every` values, one subject per field, re-armed after a
-    whole quiet window.
+    `oscillation_min_cycles` whole cycles per window, that frequency's power
+    at least `oscillation_contrast` x the spectrum's smooth background there
+    (a narrow peak, not a drift's broad low-frequency power), and a
+    second-half amplitude at least `oscillation_sustain` x the first half's;
+    checked every `oscillation_check_every` values, one subject per field,
+    re-armed after a whole quiet window.
     """
 
     name = OSCILLATION
@@ -378,6 +391,7 @@ class OscillationRule:
                 found is not None
                 and found.cycles >= r.oscillation_min_cycles
                 and found.share >= r.oscillation_share
+                and found.contrast >= r.oscillation_contrast
                 and found.sustain >= r.oscillation_sustain
             )
             if self._latch.fires(name, oscillating):
@@ -388,9 +402,11 @@ class OscillationRule:
         r = self.thresholds
         message = (
             f"{name} oscillates: over its last {window} values, {found.share:.0%} of the detrended "
-            f"variance is one rhythm of period ~{found.period:.1f} steps ({found.cycles} cycles; rule: at "
-            f"least {r.oscillation_share:.0%} and {r.oscillation_min_cycles} cycles), and it does not die "
-            f"out (late/early amplitude {found.sustain:.2f}; rule: at least {r.oscillation_sustain:g}). G "
+            f"variance is one rhythm of period ~{found.period:.1f} steps ({found.cycles} cycles, "
+            f"{found.contrast:.3g}x the spectrum's background at that frequency; rule: at least "
+            f"{r.oscillation_share:.0%}, {r.oscillation_min_cycles} cycles and {r.oscillation_contrast:g}x), "
+            f"and it does not die out (late/early amplitude {found.sustain:.2f}; rule: at least "
+            f"{r.oscillation_sustain:g}). G "
             "and D are circling around each other instead of converging: lower the learning rates, use "
             "Adam with beta1 = 0.5 or 0, or add a gradient penalty (R1)."
         )
@@ -398,6 +414,7 @@ class OscillationRule:
             "share": found.share,
             "period": found.period,
             "cycles": found.cycles,
+            "contrast": found.contrast,
             "sustain": found.sustain,
             "window": window,
         }
@@ -473,11 +490,14 @@ class ModeCollapseRule:
 
 
 class DiscriminatorOverfittingRule:
-    """`discriminator_overfitting`: D confidently calls most real training images real.
+    """`discriminator_overfitting`: D tells the real images it trains on from real images it has not seen.
 
-    Fires when r_t = E[sign(D(x_real))] (a `discriminator` record's `r_t`, in
-    [-1, 1]) averaged over its last `overfit_window` records is above
-    `overfit_rt`; re-armed after `overfit_window` quiet records.
+    Reads `discriminator` records that hold both r_t = E[sign(D(x_train))]
+    and r_v = E[sign(D(x_held_out))] (`Monitor.discriminator(..., held_out=)`,
+    both in [-1, 1]). Fires when, averaged over the last `overfit_window` such
+    records, r_t is above `overfit_rt` and r_t - r_v above `overfit_gap`;
+    re-armed after `overfit_window` quiet records. Records without r_v are
+    not judged: a high r_t alone also means a D that is merely ahead of G.
     """
 
     name = OVERFITTING
@@ -485,26 +505,131 @@ class DiscriminatorOverfittingRule:
     def __init__(self, thresholds: AlarmRules) -> None:
         self.thresholds = thresholds
         self._latch = _Latch(rearm=thresholds.overfit_window)
-        self._r_t: deque[float] = deque(maxlen=thresholds.overfit_window)
+        self._pairs: deque[tuple[float, float]] = deque(maxlen=thresholds.overfit_window)
 
     def observe(self, event: dict[str, Any]) -> list[Alarm]:
-        r_t = event.get("r_t")
-        if event.get("kind") != "discriminator" or not (_is_number(r_t) and math.isfinite(r_t)):
+        r_t, r_v = event.get("r_t"), event.get("r_v")
+        if event.get("kind") != "discriminator" or not all(_is_number(r) and math.isfinite(r) for r in (r_t, r_v)):
             return []
         r = self.thresholds
-        self._r_t.append(r_t)
-        full = len(self._r_t) == self._r_t.maxlen
-        mean = math.fsum(self._r_t) / len(self._r_t)
-        if not self._latch.fires("D", full and mean > r.overfit_rt):
+        self._pairs.append((r_t, r_v))
+        full = len(self._pairs) == self._pairs.maxlen
+        train = math.fsum(pair[0] for pair in self._pairs) / len(self._pairs)
+        held = math.fsum(pair[1] for pair in self._pairs) / len(self._pairs)
+        gap = math.fsum(pair[0] - pair[1] for pair in self._pairs) / len(self._pairs)
+        if not self._latch.fires("D", full and train > r.overfit_rt and gap > r.overfit_gap):
             return []
         message = (
-            f"r_t = E[sign(D(x_real))] averaged {mean:.3f} over the last {len(self._r_t)} real batches (rule: above "
-            f"{r.overfit_rt:g}, the target of StyleGAN2-ADA): D calls most real training images real with "
-            "confidence, which on a finite training set is the sign that it starts to memorise it (with "
-            "unlimited data it only means D is ahead). Use more data, augment both real and fake images "
-            "(ADA, DiffAugment), or regularise D more."
+            f"D overfits its training set: over the last {len(self._pairs)} batches it called {_share(train)} "
+            f"of the real training images real (r_t = E[sign(D(x))] = {train:.3f}; rule: above "
+            f"{r.overfit_rt:g}) but only {_share(held)} of held-out real images (r_v = {held:.3f}; rule: "
+            f"r_t - r_v above {r.overfit_gap:g}, here {gap:.3f}): it memorises the training images instead "
+            "of learning what real images look like, and its feedback to G degrades (Karras et al. 2020, "
+            "fig. 1). Use more data, augment real and fake images alike (ADA, DiffAugment), regularise D "
+            "more (R1, dropout), or stop at the last checkpoint before the gap opened."
         )
-        return [Alarm(self.name, event.get("step"), "D", message, {"r_t_mean": mean, "window": len(self._r_t)})]
+        values = {"r_t_mean": train, "r_v_mean": held, "gap": gap, "window": len(self._pairs)}
+        return [Alarm(self.name, event.get("step"), "D", message, values)]
+
+
+def _share(r: float) -> str:
+    """The share of a batch whose sign is positive, from the mean sign `r` in [-1, 1], as a percentage."""
+    return f"{(1 + r) / 2:.0%}"
+
+
+class NotLearningRule:
+    """`not_learning`: the samples stay far from the data and FID does not improve.
+
+    Judges each `evaluation` record from the (`not_learning_patience` + 1)-th
+    on, over the last `not_learning_patience` + 1 evaluations: FID is stalled
+    when the first of them minus the lowest FID after it is at most the larger
+    of `not_learning_z` standard errors of that difference,
+    z sqrt(fid_std_first^2 + fid_std_lowest^2), and `not_learning_tolerance`
+    x the first FID. Subject `precision`: precision (the share of samples
+    inside the data's k-NN balls) at most `not_learning_precision` at each of
+    the last `not_learning_patience` evaluations, with FID stalled (or not
+    recorded). Subject `fid`, for records without precision: FID stalled over
+    the first `not_learning_patience` + 1 evaluations of the run, i.e. never
+    better than at the start. Re-armed by one evaluation that does not meet
+    the condition.
+    """
+
+    name = NOT_LEARNING
+
+    def __init__(self, thresholds: AlarmRules) -> None:
+        self.thresholds = thresholds
+        self._latch = _Latch()
+        self._history: deque[dict[str, Any]] = deque(maxlen=thresholds.not_learning_patience + 1)
+        self._evaluations = 0
+
+    def observe(self, event: dict[str, Any]) -> list[Alarm]:
+        if event.get("kind") != "evaluation":
+            return []
+        self._evaluations += 1
+        self._history.append(event)
+        if len(self._history) < self._history.maxlen:
+            return []
+        r, window = self.thresholds, list(self._history)
+        stalled = _fid_stall(window, r)
+        precisions = [e.get("precision") for e in window[1:]]
+        has_precision = all(_is_number(p) and math.isfinite(p) for p in precisions)
+        if has_precision:
+            subject = "precision"
+            far = all(p <= r.not_learning_precision for p in precisions)
+            condition = far and (stalled is None or stalled[0])
+        else:
+            subject = "fid"
+            condition = stalled is not None and stalled[0] and self._evaluations == len(window)
+        if not self._latch.fires(subject, condition):
+            return []
+        return [self._alarm(subject, window, stalled, event.get("step"))]
+
+    def _alarm(
+        self, subject: str, window: list[dict[str, Any]], stalled: tuple[bool, float, float] | None, step: int | None
+    ) -> Alarm:
+        r = self.thresholds
+        first, last = window[0].get("step"), window[-1].get("step")
+        values: dict[str, Any] = {"evaluations": len(window) - 1, "from_step": first}
+        if subject == "precision":
+            highest = max(e["precision"] for e in window[1:])
+            values["precision_max"] = highest
+            why = (
+                f"precision stayed at or below {r.not_learning_precision:g} at the last {len(window) - 1} "
+                f"evaluations (highest {highest:.3f}): almost no generated sample lands where real data lies"
+            )
+        else:
+            why = f"FID is no better than at the run's first evaluation (step {first})"
+        if stalled is not None:
+            _, improvement, allowed = stalled
+            values.update(fid_first=window[0]["fid"], fid_best=window[0]["fid"] - improvement, allowed=allowed)
+            why += (
+                f", and FID improved by only {improvement:.4g} from step {first} to step {last} (from "
+                f"{window[0]['fid']:.4g}; rule: at most the larger of {r.not_learning_z:g} standard errors and "
+                f"{r.not_learning_tolerance:.0%}, here {allowed:.4g})"
+            )
+        message = (
+            f"the generator is not learning: {why}. Its samples stay far from the data. Check that G's "
+            "optimiser steps G's parameters with a non-zero learning rate and that its loss reaches them "
+            "(no detach, no frozen layers), that the data and G's outputs share one value range (e.g. [-1, 1] "
+            "with tanh), and that D is not so strong that G gets no useful gradient (see "
+            "discriminator_overpowers); then try a higher G learning rate."
+        )
+        return Alarm(self.name, step, subject, message, values)
+
+
+def _fid_stall(window: list[dict[str, Any]], r: AlarmRules) -> tuple[bool, float, float] | None:
+    """Whether FID stalled over `window` (evaluation records), with its improvement and the allowed one.
+
+    None when some record lacks a finite FID or FID standard error.
+    """
+    pairs = [(e.get("fid"), e.get("fid_std")) for e in window]
+    if not all(_is_number(f) and _is_number(sd) and math.isfinite(f) and math.isfinite(sd) for f, sd in pairs):
+        return None
+    first, first_std = pairs[0]
+    best, best_std = min(pairs[1:])
+    improvement = first - best
+    allowed = max(r.not_learning_z * math.hypot(first_std, best_std), r.not_learning_tolerance * first)
+    return improvement <= allowed, improvement, allowed
 
 
 class AlarmRulebook:
@@ -520,7 +645,13 @@ class AlarmRulebook:
             DiscriminatorOverfittingRule(self.rules),
             OscillationRule(self.rules),
             ModeCollapseRule(self.rules),
+            NotLearningRule(self.rules),
         )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The rules' names, in the order in which one event's alarms are returned."""
+        return tuple(rule.name for rule in self._book)
 
     def observe(self, event: dict[str, Any]) -> list[Alarm]:
         """Update the rules with one event; the alarms that start firing on it."""
@@ -540,26 +671,34 @@ def quantile(values: Iterable[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class Oscillation:
-    """The strongest rhythm of a detrended series: its share of the variance, period, cycles and sustain."""
+    """The strongest rhythm of a detrended series: share of the variance, period, cycles, contrast and sustain."""
 
     share: float
     period: float
     cycles: int
+    contrast: float
     sustain: float
 
 
+DETREND_DEGREE = 3
+
+
 def dominant_oscillation(values: np.ndarray) -> Oscillation | None:
-    """The dominant frequency of `values: (W,)` after removing a least-squares line; None if it is flat.
+    """The dominant frequency of `values: (W,)` after removing a least-squares cubic; None if it is flat.
 
     `share` is the power of the peak frequency bin and its two neighbours over
     the total power (excluding the mean); `cycles` is the peak's bin index (whole
-    cycles in the window); `sustain` is the std of the detrended second half over
-    that of the first half (below 1 for a dying oscillation).
+    cycles in the window); `contrast` is that band's power over the smooth
+    background's there: a straight line fitted by least squares to log power
+    against log frequency over every other bin (a drift's or noise's power law,
+    as in Donoghue et al. 2020's separation of rhythms from the 1/f background);
+    `sustain` is the std of the detrended second half over that of the first
+    half (below 1 for a dying oscillation).
     """
     n = values.shape[0]
-    t = np.arange(n, dtype=np.float64)
-    slope, intercept = np.polyfit(t, values, 1)
-    residual = values - (slope * t + intercept)
+    t = np.linspace(-1.0, 1.0, n)
+    trend = np.polynomial.polynomial.polyfit(t, values, DETREND_DEGREE)
+    residual = values - np.polynomial.polynomial.polyval(t, trend)
     scale = max(float(np.abs(values).max()), 1e-12)
     if residual.std() <= 1e-9 * scale:
         return None
@@ -567,11 +706,25 @@ def dominant_oscillation(values: np.ndarray) -> Oscillation | None:
     power[0] = 0.0
     total = power.sum()
     peak = int(np.argmax(power))
-    band = power[max(1, peak - 1) : peak + 2].sum()
+    low, high = max(1, peak - 1), peak + 2
+    band = power[low:high].sum()
+    frequencies = np.arange(power.shape[0], dtype=np.float64)
+    outside = np.ones(power.shape[0], dtype=bool)
+    outside[0] = False
+    outside[low:high] = False
+    # A floor at 1e-12 of the total keeps the logarithm of an exactly zero bin (a pure sine) finite.
+    slope, intercept = np.polyfit(np.log(frequencies[outside]), np.log(power[outside] + 1e-12 * total), 1)
+    background = np.exp(intercept + slope * np.log(frequencies[low:high])).sum()
     half = n // 2
     early = residual[:half].std()
     sustain = float(residual[half:].std() / early) if early > 0 else math.inf
-    return Oscillation(share=float(band / total), period=n / peak, cycles=peak, sustain=sustain)
+    return Oscillation(
+        share=float(band / total),
+        period=n / peak,
+        cycles=peak,
+        contrast=float(band / background),
+        sustain=sustain,
+    )
 
 
 def replay(rulebook: AlarmRulebook, events: Iterable[dict[str, Any]]) -> None:

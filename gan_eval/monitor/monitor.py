@@ -77,6 +77,13 @@ def _numbers(scalars: dict[str, Any]) -> dict[str, float]:
     return {name: values[name] for name in scalars}
 
 
+def _probability_and_sign(outputs: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean probability and mean sign (of the logit, i.e. of p - 0.5) of D's `outputs: (N,)`, logits or probs."""
+    if kind == "logits":
+        return torch.sigmoid(outputs).mean(), torch.sign(outputs).mean()
+    return outputs.mean(), torch.sign(outputs - 0.5).mean()
+
+
 def _step(step: Any) -> int:
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
         raise GanEvalError(f"step must be an integer, got {step!r}")
@@ -225,7 +232,15 @@ class Monitor:
         values = _numbers(scalars)
         self._record({"kind": "scalars", "step": step, **values})
 
-    def discriminator(self, step: int, real_out: torch.Tensor, fake_out: torch.Tensor, kind: str = "logits") -> None:
+    def discriminator(
+        self,
+        step: int,
+        real_out: torch.Tensor,
+        fake_out: torch.Tensor,
+        kind: str = "logits",
+        *,
+        held_out: torch.Tensor | None = None,
+    ) -> None:
         """Record D's outputs on a real batch and a fake batch of `step` (any shapes, one value per sample).
 
         `kind`: "logits" (before the sigmoid), "probs" (after it), or "critic"
@@ -233,45 +248,35 @@ class Monitor:
         D(x) and D(G(z)) as mean probabilities and r_t = E[sign(D(x_real))]
         (the sign of the logit, i.e. of p - 0.5); for a critic, the means and
         their gap E[D(x)] - E[D(G(z))], the Wasserstein estimate.
+        `held_out`: D's outputs on real images it is not trained on (a
+        validation split), same kind; recorded as `held_out_mean` and, for
+        logits and probs, `d_held_out` and `r_v` = E[sign(D(x_held_out))], the
+        evidence `discriminator_overfitting` needs.
         """
         step = self._begin(step)
         if kind not in OUTPUT_KINDS:
             raise GanEvalError(f"discriminator(kind={kind!r}): use one of {', '.join(OUTPUT_KINDS)}")
         real = real_out.detach().flatten().float()
         fake = fake_out.detach().flatten().float()
-        if real.numel() == 0 or fake.numel() == 0:
-            raise GanEvalError("discriminator(): real_out and fake_out must not be empty")
+        held = None if held_out is None else held_out.detach().flatten().float()
+        if real.numel() == 0 or fake.numel() == 0 or (held is not None and held.numel() == 0):
+            raise GanEvalError("discriminator(): real_out, fake_out and held_out must not be empty")
+        event: dict[str, Any] = {"kind": "discriminator", "step": step, "output": kind}
         if kind == "critic":
             real_mean, fake_mean = torch.stack([real.mean(), fake.mean()]).tolist()
-            self._record(
-                {
-                    "kind": "discriminator",
-                    "step": step,
-                    "output": kind,
-                    "real_mean": real_mean,
-                    "fake_mean": fake_mean,
-                    "critic_gap": real_mean - fake_mean,
-                }
-            )
+            event.update(real_mean=real_mean, fake_mean=fake_mean, critic_gap=real_mean - fake_mean)
+            if held is not None:
+                event["held_out_mean"] = held.mean().item()
+            self._record(event)
             return
-        if kind == "logits":
-            p_real, p_fake, signs = torch.sigmoid(real), torch.sigmoid(fake), torch.sign(real)
-        else:
-            p_real, p_fake, signs = real, fake, torch.sign(real - 0.5)
-        numbers = torch.stack([real.mean(), fake.mean(), p_real.mean(), p_fake.mean(), signs.mean()]).tolist()
-        real_mean, fake_mean, d_real, d_fake, r_t = numbers
-        self._record(
-            {
-                "kind": "discriminator",
-                "step": step,
-                "output": kind,
-                "real_mean": real_mean,
-                "fake_mean": fake_mean,
-                "d_real": d_real,
-                "d_fake": d_fake,
-                "r_t": r_t,
-            }
-        )
+        d_real, r_t = _probability_and_sign(real, kind)
+        d_fake, _ = _probability_and_sign(fake, kind)
+        numbers = torch.stack([real.mean(), fake.mean(), d_real, d_fake, r_t]).tolist()
+        event.update(zip(("real_mean", "fake_mean", "d_real", "d_fake", "r_t"), numbers, strict=True))
+        if held is not None:
+            held_numbers = torch.stack([held.mean(), *_probability_and_sign(held, kind)]).tolist()
+            event.update(zip(("held_out_mean", "d_held_out", "r_v"), held_numbers, strict=True))
+        self._record(event)
 
     def evaluate(
         self,
