@@ -135,11 +135,6 @@ def test_cli_weights_info_lists_vgg19(weights_file: Path, capsys) -> None:
     assert code == 0 and f"{weights_cache_dir() / FILE_NAME}" in out and "space vgg19" in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vgg16.weights.is_vgg16_file claims any file with VGG's first convolution and fc2, VGG-19's too, and "
-    "the feature spaces are asked before NETWORK_WEIGHTS: the file is then refused as not VGG-16",
-)
 def test_cli_weights_import_routes_a_vgg19_file_to_vgg19(weights_file: Path, capsys) -> None:
     code, out, err = run_cli(capsys, "weights", "import", str(weights_file))
     assert code == 0 and FILE_NAME in out and "(vgg19)" in out, err

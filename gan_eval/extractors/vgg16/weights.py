@@ -76,13 +76,17 @@ def load_weights(path: str | os.PathLike[str]) -> Vgg16Weights:
 
 
 def is_vgg16_file(path: str | os.PathLike[str]) -> bool:
-    """Whether a file is a state dict with VGG-16's first convolution and fc2 (the rest is checked on import)."""
+    """Whether a file is a state dict with VGG-16's first convolution, conv4_1 and fc2 (the rest is checked later)."""
     try:
         state = read_state_dict(Path(path))
     except GanEvalError:
         return False
     shapes = {k: tuple(v.shape) for k, v in state.items()}
-    return shapes.get("features.0.weight") == (64, 3, 3, 3) and shapes.get("classifier.3.weight") == (4096, 4096)
+    return (
+        shapes.get("features.0.weight") == (64, 3, 3, 3)
+        and shapes.get("features.17.weight") == (512, 256, 3, 3)  # conv4_1; a ReLU in VGG-19
+        and shapes.get("classifier.3.weight") == (4096, 4096)
+    )
 
 
 def import_weights(path: str | os.PathLike[str]) -> Path:
