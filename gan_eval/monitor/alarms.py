@@ -26,8 +26,8 @@ rule in turn.
 - `discriminator_overfitting`: D calls the real images it trains on real far
   more often than real images held out of its training (Karras et al. 2020,
   "Training Generative Adversarial Networks with Limited Data", fig. 1).
-- `not_learning`: the samples stay far from the data (precision about 0) while
-  FID does not improve, over several evaluations.
+- `not_learning`: the samples stay far from the data (precision and recall
+  about 0) while FID does not improve, over several evaluations.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ class AlarmRules:
     overfit_gap: float = 0.2
     overfit_window: int = 50
     not_learning_precision: float = 0.05
+    not_learning_recall: float = 0.05
     not_learning_patience: int = 3
     not_learning_z: float = 2.0
     not_learning_tolerance: float = 0.05
@@ -546,9 +547,10 @@ class NotLearningRule:
     of `not_learning_z` standard errors of that difference,
     z sqrt(fid_std_first^2 + fid_std_lowest^2), and `not_learning_tolerance`
     x the first FID. Subject `precision`: precision (the share of samples
-    inside the data's k-NN balls) at most `not_learning_precision` at each of
-    the last `not_learning_patience` evaluations, with FID stalled (or not
-    recorded). Subject `fid`, for records without precision: FID stalled over
+    inside the data's k-NN balls) at most `not_learning_precision` and recall
+    (the share of the data inside the samples' k-NN balls) at most
+    `not_learning_recall` at each of the last `not_learning_patience`
+    evaluations, with FID stalled (or not recorded). Subject `fid`, for records without precision: FID stalled over
     the first `not_learning_patience` + 1 evaluations of the run, i.e. never
     better than at the start. Re-armed by one evaluation that does not meet
     the condition.
@@ -572,10 +574,12 @@ class NotLearningRule:
         r, window = self.thresholds, list(self._history)
         stalled = _fid_stall(window, r)
         precisions = [e.get("precision") for e in window[1:]]
-        has_precision = all(_is_number(p) and math.isfinite(p) for p in precisions)
-        if has_precision:
+        if all(_is_number(p) and math.isfinite(p) for p in precisions):
             subject = "precision"
-            far = all(p <= r.not_learning_precision for p in precisions)
+            recalls = [e.get("recall") for e in window[1:]]
+            far = all(p <= r.not_learning_precision for p in precisions) and all(
+                not _is_number(q) or q <= r.not_learning_recall for q in recalls
+            )
             condition = far and (stalled is None or stalled[0])
         else:
             subject = "fid"
@@ -592,11 +596,18 @@ class NotLearningRule:
         values: dict[str, Any] = {"evaluations": len(window) - 1, "from_step": first}
         if subject == "precision":
             highest = max(e["precision"] for e in window[1:])
+            recalls = [e["recall"] for e in window[1:] if _is_number(e.get("recall"))]
             values["precision_max"] = highest
             why = (
                 f"precision stayed at or below {r.not_learning_precision:g} at the last {len(window) - 1} "
                 f"evaluations (highest {highest:.3f}): almost no generated sample lands where real data lies"
             )
+            if recalls:
+                values["recall_max"] = max(recalls)
+                why += (
+                    f", and recall at or below {r.not_learning_recall:g} (highest {max(recalls):.3f}): the samples "
+                    "cover almost none of the data either"
+                )
         else:
             why = f"FID is no better than at the run's first evaluation (step {first})"
         if stalled is not None:

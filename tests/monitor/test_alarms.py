@@ -245,6 +245,7 @@ DOCUMENTED_DEFAULTS = {
     "overfit_gap": 0.2,
     "overfit_window": 50,
     "not_learning_precision": 0.05,
+    "not_learning_recall": 0.05,
     "not_learning_patience": 3,
     "not_learning_z": 2.0,
     "not_learning_tolerance": 0.05,
@@ -272,8 +273,9 @@ DOC_PHRASES = (
     "(`collapse_drop`, `collapse_min_best`)",
     "averaged over {overfit_window} batches (`overfit_window`), r_t = E[sign(D(x_train))] > {overfit_rt:g} "
     "(`overfit_rt`) and r_t − r_v > {overfit_gap:g} (`overfit_gap`)",
-    "precision ≤ {not_learning_precision:g} (`not_learning_precision`) at {not_learning_patience} evaluations in a "
-    "row (`not_learning_patience`, after the window's first)",
+    "precision ≤ {not_learning_precision:g} and recall ≤ {not_learning_recall:g} (`not_learning_precision`, "
+    "`not_learning_recall`) at {not_learning_patience} evaluations in a row (`not_learning_patience`, after the "
+    "window's first)",
     "at most the larger of {not_learning_z:g} standard errors (`not_learning_z`) and {not_learning_tolerance:.0%} "
     "of that FID (`not_learning_tolerance`)",
 )
@@ -795,6 +797,7 @@ def test_frozen_generator_raises_not_learning(tmp_path):
     window = evaluations[:4]
     assert [e["step"] for e in window] == [0, 50, 100, 150]
     assert alarm.values["precision_max"] == max(e["precision"] for e in window[1:]) <= 0.05
+    assert alarm.values["recall_max"] == max(e["recall"] for e in window[1:]) <= 0.05
     first, best = window[0], min(window[1:], key=lambda e: e["fid"])
     assert alarm.values["fid_first"] == first["fid"] and alarm.values["fid_best"] == pytest.approx(best["fid"])
     allowed = max(2 * math.sqrt(first["fid_std"] ** 2 + best["fid_std"] ** 2), 0.05 * first["fid"])
@@ -802,12 +805,14 @@ def test_frozen_generator_raises_not_learning(tmp_path):
     assert "not learning" in alarm.message and f"{alarm.values['precision_max']:.3f}" in alarm.message
 
 
-def _evaluation_events(fids, stds, precisions=None) -> list[dict]:
+def _evaluation_events(fids, stds, precisions=None, recalls=None) -> list[dict]:
+    """Evaluation records every 100 steps; recall 0 wherever precision is given and recall is not."""
     events = []
     for i, (fid, std) in enumerate(zip(fids, stds, strict=True)):
         event = {"kind": "evaluation", "step": 100 * i, "fid": fid, "fid_std": std}
         if precisions is not None:
             event["precision"] = precisions[i]
+            event["recall"] = 0.0 if recalls is None else recalls[i]
         events.append(event)
     return events
 
@@ -825,6 +830,13 @@ def test_not_learning_is_silent_while_fid_improves_even_far_from_the_data():
 @pytest.mark.parametrize(("precision", "fires"), [(0.05, True), (np.nextafter(0.05, 1.0), False)])
 def test_not_learning_needs_precision_at_most_005(precision, fires):
     events = _evaluation_events([1.0] * 4, [0.01] * 4, [0.0, 0.0, 0.0, precision])
+    assert _not_learning(events) == ([("precision", 300)] if fires else [])
+
+
+@pytest.mark.parametrize(("recall", "fires"), [(0.05, True), (np.nextafter(0.05, 1.0), False)])
+def test_not_learning_needs_recall_at_most_005(recall, fires):
+    """A generator on a plateau near tight modes (FID small, recall about 1) has precision about 0 too: not flagged."""
+    events = _evaluation_events([1.0] * 4, [0.01] * 4, [0.0] * 4, [0.0, 0.0, recall, 0.0])
     assert _not_learning(events) == ([("precision", 300)] if fires else [])
 
 
