@@ -550,10 +550,11 @@ class NotLearningRule:
     inside the data's k-NN balls) at most `not_learning_precision` and recall
     (the share of the data inside the samples' k-NN balls) at most
     `not_learning_recall` at each of the last `not_learning_patience`
-    evaluations, with FID stalled (or not recorded). Subject `fid`, for records without precision: FID stalled over
-    the first `not_learning_patience` + 1 evaluations of the run, i.e. never
-    better than at the start. Re-armed by one evaluation that does not meet
-    the condition.
+    evaluations, with FID stalled (or not recorded). Subject `fid`, for
+    records without precision: FID stalled over the first
+    `not_learning_patience` + 1 evaluations of the run, i.e. never better
+    than at the start. Re-armed by one evaluation that does not meet the
+    condition.
     """
 
     name = NOT_LEARNING
@@ -611,12 +612,13 @@ class NotLearningRule:
         else:
             why = f"FID is no better than at the run's first evaluation (step {first})"
         if stalled is not None:
-            _, improvement, allowed = stalled
-            values.update(fid_first=window[0]["fid"], fid_best=window[0]["fid"] - improvement, allowed=allowed)
+            _, best, allowed = stalled
+            start = window[0]["fid"]
+            values.update(fid_first=start, fid_best=best, allowed=allowed)
             why += (
-                f", and FID improved by only {improvement:.4g} from step {first} to step {last} (from "
-                f"{window[0]['fid']:.4g}; rule: at most the larger of {r.not_learning_z:g} standard errors and "
-                f"{r.not_learning_tolerance:.0%}, here {allowed:.4g})"
+                f", and FID did not improve: {start:.4g} at step {first}, at best {best:.4g} up to step {last} "
+                f"(rule: an improvement of at most the larger of {r.not_learning_z:g} standard errors and "
+                f"{r.not_learning_tolerance:.0%} of the first FID, here {allowed:.4g})"
             )
         message = (
             f"the generator is not learning: {why}. Its samples stay far from the data. Check that G's "
@@ -629,18 +631,16 @@ class NotLearningRule:
 
 
 def _fid_stall(window: list[dict[str, Any]], r: AlarmRules) -> tuple[bool, float, float] | None:
-    """Whether FID stalled over `window` (evaluation records), with its improvement and the allowed one.
-
-    None when some record lacks a finite FID or FID standard error.
-    """
+    """Whether FID stalled over `window` (evaluation records), the lowest FID after the first, and the
+    improvement on the first that still counts as stalled; None when a record lacks a finite FID or its
+    standard error `fid_std`."""
     pairs = [(e.get("fid"), e.get("fid_std")) for e in window]
     if not all(_is_number(f) and _is_number(sd) and math.isfinite(f) and math.isfinite(sd) for f, sd in pairs):
         return None
     first, first_std = pairs[0]
     best, best_std = min(pairs[1:])
-    improvement = first - best
     allowed = max(r.not_learning_z * math.hypot(first_std, best_std), r.not_learning_tolerance * first)
-    return improvement <= allowed, improvement, allowed
+    return first - best <= allowed, best, allowed
 
 
 class AlarmRulebook:
