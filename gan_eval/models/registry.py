@@ -31,6 +31,14 @@ real data (Mescheder et al. 2018, γ = 1) in place of spectral normalisation
 generator step, and the same Adam setting and decay as 2-D `wgan-gp`. It is
 the grid25 reference: 25 of 25 modes, 94.5% high quality after 40,000 steps
 (about 4 CPU minutes); see docs/reference-generators.md.
+
+On the 2-D mixtures `rsgan` and `ragan` train with the 2-D `hinge` setting
+(R1 with γ = 1, Adam 1e-3 decayed to 1e-5, betas (0.5, 0.9)). The paper's
+setting (constant 2e-4, betas (0.5, 0.999), no penalty) collapsed on both sets
+after 8,000 steps (seed 0): `rsgan` 1 of 8 ring modes and 14 of 25 grid modes,
+`ragan` 1 of 8 and 10 of 25. With the 2-D `hinge` setting 8,000 steps reach
+8 of 8 ring modes, 88.5% (`rsgan`) and 89.7% (`ragan`) high quality, not
+collapsed.
 """
 
 from __future__ import annotations
@@ -79,6 +87,16 @@ POINT_MODELS: dict[str, ModelSpec] = {
     ),
     "hinge": replace(
         MODELS["hinge"],
+        optimizer={"name": "adam", "lr": 1e-3, "final_lr": 1e-5, "betas": [0.5, 0.9]},
+        r1_weight=1.0,
+    ),
+    "rsgan": replace(
+        MODELS["rsgan"],
+        optimizer={"name": "adam", "lr": 1e-3, "final_lr": 1e-5, "betas": [0.5, 0.9]},
+        r1_weight=1.0,
+    ),
+    "ragan": replace(
+        MODELS["ragan"],
         optimizer={"name": "adam", "lr": 1e-3, "final_lr": 1e-5, "betas": [0.5, 0.9]},
         r1_weight=1.0,
     ),
