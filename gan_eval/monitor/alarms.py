@@ -75,6 +75,7 @@ class AlarmRules:
     oscillation_min_cycles: int = 4
     oscillation_sustain: float = 0.5
     oscillation_contrast: float = 20.0
+    oscillation_prominence: float = 0.2
     collapse_spread: float = 0.1
     collapse_drop: float = 0.5
     collapse_min_best: float = 0.3
@@ -360,8 +361,10 @@ class OscillationRule:
     `oscillation_share` of its variance in one frequency of at least
     `oscillation_min_cycles` whole cycles per window, that frequency's power
     at least `oscillation_contrast` x the spectrum's smooth background there
-    (a narrow peak, not a drift's broad low-frequency power), and a
-    second-half amplitude at least `oscillation_sustain` x the first half's;
+    (a narrow peak, not a drift's broad low-frequency power) and at least
+    `oscillation_prominence` of the window's whole variance, trend included
+    (not a ripple on a loss that mostly drifts), and a second-half amplitude
+    at least `oscillation_sustain` x the first half's;
     checked every `oscillation_check_every` values, one subject per field,
     re-armed after a whole quiet window.
     """
@@ -393,6 +396,7 @@ class OscillationRule:
                 and found.cycles >= r.oscillation_min_cycles
                 and found.share >= r.oscillation_share
                 and found.contrast >= r.oscillation_contrast
+                and found.prominence >= r.oscillation_prominence
                 and found.sustain >= r.oscillation_sustain
             )
             if self._latch.fires(name, oscillating):
@@ -404,8 +408,9 @@ class OscillationRule:
         message = (
             f"{name} oscillates: over its last {window} values, {found.share:.0%} of the detrended "
             f"variance is one rhythm of period ~{found.period:.1f} steps ({found.cycles} cycles, "
-            f"{found.contrast:.3g}x the spectrum's background at that frequency; rule: at least "
-            f"{r.oscillation_share:.0%}, {r.oscillation_min_cycles} cycles and {r.oscillation_contrast:g}x), "
+            f"{found.contrast:.3g}x the spectrum's background at that frequency, {found.prominence:.0%} of the "
+            f"whole variance with the trend; rule: at least {r.oscillation_share:.0%}, "
+            f"{r.oscillation_min_cycles} cycles, {r.oscillation_contrast:g}x and {r.oscillation_prominence:.0%}), "
             f"and it does not die out (late/early amplitude {found.sustain:.2f}; rule: at least "
             f"{r.oscillation_sustain:g}). G "
             "and D are circling around each other instead of converging: lower the learning rates, use "
@@ -416,6 +421,7 @@ class OscillationRule:
             "period": found.period,
             "cycles": found.cycles,
             "contrast": found.contrast,
+            "prominence": found.prominence,
             "sustain": found.sustain,
             "window": window,
         }
@@ -682,12 +688,14 @@ def quantile(values: Iterable[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class Oscillation:
-    """The strongest rhythm of a detrended series: share of the variance, period, cycles, contrast and sustain."""
+    """The strongest rhythm of a detrended series: its share of the variance, period, cycles, contrast,
+    prominence and sustain."""
 
     share: float
     period: float
     cycles: int
     contrast: float
+    prominence: float
     sustain: float
 
 
@@ -703,7 +711,8 @@ def dominant_oscillation(values: np.ndarray) -> Oscillation | None:
     background's there: a straight line fitted by least squares to log power
     against log frequency over every other bin (a drift's or noise's power law,
     as in Donoghue et al. 2020's separation of rhythms from the 1/f background);
-    `sustain` is the std of the detrended second half over that of the first
+    `prominence` is the band's power over the total power of the series with
+    only its mean removed (the trend counts); `sustain` is the std of the detrended second half over that of the first
     half (below 1 for a dying oscillation).
     """
     n = values.shape[0]
@@ -726,6 +735,8 @@ def dominant_oscillation(values: np.ndarray) -> Oscillation | None:
     # A floor at 1e-12 of the total keeps the logarithm of an exactly zero bin (a pure sine) finite.
     slope, intercept = np.polyfit(np.log(frequencies[outside]), np.log(power[outside] + 1e-12 * total), 1)
     background = np.exp(intercept + slope * np.log(frequencies[low:high])).sum()
+    raw = np.abs(np.fft.rfft(values - values.mean())) ** 2
+    raw[0] = 0.0
     half = n // 2
     early = residual[:half].std()
     sustain = float(residual[half:].std() / early) if early > 0 else math.inf
@@ -734,6 +745,7 @@ def dominant_oscillation(values: np.ndarray) -> Oscillation | None:
         period=n / peak,
         cycles=peak,
         contrast=float(band / background),
+        prominence=float(band / raw.sum()),
         sustain=sustain,
     )
 

@@ -237,6 +237,7 @@ DOCUMENTED_DEFAULTS = {
     "oscillation_min_cycles": 4,
     "oscillation_sustain": 0.5,
     "oscillation_contrast": 20.0,
+    "oscillation_prominence": 0.2,
     "collapse_spread": 0.1,
     "collapse_drop": 0.5,
     "collapse_min_best": 0.3,
@@ -265,6 +266,7 @@ DOC_PHRASES = (
     "≥ {oscillation_share:.0%} of their variance in one frequency",
     "≥ {oscillation_min_cycles} whole cycles (`oscillation_min_cycles`)",
     "≥ {oscillation_contrast:g} × the spectrum's smooth background at that frequency (`oscillation_contrast`)",
+    "≥ {oscillation_prominence:.0%} of the window's whole variance, trend included (`oscillation_prominence`)",
     "a second-half amplitude ≥ {oscillation_sustain:g} × the first half's (`oscillation_sustain`); checked every "
     "{oscillation_check_every} values",
     "at {collapse_patience} evaluations in a row (`collapse_patience`)",
@@ -437,11 +439,11 @@ def test_overpowers_rearms_after_a_whole_window_of_50_quiet_batches(quiet):
     assert _steps(_feed(book, events), OVERPOWERS) == ([first, last] if quiet >= 50 else [first])
 
 
-def _rhythm(values: np.ndarray) -> tuple[float, int, float, float] | None:
-    """(share, cycles, sustain, contrast) of `values: (W,)`, written out: a least-squares cubic by the normal
-    equations, a plain DFT over the positive frequencies, the band of the peak frequency and its neighbours, and
-    the background: a least-squares line through log power against log frequency over the other frequencies,
-    by the normal equations; None if flat."""
+def _rhythm(values: np.ndarray) -> tuple[float, int, float, float, float] | None:
+    """(share, cycles, sustain, contrast, prominence) of `values: (W,)`, written out: a least-squares cubic by the
+    normal equations, a plain DFT over the positive frequencies, the band of the peak frequency and its neighbours,
+    the background: a least-squares line through log power against log frequency over the other frequencies, by
+    the normal equations, and the band over the DFT power of the values less their mean; None if flat."""
     n = values.shape[0]
     t = np.linspace(-1.0, 1.0, n)
     design = np.stack([t**k for k in range(4)], axis=1)
@@ -458,7 +460,9 @@ def _rhythm(values: np.ndarray) -> tuple[float, int, float, float] | None:
     slope, intercept = np.linalg.solve(line.T @ line, line.T @ log_power)
     background = sum(math.exp(intercept + slope * math.log(b + 1)) for b in band_bins)
     sustain = residual[n // 2 :].std() / residual[: n // 2].std()
-    return float(share), peak + 1, float(sustain), float(sum(power[b] for b in band_bins) / background)
+    band = sum(power[b] for b in band_bins)
+    raw = np.abs(_dft(n) @ (values - values.mean())) ** 2
+    return float(share), peak + 1, float(sustain), float(band / background), float(band / raw.sum())
 
 
 @functools.cache
@@ -468,9 +472,13 @@ def _dft(n: int) -> np.ndarray:
 
 
 def _oscillating(values: np.ndarray) -> bool:
-    """The documented condition: 50% of the variance, 4 cycles, a contrast of 20 and a sustain of 0.5."""
+    """The documented condition: 50% of the variance, 4 cycles, a sustain of 0.5, a contrast of 20 and a prominence
+    of 20%."""
     found = _rhythm(values)
-    return found is not None and found[0] >= 0.5 and found[1] >= 4 and found[2] >= 0.5 and found[3] >= 20
+    if found is None:
+        return False
+    share, cycles, sustain, contrast, prominence = found
+    return share >= 0.5 and cycles >= 4 and sustain >= 0.5 and contrast >= 20 and prominence >= 0.2
 
 
 def _oscillation_steps(series: np.ndarray) -> list[int]:
@@ -512,7 +520,7 @@ def test_oscillation_needs_50_percent_of_the_variance_in_one_rhythm(fires):
     target = 0.5 + (1e-6 if fires else -1e-6)
     weight = _bisect(lambda w: _rhythm(_sine(8) + w * others)[0] - target, 0.0, 1.0)
     series = _sine(8) + weight * others
-    share, cycles, sustain, contrast = _rhythm(series)
+    share, cycles, sustain, contrast, _ = _rhythm(series)
     assert share == pytest.approx(target, abs=1e-9) and cycles == 8 and sustain >= 0.9 and contrast >= 100
     assert _oscillation_steps(series) == ([199] if fires else [])
 
@@ -520,7 +528,7 @@ def test_oscillation_needs_50_percent_of_the_variance_in_one_rhythm(fires):
 @pytest.mark.parametrize(("cycles", "fires"), [(3, False), (4, True)])
 def test_oscillation_needs_4_cycles(cycles, fires):
     series = _sine(cycles)
-    share, found, sustain, contrast = _rhythm(series)
+    share, found, sustain, contrast, _ = _rhythm(series)
     assert found == cycles and share >= 0.9 and sustain >= 0.9 and contrast >= 20
     assert _oscillation_steps(series) == ([199] if fires else [])
 
@@ -534,7 +542,7 @@ def test_oscillation_needs_a_second_half_of_half_the_amplitude(fires):
 
     target = 0.5 + (1e-6 if fires else -1e-6)
     series = damped(_bisect(lambda a: _rhythm(damped(a))[2] - target, 0.0, 1.0))
-    share, cycles, sustain, contrast = _rhythm(series)
+    share, cycles, sustain, contrast, _ = _rhythm(series)
     assert sustain == pytest.approx(target, abs=1e-9) and cycles == 8 and share >= 0.5 and contrast >= 20
     assert _oscillation_steps(series) == ([199] if fires else [])
 
@@ -760,7 +768,7 @@ def test_a_drifting_loss_no_longer_raises_oscillation():
     """The report's case: the former rule fired on a drift whose power spreads over three neighbouring bins."""
     series = _drifting_loss(31)
     assert _old_oscillation(series)
-    share, cycles, _, contrast = _rhythm(series)
+    share, cycles, _, contrast, _ = _rhythm(series)
     assert share >= 0.5 and cycles == 3 and contrast < 20
     assert _oscillation_steps(series) == []
     # The whole family: none of 60 such drifts fires now.
@@ -780,7 +788,7 @@ def test_oscillation_needs_a_peak_20_times_the_background(fires):
     target = 20 * (1 + 1e-6 if fires else 1 - 1e-6)
     amplitude = _bisect(lambda a: _rhythm(_sine_over_background(a))[3] - target, 0.5, 5.0)
     series = _sine_over_background(amplitude)
-    share, cycles, sustain, contrast = _rhythm(series)
+    share, cycles, sustain, contrast, _ = _rhythm(series)
     assert contrast == pytest.approx(target, rel=1e-9) and cycles == 8 and share >= 0.5 and sustain >= 0.5
     assert _oscillation_steps(series) == ([199] if fires else [])
 
@@ -874,3 +882,21 @@ def test_not_learning_rearms_after_one_evaluation_that_is_not_stalled():
     fids = [10.0, 10.0, 10.0, 10.0, 5.0, 5.0, 5.0, 5.0]
     events = _evaluation_events(fids, [0.01] * 8, [0.0] * 8)
     assert _not_learning(events) == [("precision", 300), ("precision", 700)]
+
+
+def _sine_on_a_trend(trend: float) -> np.ndarray:
+    """A sine of 8 cycles on a cubic trend, which the detrending removes exactly but which counts in the variance."""
+    t = np.linspace(-1.0, 1.0, 200)
+    return _sine(8) + trend * (t**3 - 0.5 * t)
+
+
+@pytest.mark.parametrize("fires", [False, True])
+def test_oscillation_needs_a_rhythm_of_20_percent_of_the_whole_variance(fires):
+    """A ripple on a loss that mostly drifts is no oscillation worth an alarm."""
+    target = 0.2 * (1 + 1e-6 if fires else 1 - 1e-6)
+    trend = _bisect(lambda a: _rhythm(_sine_on_a_trend(a))[4] - target, 0.0, 100.0)
+    series = _sine_on_a_trend(trend)
+    share, cycles, sustain, contrast, prominence = _rhythm(series)
+    assert prominence == pytest.approx(target, rel=1e-9) and cycles == 8 and share >= 0.9 and contrast >= 20
+    assert sustain >= 0.5
+    assert _oscillation_steps(series) == ([199] if fires else [])
