@@ -23,7 +23,11 @@ def register(commands: argparse._SubParsersAction) -> None:
             "(REAL/CLASS/, FAKE/CLASS/), the same classes on both sides."
         ),
     )
-    conditional.add_argument("real", help="folder of class subfolders of real images (or per-class statistics .npz)")
+    conditional.add_argument(
+        "real",
+        help="folder with one subfolder of real images per class (REAL/CLASS/), or one file per class "
+        "(REAL/CLASS.npz: statistics from gan-eval stats, or an image array)",
+    )
     conditional.add_argument("fake", help="folder of class subfolders of generated images, the same class names")
     conditional.add_argument(
         "--metrics",

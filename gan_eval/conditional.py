@@ -15,11 +15,12 @@ architecture (a `.pt`/`.pth` file read as data). TorchScript classifiers are
 refused: loading one runs the code stored in the file.
 
 Inputs are organised by class: a folder whose subfolders are the classes
-(`real/0/`, `real/1/`, ...; each subfolder is read as an image folder), or a
-mapping from class name to anything `gan_eval.sources.open_input` accepts
-(arrays, tensors, folders, per-class statistics for the intra-FID). Both sides
-must name the same classes. For accuracy, class names are the classifier's
-label indices (`0` to `9` for digits).
+(`real/0/`, `real/1/`, ...; each subfolder is read as an image folder; a
+`.npz`, `.npy` or `.zip` file `real/0.npz` is the class named by its stem:
+per-class statistics for the intra-FID, an image array or archive), or a
+mapping from class name to anything `gan_eval.sources.open_input` accepts.
+Both sides must name the same classes. For accuracy, class names are the
+classifier's label indices (`0` to `9` for digits).
 """
 
 from __future__ import annotations
@@ -50,13 +51,17 @@ ClassInputs = str | os.PathLike[str] | Mapping[Any, Input]
 CONDITIONAL_METRICS = ("intra_fid", "accuracy")
 DIGITS = "digits"  # the built-in classifier's name for --classifier
 DIGIT_CLASSES = 10
+CLASS_FILE_SUFFIXES = (".npz", ".npy", ".zip")  # a class given as one file: statistics, an array, an archive
 
 
 def class_inputs(spec: ClassInputs, side: str) -> dict[str, Input]:
-    """The classes of one side, by name in natural order: a folder's visible subfolders, or a mapping's entries.
+    """The classes of one side, by name in natural order: a folder's entries, or a mapping's.
 
-    `side` (`REAL`, `FAKE`) names the input in errors. Images beside the class
-    subfolders are an error: they would belong to no class.
+    In a folder, each visible subfolder is a class of images (`0/`), and so is
+    each `.npz`, `.npy` or `.zip` file, named by its stem (`0.npz`: per-class
+    statistics or an image array). `side` (`REAL`, `FAKE`) names the input in
+    errors. Other files beside the classes are an error (they would belong to
+    no class), and so is a class given twice (`0/` and `0.npz`).
     """
     if isinstance(spec, Mapping):
         classes: dict[str, Input] = {str(name): value for name, value in spec.items()}
@@ -67,13 +72,18 @@ def class_inputs(spec: ClassInputs, side: str) -> dict[str, Input]:
         if not root.is_dir():
             raise GanEvalError(f"{side} {root} is not a folder of class subfolders")
         try:
-            entries = [e for e in root.iterdir() if not e.name.startswith(".")]
+            entries = sorted(e for e in root.iterdir() if not e.name.startswith("."))
         except OSError as exc:
             raise GanEvalError(f"cannot read folder {root}: {exc.strerror}") from None
-        loose = sorted(e.name for e in entries if not e.is_dir())
-        if loose:
-            raise GanEvalError(f"{side} {root} holds {loose[0]} outside its class subfolders")
-        classes = {e.name: str(e) for e in entries}
+        classes = {}
+        for entry in entries:
+            is_class_file = entry.suffix.lower() in CLASS_FILE_SUFFIXES and entry.is_file()
+            if not entry.is_dir() and not is_class_file:
+                raise GanEvalError(f"{side} {root} holds {entry.name} outside its class subfolders")
+            name = entry.stem if is_class_file else entry.name
+            if name in classes:
+                raise GanEvalError(f"{side} {root} gives class {name} twice ({Path(classes[name]).name}, {entry.name})")
+            classes[name] = str(entry)
         if not classes:
             raise GanEvalError(f"{side} {root} has no class subfolders (expected {root}/CLASS/ with images)")
     return {name: classes[name] for name in sorted(classes, key=_natural_key)}

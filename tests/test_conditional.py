@@ -28,6 +28,7 @@ from gan_eval.conditional import (
 from gan_eval.datasets.digits import digits_images, digits_labels
 from gan_eval.diagnostics import digit_classifier
 from gan_eval.errors import GanEvalError, GanEvalWarning
+from gan_eval.evaluation import compute_statistics
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.stats import save_stats
 
@@ -103,20 +104,19 @@ def test_intra_fid_is_the_mean_of_naive_per_class_fids(tmp_path: Path) -> None:
     assert result.intra_fid == pytest.approx(np.mean(list(expected.values())), rel=1e-6)
     assert result.n_real == {c: 40 for c in real} and result.n_fake == {c: 30 for c in real}
     assert result.accuracy is None and result.settings["extractor"] == "stand-in"
-    # Per-class statistics files as the real side give the same numbers (the features come from the cache or
-    # a pass; the statistics are read).
-    stats = {}
-    for c, images in real.items():
-        extraction = ExtractionOptions(progress=False, cache=False)
-        mapping = {c: np.ascontiguousarray(images.transpose(0, 3, 1, 2))}
-        found = evaluate_conditional(mapping, mapping, extractor=StandInExtractor(), extraction=extraction)
-        assert found.fid_per_class[c] == pytest.approx(0.0, abs=1e-9)
-        from gan_eval.evaluation import compute_statistics
-
-        save_stats(compute_statistics(mapping[c], StandInExtractor(), extraction=extraction), tmp_path / f"{c}.npz")
-        stats[c] = str(tmp_path / f"{c}.npz")
-    from_files = intra_fid(stats, tmp_path / "fake", extractor=StandInExtractor(), extraction=QUIET)
+    # A folder of per-class statistics files (CLASS.npz) as the real side gives the same numbers.
+    extraction = ExtractionOptions(progress=False, cache=False)
+    (tmp_path / "stats").mkdir()
+    for c in real:
+        stats = compute_statistics(tmp_path / "real" / c, StandInExtractor(), extraction=extraction)
+        save_stats(stats, tmp_path / "stats" / f"{c}.npz")
+    from_files = intra_fid(tmp_path / "stats", tmp_path / "fake", extractor=StandInExtractor(), extraction=QUIET)
     assert from_files.fid_per_class == pytest.approx(expected, rel=1e-6)
+    assert from_files.n_real == result.n_real
+    stats.meta["extractor"] = "another-network"  # class 2's statistics from another feature space are refused
+    save_stats(stats, tmp_path / "stats" / "2.npz")
+    with pytest.raises(GanEvalError, match=r"^statistics file .*2.npz were made with extractor another-network"):
+        intra_fid(tmp_path / "stats", tmp_path / "fake", extractor=StandInExtractor(), extraction=QUIET)
 
 
 def test_accuracy_is_the_classifier_s_own_predictions(tmp_path: Path, classifier_file: Path) -> None:
@@ -180,6 +180,9 @@ def test_classes_must_match(tmp_path: Path) -> None:
         intra_fid(fake, real, extractor=StandInExtractor(), extraction=QUIET)
     (tmp_path / "fake" / "stray.png").write_bytes((real / "a" / "000.png").read_bytes())
     with pytest.raises(GanEvalError, match=r"holds stray.png outside its class subfolders"):
+        intra_fid(real, fake, extractor=StandInExtractor(), extraction=QUIET)
+    np.save(tmp_path / "real" / "a.npy", images[:4])
+    with pytest.raises(GanEvalError, match=r"^REAL .*real gives class a twice \(a, a.npy\)$"):
         intra_fid(real, fake, extractor=StandInExtractor(), extraction=QUIET)
     (tmp_path / "empty").mkdir()
     with pytest.raises(GanEvalError, match=r"has no class subfolders"):
