@@ -228,21 +228,20 @@ def _accuracy_values(
 ) -> dict[str, Any]:
     """Overall and per-class accuracy of `fake`, and of `real` unless a class of it is statistics."""
     labels = {name: _label_of(name) for name in fake}
-    counts, per_class = {}, {}
+    hits, counts = {}, {}
     for name, source in fake.items():
         if isinstance(source, FeatureStats):
             raise GanEvalError(f"FAKE class {name}: accuracy needs images, not statistics")
-        hits, counts[name] = _correct(classifier, source, labels[name])
-        per_class[name] = hits / counts[name]
-    real_hits = real_total = 0
+        hits[name], counts[name] = _correct(classifier, source, labels[name])
+    real_hits, real_counts = {}, {}
     if not any(isinstance(source, FeatureStats) for source in real.values()):
         for name, source in real.items():
-            hits, n = _correct(classifier, source, labels[name])
-            real_hits, real_total = real_hits + hits, real_total + n
+            real_hits[name], real_counts[name] = _correct(classifier, source, labels[name])
     return {
-        "accuracy": sum(per_class[name] * counts[name] for name in fake) / sum(counts.values()),
-        "accuracy_per_class": per_class,
-        "real_accuracy": real_hits / real_total if real_total else None,
+        "accuracy": sum(hits.values()) / sum(counts.values()),
+        "accuracy_per_class": {name: hits[name] / counts[name] for name in fake},
+        "real_accuracy": sum(real_hits.values()) / sum(real_counts.values()) if real_counts else None,
+        "n_real": real_counts,
         "n_fake": counts,
     }
 

@@ -132,6 +132,7 @@ def test_accuracy_is_the_classifier_s_own_predictions(tmp_path: Path, classifier
     assert result.accuracy_per_class == pytest.approx(per_class, abs=1e-12)
     assert result.accuracy == pytest.approx(np.mean(list(per_class.values())), abs=1e-12)  # 20 images per class
     assert result.real_accuracy == pytest.approx(real_hits / 200, abs=1e-12)
+    assert result.n_real == result.n_fake == {c: 20 for c in fake}
     assert result.accuracy_per_class["3"] < 0.2 and result.intra_fid is None and result.fid_per_class == {}
     assert result.settings["classifier"] == str(classifier_file)
 
