@@ -82,7 +82,7 @@ class AlarmRules:
     collapse_patience: int = 2
     overfit_rt: float = 0.6
     overfit_gap: float = 0.2
-    overfit_window: int = 50
+    overfit_window: int = 100
     not_learning_precision: float = 0.05
     not_learning_recall: float = 0.05
     not_learning_patience: int = 3

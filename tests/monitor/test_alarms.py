@@ -244,7 +244,7 @@ DOCUMENTED_DEFAULTS = {
     "collapse_patience": 2,
     "overfit_rt": 0.6,
     "overfit_gap": 0.2,
-    "overfit_window": 50,
+    "overfit_window": 100,
     "not_learning_precision": 0.05,
     "not_learning_recall": 0.05,
     "not_learning_patience": 3,
@@ -618,41 +618,41 @@ def _r_events(r_ts, r_vs, start: int = 0) -> list[dict]:
 @pytest.mark.parametrize(("last_positive", "fires"), [(900, False), (899, True)])
 def test_overfitting_fires_on_a_train_held_out_gap_above_02(last_positive, fires):
     """r_t = 1; held-out batches of 1000 of which 900 are called real: r_v = 0.8, a gap of 0.2."""
-    r_vs = [_r_t(p) for p in [900] * 49 + [last_positive]]
+    r_vs = [_r_t(p) for p in [900] * 99 + [last_positive]]
     exact = Fraction(sum(1 - Fraction(v) for v in r_vs), len(r_vs))
-    assert (exact > Fraction(1, 5)) == fires and abs(exact - Fraction(1, 5)) <= Fraction(1, 20000)
-    fired = _feed(AlarmRulebook(), _r_events([1.0] * 50, r_vs))
-    assert _steps(fired, OVERFITTING) == ([49] if fires else [])
+    assert (exact > Fraction(1, 5)) == fires and abs(exact - Fraction(1, 5)) <= Fraction(1, 50000)
+    fired = _feed(AlarmRulebook(), _r_events([1.0] * 100, r_vs))
+    assert _steps(fired, OVERFITTING) == ([99] if fires else [])
 
 
 @pytest.mark.parametrize(("last_positive", "fires"), [(800, False), (801, True)])
 def test_overfitting_needs_a_mean_r_t_above_06(last_positive, fires):
-    positives = [800] * 49 + [last_positive]  # 80% of each batch of 1000 called real: r_t = 0.6
+    positives = [800] * 99 + [last_positive]  # 80% of each batch of 1000 called real: r_t = 0.6
     mean = Fraction(sum(2 * p - 1000 for p in positives), 1000 * len(positives))
-    assert (mean > Fraction(3, 5)) == fires and abs(mean - Fraction(3, 5)) <= Fraction(1, 20000)
-    fired = _feed(AlarmRulebook(), _r_events([_r_t(p) for p in positives], [-1.0] * 50))  # a gap of 1.6
-    assert _steps(fired, OVERFITTING) == ([49] if fires else [])
+    assert (mean > Fraction(3, 5)) == fires and abs(mean - Fraction(3, 5)) <= Fraction(1, 50000)
+    fired = _feed(AlarmRulebook(), _r_events([_r_t(p) for p in positives], [-1.0] * 100))  # a gap of 1.6
+    assert _steps(fired, OVERFITTING) == ([99] if fires else [])
 
 
-def test_overfitting_averages_over_50_batches_that_have_held_out_outputs():
-    assert _steps(_feed(AlarmRulebook(), _r_events([1.0] * 60, [0.0] * 60)), OVERFITTING) == [49]
+def test_overfitting_averages_over_100_batches_that_have_held_out_outputs():
+    assert _steps(_feed(AlarmRulebook(), _r_events([1.0] * 120, [0.0] * 120)), OVERFITTING) == [99]
     without = [{"kind": "discriminator", "step": i, "r_t": 1.0} for i in range(30)]
-    mixed = without + _r_events([1.0] * 50, [0.0] * 50, start=30)
-    assert _steps(_feed(AlarmRulebook(), mixed), OVERFITTING) == [79]
+    mixed = without + _r_events([1.0] * 100, [0.0] * 100, start=30)
+    assert _steps(_feed(AlarmRulebook(), mixed), OVERFITTING) == [129]
 
 
-@pytest.mark.parametrize("quiet", [49, 50])
-def test_overfitting_rearms_after_a_whole_window_of_50_quiet_batches(quiet):
-    """Gaps of 1 on 11 of every 50 batches (mean 0.22); one of them dropped to 0 brings the mean to 0.2."""
-    gaps = [1.0 if i % 50 < 11 else 0.0 for i in range(300)]
-    gaps[100] = 0.0  # quiet from here for the 50 windows that hold it...
-    if quiet < 50:
-        gaps[100 + quiet] = 1.0  # ...unless a gap ends the quiet stretch early
-    means = [Fraction(sum(Fraction(g) for g in gaps[end - 49 : end + 1]), 50) for end in range(49, 300)]
+@pytest.mark.parametrize("quiet", [99, 100])
+def test_overfitting_rearms_after_a_whole_window_of_100_quiet_batches(quiet):
+    """Gaps of 1 on 21 of every 100 batches (mean 0.21); one of them dropped to 0 brings the mean to 0.2."""
+    gaps = [1.0 if i % 100 < 21 else 0.0 for i in range(500)]
+    gaps[200] = 0.0  # quiet from here for the 100 windows that hold it...
+    if quiet < 100:
+        gaps[200 + quiet] = 1.0  # ...unless a gap ends the quiet stretch early
+    means = [Fraction(sum(Fraction(g) for g in gaps[end - 99 : end + 1]), 100) for end in range(99, 500)]
     trace = "".join("1" if m > Fraction(1, 5) else "0" for m in means)
-    assert trace.strip("1") == "0" * quiet and trace.index("0") == 100 - 49
-    fired = _steps(_feed(AlarmRulebook(), _r_events([1.0] * 300, [1.0 - g for g in gaps])), OVERFITTING)
-    assert fired == ([49, 100 + quiet] if quiet >= 50 else [49])
+    assert trace.strip("1") == "0" * quiet and trace.index("0") == 200 - 99
+    fired = _steps(_feed(AlarmRulebook(), _r_events([1.0] * 500, [1.0 - g for g in gaps])), OVERFITTING)
+    assert fired == ([99, 200 + quiet] if quiet >= 100 else [99])
 
 
 # -- the false alarms of a user report, reproduced --------------------------------------------------
@@ -721,7 +721,7 @@ def test_a_discriminator_ahead_on_unlimited_data_raises_no_overfitting(tmp_path)
     records = [e for e in read_run(tmp_path).events if e["kind"] == "discriminator"]
     r_ts, r_vs = [e["r_t"] for e in records], [e["r_v"] for e in records]
     assert _old_overfitting_steps(r_ts) != []
-    gaps = np.convolve(np.subtract(r_ts, r_vs), np.ones(50) / 50, mode="valid")
+    gaps = np.convolve(np.subtract(r_ts, r_vs), np.ones(100) / 100, mode="valid")
     assert gaps.max() < 0.2
     assert [a for a in monitor.alarms if a.rule == OVERFITTING] == []
 
