@@ -20,7 +20,8 @@ rule in turn.
   the saturation extreme).
 - `oscillation`: a logged value whose window, with a cubic trend removed, is
   dominated by one narrow frequency peak of several cycles, standing far
-  above the spectrum's smooth background, that does not die out.
+  above the spectrum's smooth background (Donoghue et al. 2020) and holding
+  much of the window's variance, that does not die out.
 - `mode_collapse`: the spread of generated features, or recall or coverage,
   collapsed at consecutive evaluations.
 - `discriminator_overfitting`: D calls the real images it trains on real far
