@@ -5,7 +5,9 @@ ring8 and on the digits, healthy and broken on purpose, each with several
 seeds, with a `Monitor` recording every step: the losses, D's outputs on a
 training batch, on a held-out real batch and on a generated batch (probed
 after each step, with D's buffers and the random state put back, so the
-probe does not change the training), the gradient norms, and an evaluation
+probe does not change the training; G's batch-norm running averages do see
+the probe's batch, which only the evaluations, in eval mode, read), the
+gradient norms, and an evaluation
 every `every` steps (2-D points as they are; digits as 8x8 grey images,
 their native resolution, 64 features). Then it replays every record through
 a fresh `AlarmRulebook` (today's defaults) and prints, per alarm, the share
@@ -140,7 +142,10 @@ def digit_features(images: torch.Tensor) -> torch.Tensor:
 
 
 class Probe:
-    """D's outputs on a training batch, a held-out real batch and a generated batch, leaving the training as it was."""
+    """D's outputs on a training batch, a held-out real batch and a generated batch, leaving the training as it was.
+
+    D's buffers (batch-norm statistics, spectral-norm vectors) are put back; G's running averages are not.
+    """
 
     def __init__(self, train: Callable[[int, torch.Generator], torch.Tensor], held_out: torch.Tensor | None, seed: int):
         self.train = train
