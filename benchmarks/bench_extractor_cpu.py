@@ -35,13 +35,19 @@ from gan_eval.extractors.inception.extractor import InceptionExtractor
 from gan_eval.extractors.inception.weights import cached_weights, load_weights, resolve_weights_path
 
 
-def torch_fidelity_extractor(weights_path: Path, workdir: Path) -> FeatureExtractorInceptionV3:
-    """torch-fidelity's extractor on our pool3 weights (a random classifier fills its fc slot)."""
+def torch_fidelity_weights_file(weights_path: Path, workdir: Path) -> Path:
+    """Our pool3 weights as a torch-fidelity Inception weights file (a random classifier fills its fc slot)."""
     state = dict(load_weights(weights_path).state_dict)
     state["fc.weight"] = torch.randn(1008, 2048, generator=torch.Generator().manual_seed(0)) * 0.01
     state["fc.bias"] = torch.zeros(1008)
     path = workdir / "torch-fidelity-weights.pt"
     torch.save(state, path)
+    return path
+
+
+def torch_fidelity_extractor(weights_path: Path, workdir: Path) -> FeatureExtractorInceptionV3:
+    """torch-fidelity's extractor on our pool3 weights."""
+    path = torch_fidelity_weights_file(weights_path, workdir)
     peer = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path))
     return peer.eval()
 
