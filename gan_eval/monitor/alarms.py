@@ -48,8 +48,8 @@ OVERPOWERS = "discriminator_overpowers"
 OSCILLATION = "oscillation"
 COLLAPSE = "mode_collapse"
 OVERFITTING = "discriminator_overfitting"
-RULES = (NON_FINITE, EXPLODING, OVERPOWERS, OSCILLATION, COLLAPSE, OVERFITTING)
 NOT_LEARNING = "not_learning"
+RULES = (NON_FINITE, EXPLODING, OVERPOWERS, OSCILLATION, COLLAPSE, OVERFITTING, NOT_LEARNING)
 
 # Values of these event fields are bookkeeping, not measurements.
 _NOT_MEASURED = {"kind", "step", "time", "output", "samples", "features", "noise_seed", "resumed"}

@@ -28,7 +28,9 @@ import numpy as np
 from gan_eval.monitor.alarms import RULES, AlarmRules
 from gan_eval.monitor.events import RunRecord
 
-ALARM_COLOURS = dict(zip(RULES, ("black", "tab:red", "tab:purple", "tab:olive", "tab:brown", "tab:pink"), strict=True))
+ALARM_COLOURS = dict(
+    zip(RULES, ("black", "tab:red", "tab:purple", "tab:olive", "tab:brown", "tab:pink", "tab:cyan"), strict=True)
+)
 _BOOKKEEPING = {"kind", "step", "time"}
 _SMOOTH_ABOVE = 200
 _PLOTTED_KINDS = ("scalars", "learning_rates", "discriminator", "gradients", "evaluation")
