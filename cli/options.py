@@ -87,6 +87,17 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def probability(text: str) -> float:
+    """A number strictly between 0 and 1 (a confidence level)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be between 0 and 1")
+    return value
+
+
 def add_extraction_options(parser: argparse.ArgumentParser) -> None:
     """The options of `gan_eval.ExtractionOptions` (cache aside: `add_cache_option`)."""
     parser.add_argument("--features", default="inception", metavar="NAME", help="feature space (registered extractor)")

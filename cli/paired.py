@@ -6,18 +6,8 @@ import argparse
 import json
 import math
 
-from gan_eval.cli.options import non_negative_int, positive_int
+from gan_eval.cli.options import non_negative_int, positive_int, probability
 from gan_eval.paired.evaluation import DEFAULT_METRICS, METRICS, PairedResult
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: must be between 0 and 1")
-    return value
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -48,7 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--lpips-backbone", metavar="PATH", help="the backbone's torchvision weights (alexnet-owt-7be5be79.pth, ...)"
     )
     paired.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples")
-    paired.add_argument("--confidence", type=_probability, default=0.95, help="interval level")
+    paired.add_argument("--confidence", type=probability, default=0.95, help="interval level")
     paired.add_argument("--seed", type=non_negative_int, default=0, help="seed of the bootstrap")
     paired.add_argument("--device", help="device of LPIPS: cpu, cuda or cuda:INDEX (default: cuda when present)")
     paired.add_argument("--json", action="store_true", help="print one JSON object")

@@ -14,20 +14,11 @@ from gan_eval.cli.options import (
     feature_spaces,
     non_negative_int,
     positive_int,
+    probability,
 )
 from gan_eval.errors import GanEvalError
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
 from gan_eval.metrics.registry import METRICS
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: must be between 0 and 1")
-    return value
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -55,7 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="G",
         help=f"jackknife groups (default {DEFAULT_GROUPS})",
     )
-    report.add_argument("--confidence", type=_probability, default=0.95, help="level of the interval (default 0.95)")
+    report.add_argument("--confidence", type=probability, default=0.95, help="level of the interval (default 0.95)")
     report.add_argument(
         "--bootstrap",
         type=non_negative_int,
