@@ -37,8 +37,8 @@ On the 2-D mixtures `rsgan` and `ragan` train with the 2-D `hinge` setting
 setting (constant 2e-4, betas (0.5, 0.999), no penalty) collapsed on both sets
 after 8,000 steps (seed 0): `rsgan` 1 of 8 ring modes and 14 of 25 grid modes,
 `ragan` 1 of 8 and 10 of 25. With the 2-D `hinge` setting 8,000 steps reach
-8 of 8 ring modes, 88.5% (`rsgan`) and 89.7% (`ragan`) high quality, not
-collapsed.
+8 of 8 ring modes, 88.5% (`rsgan`) and 89.7% (`ragan`) high quality, and
+40,000 steps 25 of 25 grid modes, 95.6% and 95.9%, none collapsed.
 """
 
 from __future__ import annotations
