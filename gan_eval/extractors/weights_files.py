@@ -6,7 +6,9 @@ refuses anything but a dict of tensors, so no code in a weights file runs.
 and reports transfers cut short; the caller checks the sha256 it returns.
 `checked_weights_file`, `copy_into_cache`, `download_into_cache` and
 `resolve_weights` are a space's file handling: look-up order (explicit path,
-environment variable, cache, download), import and checked download.
+environment variable, cache, download), import and checked download;
+`PublishedWeightsFile` bundles them for a network whose weights are one
+published file (torchvision's VGG-16 and VGG-19).
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import torch
 
 from gan_eval.atomic import atomic_write
 from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
+from gan_eval.home import cache_home
 from gan_eval.tensor_files import is_torchscript_archive
 
 
@@ -120,10 +125,15 @@ def download_into_cache(
 
 
 def resolve_weights(
-    explicit: str | os.PathLike[str] | None, variable: str, cached: Path, download: Callable[[], Path], url: str
+    explicit: str | os.PathLike[str] | None,
+    variable: str,
+    cached: Path,
+    download: Callable[[], Path],
+    url: str,
+    flag: str = "--weights",
 ) -> Path:
     """The weights file to use: `explicit`, else `$variable`, else `cached`, else `download()`; a failed
-    download says every way to provide the file."""
+    download says every way to provide the file (`flag`: the option that takes a path)."""
     if explicit:
         return Path(explicit)
     env = os.environ.get(variable)
@@ -137,7 +147,7 @@ def resolve_weights(
         return download()
     except GanEvalError as exc:
         raise GanEvalError(
-            f"{exc} (no {cached.name} in {cached.parent}: pass --weights PATH, set {variable}, "
+            f"{exc} (no {cached.name} in {cached.parent}: pass {flag} PATH, set {variable}, "
             f"or run 'gan-eval weights import PATH' on the file from {url})"
         ) from None
 
@@ -169,3 +179,73 @@ def check_tensors(
             raise GanEvalError(f"{what} ({key} has dtype {tensors[key].dtype})")
         if finite and not torch.isfinite(tensors[key]).all():
             raise GanEvalError(f"weights file {path} has non-finite values in {key}")
+
+
+class CheckedWeights(Protocol):
+    """What a weights loader returns: the file it read and its full sha256."""
+
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PublishedWeightsFile:
+    """One published weights file: where it comes from, where it is cached, and how it is checked.
+
+    `url` is the official download URL (its last part is the file name in the cache); a download must
+    have a sha256 starting with `sha256` (a full digest, or the prefix in torchvision's file names);
+    `variable` names the environment variable that may point at the file; the cache folder is
+    `weights/<cache_folder>/` under the cache home; `load(path)` reads and checks a file, with one-line
+    errors naming it; `arch` is what `gan-eval weights info` lists it as.
+    """
+
+    url: str
+    sha256: str
+    variable: str
+    cache_folder: str
+    load: Callable[[Path], CheckedWeights]
+    arch: str
+
+    @property
+    def file_name(self) -> str:
+        """The official file name (the URL's last part)."""
+        return self.url.rsplit("/", 1)[1]
+
+    def cache_dir(self) -> Path:
+        """Folder of the cached file: `weights/<cache_folder>/` under the cache home."""
+        return cache_home() / "weights" / self.cache_folder
+
+    def cached_path(self) -> Path:
+        """Where the file is cached under its official name."""
+        return self.cache_dir() / self.file_name
+
+    def import_file(self, path: str | os.PathLike[str]) -> Path:
+        """Check a file and copy it into the cache under the official name (atomically)."""
+        checked = self.load(Path(path))
+        return copy_into_cache(checked.path, checked.sha256, self.cached_path())
+
+    def download(
+        self, url: str | None = None, sha256: str | None = None, progress: bool = True, timeout: float = 60.0
+    ) -> Path:
+        """Download into the cache (`url` and `sha256` default to the official ones) and return the path;
+        nothing is left when the transfer fails, the checksum differs or the file does not load."""
+        dest = self.cached_path()
+        return download_into_cache(url or self.url, dest, sha256 or self.sha256, self.load, progress, timeout)
+
+    def resolve(
+        self, explicit: str | os.PathLike[str] | None = None, progress: bool = True, flag: str = "--weights"
+    ) -> Path:
+        """The file to use: explicit path, the environment variable, the cache, else a download."""
+        download = partial(self.download, progress=progress)
+        return resolve_weights(explicit, self.variable, self.cached_path(), download, self.url, flag)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """One JSON-ready entry for the cached file, if any: path, sha256, format, arch (or the error)."""
+        path = self.cached_path()
+        if not path.is_file():
+            return []
+        try:
+            checked = self.load(path)
+        except GanEvalError as exc:
+            return [{"path": str(path), "error": str(exc)}]
+        return [{"path": str(path), "sha256": checked.sha256, "format": "state-dict", "arch": self.arch}]

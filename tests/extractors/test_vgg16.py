@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -251,12 +252,13 @@ def test_import_list_and_resolution_order(vgg_file: Path, tmp_path: Path, monkey
 def test_download_from_a_local_server(vgg_file: Path, monkeypatch) -> None:
     sha = file_sha256(vgg_file)
     with _serving(vgg_file) as server:
-        monkeypatch.setattr(vgg16_weights, "BASE_URL", f"{server}/good")
+        official = vgg16_weights.PUBLISHED
+        monkeypatch.setattr(vgg16_weights, "PUBLISHED", replace(official, url=f"{server}/good/{FILE_NAME}"))
         # the official file name's checksum, 397923af..., refuses these random weights
         with pytest.raises(GanEvalError, match=f"sha256 {sha[:16]}\\.\\.\\., expected 397923af"):
             resolve_weights_path(progress=False)
         assert not (weights_cache_dir() / FILE_NAME).exists()
-        monkeypatch.setattr(vgg16_weights, "SHA256_PREFIX", sha[:8])
+        monkeypatch.setattr(vgg16_weights, "PUBLISHED", replace(vgg16_weights.PUBLISHED, sha256=sha[:8]))
         path = resolve_weights_path(progress=False)  # nothing cached: downloads from the official path
         assert path == weights_cache_dir() / FILE_NAME and file_sha256(path) == sha
         path.unlink()

@@ -4,6 +4,7 @@ download against a local HTTP server (the official URL cannot be reached here)."
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -100,13 +101,14 @@ def test_import_list_and_resolution_order(weights_file: Path, tmp_path: Path, mo
 def test_download_from_a_local_server(weights_file: Path, monkeypatch) -> None:
     sha = file_sha256(weights_file)
     with _serving(weights_file) as server:
-        monkeypatch.setattr(vgg19_weights, "BASE_URL", f"{server}/good")
+        official = vgg19_weights.PUBLISHED
+        monkeypatch.setattr(vgg19_weights, "PUBLISHED", replace(official, url=f"{server}/good/{FILE_NAME}"))
         # the official file name's checksum, dcbb9e9d..., refuses these random weights
         with pytest.raises(GanEvalError, match=f"sha256 {sha[:16]}\\.\\.\\., expected dcbb9e9d") as info:
             resolve_weights_path(progress=False)
         assert "GAN_EVAL_VGG19_WEIGHTS" in str(info.value) and "gan-eval weights import" in str(info.value)
         assert not (weights_cache_dir() / FILE_NAME).exists()
-        monkeypatch.setattr(vgg19_weights, "SHA256_PREFIX", sha[:8])
+        monkeypatch.setattr(vgg19_weights, "PUBLISHED", replace(vgg19_weights.PUBLISHED, sha256=sha[:8]))
         path = resolve_weights_path(progress=False)  # nothing cached: downloads from the official path
         assert path == weights_cache_dir() / FILE_NAME and file_sha256(path) == sha
         path.unlink()

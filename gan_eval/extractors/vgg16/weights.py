@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,11 @@ import torch
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.vgg16.network import official_shapes
 from gan_eval.extractors.weights_files import (
+    PublishedWeightsFile,
     check_tensors,
     checked_weights_file,
-    copy_into_cache,
-    download_into_cache,
     read_state_dict,
-    resolve_weights,
 )
-from gan_eval.home import cache_home
 
 BASE_URL = "https://download.pytorch.org/models"
 FILE_NAME = "vgg16-397923af.pth"
@@ -55,11 +51,6 @@ class Vgg16Weights:
 def weights_url() -> str:
     """The official download URL."""
     return f"{BASE_URL}/{FILE_NAME}"
-
-
-def weights_cache_dir() -> Path:
-    """Folder of cached VGG-16 weights: `weights/vgg16/` under the cache home."""
-    return cache_home() / "weights" / "vgg16"
 
 
 def _check_architecture(path: Path, state: dict[str, torch.Tensor]) -> None:
@@ -89,40 +80,34 @@ def is_vgg16_file(path: str | os.PathLike[str]) -> bool:
     )
 
 
+PUBLISHED = PublishedWeightsFile(weights_url(), SHA256_PREFIX, ENV_VARIABLE, "vgg16", load_weights, "vgg16")
+
+
+def weights_cache_dir() -> Path:
+    """Folder of cached VGG-16 weights: `weights/vgg16/` under the cache home."""
+    return PUBLISHED.cache_dir()
+
+
 def import_weights(path: str | os.PathLike[str]) -> Path:
     """Check a VGG-16 weights file and copy it into the cache under the official name (atomically)."""
-    weights = load_weights(path)
-    return copy_into_cache(weights.path, weights.sha256, weights_cache_dir() / FILE_NAME)
+    return PUBLISHED.import_file(path)
 
 
 def download_weights(
     url: str | None = None, sha256: str | None = None, progress: bool = True, timeout: float = 60.0
 ) -> Path:
-    """Download the weights into the cache and return the path.
-
-    `url` defaults to the official URL; what was received must match
-    `sha256` (a full digest or a prefix; by default the official file name's
-    `SHA256_PREFIX`). Nothing is left in the cache when the server is
-    unreachable, the transfer is cut short, the checksum does not match, or
-    the file is not VGG-16's weights.
-    """
-    dest = weights_cache_dir() / FILE_NAME
-    return download_into_cache(url or weights_url(), dest, sha256 or SHA256_PREFIX, load_weights, progress, timeout)
+    """Download the weights into the cache and return the path (`url`, `sha256`: the official ones by
+    default); nothing is left when the download fails or the file is not VGG-16's weights."""
+    return PUBLISHED.download(url, sha256, progress, timeout)
 
 
-def resolve_weights_path(explicit: str | os.PathLike[str] | None = None, progress: bool = True) -> Path:
+def resolve_weights_path(
+    explicit: str | os.PathLike[str] | None = None, progress: bool = True, flag: str = "--weights"
+) -> Path:
     """The weights file to use: explicit path, the environment variable, the cache, else a download."""
-    download = partial(download_weights, progress=progress)
-    return resolve_weights(explicit, ENV_VARIABLE, weights_cache_dir() / FILE_NAME, download, weights_url())
+    return PUBLISHED.resolve(explicit, progress, flag)
 
 
 def describe_cached_weights() -> list[dict[str, Any]]:
     """One JSON-ready entry for the cached VGG-16 weights file, if any: path, sha256, format (or the error)."""
-    path = weights_cache_dir() / FILE_NAME
-    if not path.is_file():
-        return []
-    try:
-        weights = load_weights(path)
-    except GanEvalError as exc:
-        return [{"path": str(path), "error": str(exc)}]
-    return [{"path": str(path), "sha256": weights.sha256, "format": "state-dict", "arch": "vgg16"}]
+    return PUBLISHED.describe()

@@ -22,7 +22,6 @@ VGG-16 in `weights/vgg16/`), checked download.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -158,28 +157,18 @@ def download_alexnet_weights(
     return download_into_cache(url or alexnet_url(), dest, sha256, load_alexnet_weights, progress, timeout)
 
 
-def _naming_flag(flag: str, resolve: Callable[[], Path]) -> Path:
-    """`resolve()`, with a failed download's advice naming `flag` instead of the feature spaces' `--weights`."""
-    try:
-        return resolve()
-    except GanEvalError as exc:
-        raise GanEvalError(str(exc).replace("pass --weights PATH", f"pass {flag} PATH")) from None
-
-
 def resolve_linear_path(net: str, explicit: str | os.PathLike[str] | None = None, progress: bool = True) -> Path:
     """The linear-layer file of `net` to use: explicit path, its environment variable, the cache, else a download."""
     cached = weights_cache_dir() / linear_file_name(net)
     download = partial(download_linear_weights, net, progress=progress)
-    resolve = partial(resolve_weights, explicit, LINEAR_ENV_VARIABLES[net], cached, download, linear_url(net))
-    return _naming_flag("--lpips-weights", resolve)
+    return resolve_weights(explicit, LINEAR_ENV_VARIABLES[net], cached, download, linear_url(net), "--lpips-weights")
 
 
 def resolve_alexnet_path(explicit: str | os.PathLike[str] | None = None, progress: bool = True) -> Path:
     """The AlexNet file to use: explicit path, `GAN_EVAL_ALEXNET_WEIGHTS`, the cache, else a download."""
     cached = weights_cache_dir() / ALEXNET_FILE_NAME
     download = partial(download_alexnet_weights, progress=progress)
-    resolve = partial(resolve_weights, explicit, ALEXNET_ENV_VARIABLE, cached, download, alexnet_url())
-    return _naming_flag("--lpips-backbone", resolve)
+    return resolve_weights(explicit, ALEXNET_ENV_VARIABLE, cached, download, alexnet_url(), "--lpips-backbone")
 
 
 def load_lpips_weights(
@@ -195,7 +184,7 @@ def load_lpips_weights(
     if net == "alex":
         backbone_path, backbone_sha, backbone_state = load_alexnet_weights(resolve_alexnet_path(backbone, progress))
     else:
-        vgg_path = _naming_flag("--lpips-backbone", partial(vgg16_weights.resolve_weights_path, backbone, progress))
+        vgg_path = vgg16_weights.resolve_weights_path(backbone, progress, flag="--lpips-backbone")
         vgg = vgg16_weights.load_weights(vgg_path)
         backbone_path, backbone_sha, backbone_state = vgg.path, vgg.sha256, vgg.state_dict
     return LpipsWeights(net, backbone_path, backbone_sha, backbone_state, linear_path, linear_sha, linear_state)
