@@ -26,7 +26,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     conditional.add_argument(
         "real",
         help="folder with one subfolder of real images per class (REAL/CLASS/), or one file per class "
-        "(REAL/CLASS.npz: statistics from gan-eval stats, or an image array)",
+        "(REAL/CLASS.npz: statistics from gan-eval stats, or an image array), or digits:SPLIT (the built-in "
+        "digits by label)",
     )
     conditional.add_argument("fake", help="folder of class subfolders of generated images, the same class names")
     conditional.add_argument(

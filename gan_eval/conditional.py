@@ -51,18 +51,23 @@ ClassInputs = str | os.PathLike[str] | Mapping[Any, Input]
 CONDITIONAL_METRICS = ("intra_fid", "accuracy")
 DIGITS = "digits"  # the built-in classifier's name for --classifier
 DIGIT_CLASSES = 10
+BUILT_IN_DIGITS = "digits:"  # `digits:SPLIT`: the built-in digits by their labels, as a side's classes
 CLASS_FILE_SUFFIXES = (".npz", ".npy", ".zip")  # a class given as one file: statistics, an array, an archive
 
 
 def class_inputs(spec: ClassInputs, side: str) -> dict[str, Input]:
     """The classes of one side, by name in natural order: a folder's entries, or a mapping's.
 
-    In a folder, each visible subfolder is a class of images (`0/`), and so is
+    `digits:SPLIT` (`digits:train`, `digits:test`, `digits:all`) is the built-in
+    digits of that split, one class per label `0` to `9`. In a folder, each
+    visible subfolder is a class of images (`0/`), and so is
     each `.npz`, `.npy` or `.zip` file, named by its stem (`0.npz`: per-class
     statistics or an image array). `side` (`REAL`, `FAKE`) names the input in
     errors. Other files beside the classes are an error (they would belong to
     no class), and so is a class given twice (`0/` and `0.npz`).
     """
+    if isinstance(spec, str) and spec.startswith(BUILT_IN_DIGITS):
+        return _digits_by_label(spec, side)
     if isinstance(spec, Mapping):
         classes: dict[str, Input] = {str(name): value for name, value in spec.items()}
         if not classes:
@@ -87,6 +92,19 @@ def class_inputs(spec: ClassInputs, side: str) -> dict[str, Input]:
         if not classes:
             raise GanEvalError(f"{side} {root} has no class subfolders (expected {root}/CLASS/ with images)")
     return {name: classes[name] for name in sorted(classes, key=_natural_key)}
+
+
+def _digits_by_label(spec: str, side: str) -> dict[str, Input]:
+    """The built-in digits of a split (`digits:test`) grouped by their labels: `{"0": (n0, 32, 32, 3) uint8, ...}`."""
+    from gan_eval.datasets.digits import SPLITS, digits_images, digits_labels
+
+    split = spec.removeprefix(BUILT_IN_DIGITS)
+    if split not in SPLITS:
+        raise GanEvalError(
+            f"{side} {spec}: unknown split; choose from {', '.join(BUILT_IN_DIGITS + s for s in SPLITS)}"
+        )
+    images, labels = digits_images(split), digits_labels(split)
+    return {str(k): images[labels == k] for k in range(DIGIT_CLASSES)}
 
 
 def _natural_key(name: str) -> tuple[int, int | str]:

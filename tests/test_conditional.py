@@ -233,3 +233,15 @@ def test_accuracy_input_errors(tmp_path: Path, classifier_file: Path) -> None:
         load_classifier(other)
     with pytest.raises(GanEvalError, match=r"weights file .*absent.pt does not exist"):
         load_classifier(tmp_path / "absent.pt")
+
+
+def test_built_in_digits_by_label_and_an_unknown_split(tmp_path: Path) -> None:
+    from gan_eval.conditional import class_inputs
+
+    classes = class_inputs("digits:train", "REAL")
+    labels = digits_labels("train")
+    assert list(classes) == [str(k) for k in range(10)]
+    for k in range(10):
+        np.testing.assert_array_equal(classes[str(k)], digits_images("train")[labels == k])
+    with pytest.raises(GanEvalError, match=r"^REAL digits:nope: unknown split; choose from digits:train, digits:test"):
+        class_inputs("digits:nope", "REAL")

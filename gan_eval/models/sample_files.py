@@ -74,6 +74,26 @@ def write_samples(samples: torch.Tensor, out: str | os.PathLike[str]) -> Path:
     return _write_png_folder(array, path)
 
 
+def write_samples_by_class(samples: torch.Tensor, labels: torch.Tensor, out: str | os.PathLike[str]) -> Path:
+    """Write uint8 images `(N, C, H, W)` into `out/LABEL/000000.png, ...`, each under its `(N,)` label.
+
+    `out` is a new or empty folder; the whole tree appears at once (built under a temporary name), so
+    `gan-eval conditional` can read it as a side of class subfolders.
+    """
+    path = check_sample_output(out, images=True)
+    if path.suffix.lower() == ".npy":
+        raise GanEvalError(f"-o {path}: --by-class writes a folder of class subfolders, not a .npy file")
+    array = samples_to_array(samples)
+    with atomic_folder(path) as staging:
+        for label in sorted(set(labels.tolist())):
+            images = array[(labels == label).numpy()]
+            (staging / str(label)).mkdir()
+            digits = max(6, len(str(len(images) - 1)))
+            for index, image in enumerate(images):
+                (staging / str(label) / f"{index:0{digits}d}.png").write_bytes(png_bytes(image))
+    return path
+
+
 def _write_png_folder(images: np.ndarray, folder: Path) -> Path:
     """`images: (N, H, W, C)` uint8 as `000000.png`... in a new folder, created under a temporary name first."""
     with atomic_folder(folder) as staging:

@@ -150,3 +150,49 @@ def test_a_failing_png_write_leaves_no_folder(
     code, _, err = run(capsys, DIGITS, "-n", "5", "-o", tmp_path / "out")
     one_error_line(code, err, "out", "No space left")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_by_class_writes_the_class_folders_conditional_reads(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from naive_metrics import naive_fid
+    from stand_in import StandInExtractor
+
+    from gan_eval.conditional import intra_fid
+    from gan_eval.datasets.digits import digits_images, digits_labels
+    from gan_eval.extraction import ExtractionOptions
+
+    checkpoint = tmp_path / "cgan"
+    before = torch.get_num_threads()
+    try:
+        train = ["train", "cgan", "--data", "digits", "--steps", "2", "--out", str(checkpoint), "--quiet"]
+        assert main(train) == 0
+    finally:
+        torch.set_num_threads(before)
+    out = tmp_path / "fake"
+    code, _, err = run(capsys, checkpoint, "-n", "53", "-o", out, "--by-class", "--latent-seed", "3")
+    assert code == 0, err
+    expected = expected_samples(checkpoint, 53, 3).numpy().transpose(0, 2, 3, 1)  # labels 0..9 in turn
+    assert sorted(p.name for p in out.iterdir()) == [str(k) for k in range(10)]
+    for k in range(10):
+        names = sorted(p.name for p in (out / str(k)).iterdir())
+        decoded = np.stack([np.asarray(Image.open(out / str(k) / name).convert("RGB")) for name in names])
+        np.testing.assert_array_equal(decoded, expected[k::10])
+
+    # The folders are a FAKE side for intra-FID against the built-in digits by label.
+    def features(images: np.ndarray) -> np.ndarray:
+        batch = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+        return StandInExtractor().extract(batch)["pool3"].double().numpy()
+
+    result = intra_fid("digits:test", out, extractor=StandInExtractor(), extraction=ExtractionOptions(progress=False))
+    real, labels = digits_images("test"), digits_labels("test")
+    naive = {str(k): naive_fid(features(real[labels == k]), features(expected[k::10])) for k in range(10)}
+    assert result.fid_per_class == pytest.approx(naive, rel=1e-6)
+    assert result.n_real == {str(k): int((labels == k).sum()) for k in range(10)}
+
+
+def test_by_class_needs_a_conditional_checkpoint(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, DIGITS, "-n", "5", "-o", tmp_path / "fake", "--by-class")
+    assert out == ""
+    one_error_line(code, err, f"--by-class: {DIGITS} holds an unconditional dcgan (no labels)")
+    assert list(tmp_path.iterdir()) == []
