@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from gan_eval.output_paths import check_outputs
 
     read = [args.checkpoint, Path(args.checkpoint) / CONFIG_FILE, Path(args.checkpoint) / WEIGHTS_FILE]
-    check_outputs([("-o", args.output)], [("DIR", path) for path in read])
+    check_outputs([("-o", args.output)], [("DIR", path) for path in read], inside_inputs=False)
     config = read_config(args.checkpoint)
     if args.by_class and not config.n_classes:
         raise GanEvalError(f"--by-class: {args.checkpoint} holds an unconditional {config.model} (no labels)")

@@ -8,7 +8,9 @@ extraction, and an input is never overwritten by its own results
 statistics).
 
 An output is refused when the path resolves to an input (`os.path.realpath`,
-and `os.path.samefile` when both exist, which sees hard links), when two
+and `os.path.samefile` when both exist, which sees hard links), when it lies
+inside an input folder (its files would be read as inputs by the next run,
+and a paired or class-folder input would gain an unmatched file), when two
 outputs are one path, when a folder to create or the name is longer than
 the file system's NAME_MAX bytes, when something in the way is a file, or
 when the nearest existing folder cannot be written.
@@ -68,12 +70,21 @@ def check_writable_path(flag: str, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def check_outputs(outputs: Iterable[Named], inputs: Iterable[Named]) -> None:
+def inside_folder(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """Whether `path` lies below the existing folder `folder` (both resolved, symbolic links followed)."""
+    if not os.path.isdir(folder):
+        return False
+    return os.path.realpath(path).startswith(os.path.join(os.path.realpath(folder), ""))
+
+
+def check_outputs(outputs: Iterable[Named], inputs: Iterable[Named], *, inside_inputs: bool = True) -> None:
     """Refuse, before any work, an output that cannot be written or that is an input (module docstring).
 
     `outputs`, `inputs`: (how the user gave it, path) pairs, e.g. `("-o", "stats.npz")`,
     `("PATH", "imgs.npz")`; a None path (an option not given) is skipped. Inputs
-    that are no path (a built-in set's name) match no output.
+    that are no path (a built-in set's name) match no output. With `inside_inputs`
+    (the default) an output inside an input folder is refused too; a command whose
+    input folder is not read as data (a checkpoint) passes False.
     """
     given_inputs = [(flag, path) for flag, path in inputs if path is not None]
     checked: list[tuple[str, str | os.PathLike[str]]] = []
@@ -83,6 +94,11 @@ def check_outputs(outputs: Iterable[Named], inputs: Iterable[Named]) -> None:
         for in_flag, in_path in given_inputs:
             if same_path(path, in_path):
                 raise GanEvalError(f"{flag} {path} is the input {in_flag} {in_path}; refusing to overwrite an input")
+            if inside_inputs and inside_folder(path, in_path):
+                raise GanEvalError(
+                    f"{flag} {path} is inside the input folder {in_flag} {in_path}, whose files are read as inputs; "
+                    "write it elsewhere"
+                )
         for other_flag, other in checked:
             if same_path(path, other):
                 raise GanEvalError(f"{flag} {path} is also {other_flag} {other}; give each output its own path")

@@ -4,7 +4,8 @@ Each refusal is exit 2 and one `error:` line naming the culprit, with nothing
 written or changed: gate baselines and results holding values no estimator
 can give, `plot` records with numbers out of range and damaged sample
 pictures, `sample` checkpoints with nonsensical configs or counts beyond the
-machine's memory, outputs that are one of the inputs, and long output names.
+machine's memory, outputs that are one of the inputs or lie inside an input folder, and long output
+names.
 """
 
 from __future__ import annotations
@@ -140,6 +141,27 @@ def test_report_out_that_is_an_input_folder_is_refused(cli, tmp_path: Path, real
     real, fake = image_folder(tmp_path / "real", 2), image_folder(tmp_path / "fake", 2, seed=5)
     args = ("report", real, fake, "--out", tmp_path / "fake" / ".", "--metrics", "fid", "--weights", real_weights)
     unchanged_after(cli, args, tmp_path, fake, message="is the input FAKE")
+
+
+@pytest.mark.parametrize("command", ["report", "stats", "paired"])
+def test_an_output_inside_an_input_folder_is_refused(cli, tmp_path: Path, real_weights: Path, command: str) -> None:
+    real, fake = image_folder(tmp_path / "real", 2), image_folder(tmp_path / "fake", 2, seed=5)
+    inside = tmp_path / "fake" / "results"
+    args = {
+        "report": ("report", real, fake, "--out", inside, "--metrics", "fid", "--weights", real_weights),
+        "stats": ("stats", fake, "-o", tmp_path / "fake" / "stats.npz", "--weights", real_weights),
+        "paired": ("paired", fake, real, "--out", inside),
+    }[command]
+    flag = {"report": "FAKE", "stats": "PATH", "paired": "PRED"}[command]
+    unchanged_after(cli, args, tmp_path, fake, message=f"is inside the input folder {flag}")
+    assert sorted(p.name for p in fake.iterdir()) == ["000.png", "001.png"]
+
+
+def test_samples_may_go_inside_their_checkpoint_folder(cli, tmp_path: Path) -> None:
+    folder = checkpoint(tmp_path / "ckpt")
+    result = cli("sample", folder, "-n", "2", "-o", folder / "samples.npy")
+    assert result.code == 0, result.err
+    assert np.load(folder / "samples.npy").shape[0] == 2
 
 
 def test_sample_output_that_is_in_the_checkpoint_is_refused(cli, tmp_path: Path) -> None:
