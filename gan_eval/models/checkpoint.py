@@ -222,6 +222,13 @@ def load_generator(folder: str | os.PathLike[str]) -> tuple[nn.Module, Generator
         raise GanEvalError(f"{path}: not a readable state dict ({reason[:200]})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise GanEvalError(f"{path}: expected a state dict of tensors")
+    # The architecture is first built on the meta device (no memory): a config describing a far larger
+    # network than the file holds is refused before anything of its size is allocated.
+    with torch.device("meta"):
+        skeleton = build_generator(config)
+    expected = {name: tuple(t.shape) for name, t in skeleton.state_dict().items()}
+    if {name: tuple(t.shape) for name, t in state.items()} != expected:
+        raise GanEvalError(f"{path} does not match the architecture in {CONFIG_FILE}")
     generator = build_generator(config)
     try:
         generator.load_state_dict(state)

@@ -287,6 +287,24 @@ def test_gate_refuses_a_generator_with_a_nonsensical_config(cli, tmp_path: Path,
     unchanged_after(cli, args, tmp_path, folder / "config.json", message=message)
 
 
+def test_a_config_far_larger_than_its_weights_is_refused_before_allocating(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 40 hidden layers of 4096 (each size legal): 2.7 GB of float32 weights that generator.pt does not hold.
+    folder = patched_checkpoint(tmp_path / "ckpt", "generator", "hidden", [4096] * 40)
+    initialised: list[str] = []
+    kaiming = torch.nn.init.kaiming_uniform_
+
+    def spy(tensor: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        initialised.append(tensor.device.type)
+        return kaiming(tensor, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.init, "kaiming_uniform_", spy)
+    args = ("sample", folder, "-n", "2", "-o", tmp_path / "samples.npy")
+    unchanged_after(cli, args, tmp_path, folder / "generator.pt", message="does not match the architecture")
+    assert initialised and set(initialised) == {"meta"}  # the large network was only ever built without memory
+
+
 def test_sample_count_beyond_memory_is_refused_before_allocating(cli, tmp_path: Path) -> None:
     folder = checkpoint(tmp_path / "ckpt")
     args = ("sample", folder, "-n", str(10**12), "-o", tmp_path / "samples.npy")
