@@ -40,7 +40,7 @@ from torch import nn
 from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 from gan_eval.evaluation import check_statistics_settings, compute_statistics
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.extractors.base import FEATURES, FeatureExtractor
+from gan_eval.extractors.base import FeatureExtractor
 from gan_eval.metrics.fid import fid_from_stats
 from gan_eval.sources import Input, load_32x32_images, open_input
 from gan_eval.sources.base import ImageSource
@@ -180,10 +180,9 @@ class DigitClassifier:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Label `(N,)` int64 of RGB images `(N, 32, 32, 3)` uint8, read as grey (the rounded channel mean)."""
-        from gan_eval.diagnostics.digit_classifier import classify_digits
+        from gan_eval.diagnostics.digit_classifier import classify_rgb_digits
 
-        grey = np.rint(images.mean(axis=3)).astype(np.uint8)
-        return classify_digits(self.net, grey)
+        return classify_rgb_digits(self.net, images)
 
 
 def load_classifier(classifier: str | os.PathLike[str]) -> DigitClassifier:
@@ -294,9 +293,8 @@ def _intra_fid_values(
             deficient.append(name)
     if deficient:
         warnings.warn(
-            f"class(es) {', '.join(deficient)} have no more images than the {extractor.dims[extractor.kinds[FEATURES]]}"
-            "-d features on a side: their covariances are rank-deficient and FID is biased upward; compare "
-            "intra-FID only at equal images per class",
+            f"class(es) {', '.join(deficient)} have no more images than the {a.dim}-d features on a side: their "
+            "covariances are rank-deficient and FID is biased upward; compare intra-FID only at equal images per class",
             GanEvalWarning,
             stacklevel=caller_stacklevel(),
         )

@@ -73,16 +73,16 @@ def digit_label_collapse(real: ImageSource, fake: ImageSource, stacked: bool, mi
     `stacked`: each channel is a digit (modes `100 r + 10 g + b`); otherwise the
     rounded mean of the three channels is one digit (modes 0..9).
     """
-    from gan_eval.diagnostics.digit_classifier import classify_digits, load_digit_classifier, stacked_modes
+    from gan_eval.diagnostics.digit_classifier import classify_rgb_digits, load_digit_classifier, stacked_modes
 
     what = "stacked-digits modes" if stacked else "digit modes"
-    real_images, fake_images = (load_32x32_images(source, what).transpose(0, 3, 1, 2) for source in (real, fake))
+    real_images, fake_images = (load_32x32_images(source, what) for source in (real, fake))
     net = load_digit_classifier()
 
     def modes(images: np.ndarray) -> np.ndarray:
         if stacked:
-            return stacked_modes(net, images)
-        return classify_digits(net, np.rint(images.mean(axis=1)).astype(np.uint8))
+            return stacked_modes(net, images.transpose(0, 3, 1, 2))
+        return classify_rgb_digits(net, images)
 
     return label_collapse(modes(real_images), modes(fake_images), min_count=min_count, reference=real.name)
 

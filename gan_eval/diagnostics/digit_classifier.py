@@ -144,6 +144,11 @@ def classify_digits(net: nn.Module, channels: np.ndarray | torch.Tensor, batch_s
     return torch.cat(labels).numpy().astype(np.int64) if labels else np.zeros(0, dtype=np.int64)
 
 
+def classify_rgb_digits(net: nn.Module, images: np.ndarray) -> np.ndarray:
+    """Digit class `(N,)` int64 of RGB images `(N, 32, 32, 3)` uint8, read as grey (the rounded channel mean)."""
+    return classify_digits(net, np.rint(images.mean(axis=3)).astype(np.uint8))
+
+
 def held_out_accuracy(net: nn.Module) -> float:
     """Share of the digits' test split (899 images) that `net` classifies correctly."""
     from gan_eval.datasets.digits import digits_images, digits_labels
