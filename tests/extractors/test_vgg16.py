@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from cli_runner import run_cli
 from naive_metrics import naive_prdc
-from PIL import Image
+from test_dinov2 import _chw, _images
 from test_weights import _serving
 from torch_fidelity.feature_extractor_vgg16 import FeatureExtractorVGG16
 
@@ -94,21 +94,6 @@ def reference_fc2(state: dict[str, torch.Tensor], images: list[np.ndarray]) -> t
             x = F.max_pool2d(x, 2)
     x = F.relu(x.flatten(1) @ s["classifier.0.weight"].T + s["classifier.0.bias"])
     return x @ s["classifier.3.weight"].T + s["classifier.3.bias"]
-
-
-def _images(seed: int, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
-    """Smooth random uint8 `(H, W, 3)` images of the given sizes."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for h, w in sizes:
-        coarse = rng.integers(0, 256, (max(h // 4, 2), max(w // 4, 2), 3), dtype=np.uint8)
-        img = np.asarray(Image.fromarray(coarse).resize((w, h), Image.BILINEAR))
-        out.append(np.clip(img.astype(int) + rng.integers(-20, 21, img.shape), 0, 255).astype(np.uint8))
-    return out
-
-
-def _chw(images: list[np.ndarray]) -> list[torch.Tensor]:
-    return [torch.from_numpy(img).permute(2, 0, 1).contiguous() for img in images]
 
 
 def _relative(ours: torch.Tensor, reference: torch.Tensor) -> float:
