@@ -40,6 +40,9 @@ from gan_eval.stats import FeatureStats, load_stats
 from gan_eval.version import __version__
 
 SIDES = (REAL, FAKE)
+# The extractor settings that change the features: saved with the state, and compared when it is loaded.
+# Not the device, which moves features by rounding only (a checkpoint made on a GPU resumes on a CPU).
+STATE_PROVENANCE = ("extractor", "weights_sha256", "resize", "precision")
 
 
 @dataclass
@@ -226,10 +229,13 @@ class StreamingMetrics:
     def state_dict(self) -> dict[str, np.ndarray]:
         """The accumulators as flat arrays for a checkpoint (`np.savez`, `torch.save`): the real side survives.
 
-        Keys `{side}.{kind}.count|total|outer|features` (kind `features` or `logits`); a side set from statistics
+        Keys `metrics`, the extractor's settings that change the features (`STATE_PROVENANCE`), and
+        `{side}.{kind}.count|total|outer|features` (kind `features` or `logits`); a side set from statistics
         has `mu` and `sigma` instead of `total` and `outer`.
         """
-        state = {"metrics": np.array(",".join(self.metrics)), "extractor": np.array(self.extractor.name)}
+        settings = self.extractor.settings()
+        state = {"metrics": np.array(",".join(self.metrics))}
+        state.update({key: np.array(settings[key]) for key in STATE_PROVENANCE})
         for side, accumulators in self._sides.items():
             state[f"{side}.fixed"] = np.array(accumulators.fixed)
             for head, stats in accumulators.stats.items():
@@ -245,13 +251,18 @@ class StreamingMetrics:
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Replace the accumulators by those of `state_dict()` from an object with the same metrics and extractor."""
+        """Replace the accumulators by those of `state_dict()` from an object with the same metrics and extractor.
+
+        State of other metrics, or saved with another extractor name, weights, resize or precision, is refused
+        (features of two extractors would be summed as one); so is state that does not record them.
+        """
         made = (str(state["metrics"]), str(state["extractor"]))
         if made != (",".join(self.metrics), self.extractor.name):
             raise GanEvalError(
                 f"state of metrics {made[0]} with extractor {made[1]}; this object computes "
                 f"{','.join(self.metrics)} with {self.extractor.name}"
             )
+        self._check_provenance(state)
         for side in SIDES:
             accumulators = self._empty(side)
             accumulators.fixed = bool(state[f"{side}.fixed"])
@@ -268,6 +279,22 @@ class StreamingMetrics:
                     if head in accumulators.kept:
                         accumulators.kept[head] = [np.array(features)]
             self._sides[side] = accumulators
+
+    def _check_provenance(self, state: dict[str, np.ndarray]) -> None:
+        """Refuse state whose extractor settings differ from this object's extractor, or are not recorded."""
+        missing = [key for key in STATE_PROVENANCE if key not in state]
+        if missing:
+            raise GanEvalError(
+                f"state without its extractor's {', '.join(missing)} (saved by gan-eval 0.1.0 or older): "
+                f"it cannot be checked against extractor {self.extractor.name}; feed the images again"
+            )
+        settings = self.extractor.settings()
+        for key in STATE_PROVENANCE:
+            saved, expected = str(state[key]), str(settings[key])
+            if saved != expected:
+                if key == "weights_sha256":
+                    saved, expected = f"{saved[:8]}...", f"{expected[:8]}..."
+                raise GanEvalError(f"state was saved with {key} {saved}; this object's extractor has {expected}")
 
     def synced(self) -> StreamingMetrics:
         """A copy holding the samples of every `torch.distributed` rank (this object when not distributed).

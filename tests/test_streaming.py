@@ -147,6 +147,62 @@ def test_state_dict_round_trip_through_a_file(tmp_path: Path) -> None:
         gan_eval.KID(extractor=StandInExtractor()).load_state_dict(fixed.state_dict())
 
 
+class ChangedSettings(StandInExtractor):
+    """The stand-in under its own name, with some of its settings changed (other weights, resize or precision)."""
+
+    def __init__(self, **changes: str) -> None:
+        super().__init__()
+        self.changes = changes
+
+    def settings(self) -> dict[str, str]:
+        return dict(super().settings(), **self.changes)
+
+
+def saved_state(extractor: StandInExtractor) -> dict[str, np.ndarray]:
+    """The state of an FID object fed REAL and FAKE through `extractor`."""
+    metric = gan_eval.FID(extractor=extractor)
+    fed(REAL, metric, real=True)
+    fed(FAKE, metric, real=False)
+    return metric.state_dict()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"weights_sha256": "1" * 64}, r"weights_sha256 11111111\.\.\.; this object's extractor has 00000000\.\.\."),
+        ({"resize": "bilinear-8"}, r"resize bilinear-8; this object's extractor has adaptive-avg-8"),
+        ({"precision": "tf32"}, r"precision tf32; this object's extractor has exact"),
+    ],
+    ids=["weights", "resize", "precision"],
+)
+def test_state_of_other_extractor_settings_is_refused(changes: dict[str, str], message: str) -> None:
+    restored = gan_eval.FID(extractor=StandInExtractor())
+    with pytest.raises(gan_eval.GanEvalError, match=f"^state was saved with {message}") as caught:
+        restored.load_state_dict(saved_state(ChangedSettings(**changes)))
+    assert "\n" not in str(caught.value)
+    assert (restored.n_real, restored.n_fake) == (0, 0)  # nothing loaded
+
+
+def test_state_from_another_device_is_loaded() -> None:
+    """A checkpoint saved on a GPU resumes on the CPU: the device changes features by rounding only."""
+    restored = gan_eval.FID(extractor=StandInExtractor())
+    restored.load_state_dict(saved_state(ChangedSettings(device="cuda:0")))
+    assert (restored.n_real, restored.n_fake) == (len(REAL), len(FAKE))
+
+
+def test_state_without_its_extractor_settings_is_refused() -> None:
+    """State of the older format records the extractor's name only: its weights cannot be checked."""
+    old = {
+        key: value
+        for key, value in saved_state(StandInExtractor()).items()
+        if key not in ("weights_sha256", "resize", "precision")
+    }
+    with pytest.raises(
+        gan_eval.GanEvalError, match=r"^state without its extractor's weights_sha256, resize, precision \(saved by"
+    ):
+        gan_eval.FID(extractor=StandInExtractor()).load_state_dict(old)
+
+
 @pytest.mark.parametrize(
     ("images", "message"),
     [
