@@ -16,6 +16,7 @@ from gan_eval.cli.options import (
     non_negative_int,
     positive_int,
 )
+from gan_eval.count_limits import check_latent_count
 from gan_eval.errors import GanEvalError
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
 from gan_eval.metrics.registry import HIGHER, LOWER, gated_keys
@@ -129,6 +130,8 @@ def _check_sources(args: argparse.Namespace) -> None:
         raise GanEvalError("--generator needs -n N, the number of images to sample")
     if args.n and not args.generator:
         raise GanEvalError("-n is the sample count for --generator")
+    if args.generator:
+        check_latent_count(f"-n {args.n}", args.n, args.latent_dim)
     if args.latent_dim and not args.generator:
         raise GanEvalError("--latent-dim is the latent size of a --generator")
     if args.ci_groups == 1:

@@ -7,6 +7,7 @@ import json
 import math
 
 from gan_eval.cli.options import non_negative_int, positive_int, probability
+from gan_eval.paired.bootstrap import MAX_RESAMPLES
 from gan_eval.paired.evaluation import DEFAULT_METRICS, METRICS, PairedResult
 
 
@@ -37,7 +38,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     paired.add_argument(
         "--lpips-backbone", metavar="PATH", help="the backbone's torchvision weights (alexnet-owt-7be5be79.pth, ...)"
     )
-    paired.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples")
+    paired.add_argument(
+        "--bootstrap", type=positive_int, default=1000, help=f"bootstrap resamples (at most {MAX_RESAMPLES})"
+    )
     paired.add_argument("--confidence", type=probability, default=0.95, help="interval level")
     paired.add_argument("--seed", type=non_negative_int, default=0, help="seed of the bootstrap")
     paired.add_argument("--device", help="device of LPIPS: cpu, cuda or cuda:INDEX (default: cuda when present)")

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gan_eval.count_limits import check_latent_count
 from gan_eval.devices import parse_device
 from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 from gan_eval.extraction import ExtractionOptions
@@ -31,7 +32,7 @@ from gan_eval.metrics.registry import FAKE, METRICS, REAL, MetricOptions
 from gan_eval.result import FidResult, Result
 from gan_eval.sources import Input, is_generated, open_input
 from gan_eval.sources.base import ImageSource
-from gan_eval.sources.generated import known_image_count
+from gan_eval.sources.generated import known_image_count, latent_size
 from gan_eval.sources.references import ReferenceEntry, rebuild_references
 from gan_eval.stats import FeatureStats
 from gan_eval.version import __version__
@@ -142,6 +143,20 @@ def _count(x: ImageSource | FeatureStats, found: InputFeatures) -> int | None:
     return x.known_count if isinstance(x, FeatureStats) else found.count
 
 
+def _check_generated_count(spec: Input, n: int | None, latent_dim: int | None) -> None:
+    """Refuse, before any latent is drawn, an `n` whose latents a generator module cannot hold in memory.
+
+    A module's source draws all `n` latents at once (`ModuleSource`); a callable draws batch by batch.
+    """
+    if n is None or not isinstance(spec, torch.nn.Module):
+        return
+    try:
+        size = latent_size(spec, latent_dim, "generator")
+    except GanEvalError:  # its source names the module when it refuses the latent size
+        return
+    check_latent_count(f"n={n}", n, size)
+
+
 def _open_sides(
     real: Input,
     fake: Input,
@@ -164,6 +179,7 @@ def _open_sides(
         count = n if generated or known_image_count(specs[side]) is None else None
         if count is None and generated and other is not None and _size(other) > 0:
             count = _size(other)
+        _check_generated_count(specs[side], count, latent_dim)
         opened[side] = open_input(
             specs[side],
             value_range,
@@ -421,6 +437,7 @@ def compute_statistics(
         expected_name, expected_dim = extractor.name, extractor.dims[extractor.kinds[FEATURES]]
     else:
         expected_name, expected_dim = extraction.spec.extractor, extraction.spec.feature_dim
+    _check_generated_count(spec, n, latent_dim)
     opened = open_input(
         spec,
         extraction.value_range,

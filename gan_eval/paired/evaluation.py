@@ -27,7 +27,7 @@ from gan_eval.atomic import atomic_write_files
 from gan_eval.devices import parse_device
 from gan_eval.errors import GanEvalError
 from gan_eval.paired import psnr_ssim
-from gan_eval.paired.bootstrap import bootstrap_mean_interval
+from gan_eval.paired.bootstrap import bootstrap_mean_interval, check_resamples
 from gan_eval.paired.lpips.network import MIN_SIZE, NETS, Lpips, build_network
 from gan_eval.paired.lpips.weights import load_lpips_weights
 from gan_eval.paired.pairs import PairedFolders
@@ -72,9 +72,10 @@ class PairedOptions:
     """Everything that changes a paired evaluation's numbers, checked once where it is made.
 
     `crop`: border pixels removed on each side; `bootstrap`: resamples of the
-    interval, `confidence` its level, `seed` its generator's seed; `device` runs
-    LPIPS (None: CUDA when present); `lpips_weights` and `lpips_backbone`:
-    explicit files (else environment variable, cache, download).
+    interval (at most `bootstrap.MAX_RESAMPLES`, as many as memory holds),
+    `confidence` its level, `seed` its generator's seed; `device` runs LPIPS
+    (None: CUDA when present); `lpips_weights` and `lpips_backbone`: explicit
+    files (else environment variable, cache, download).
     """
 
     metrics: tuple[str, ...] = DEFAULT_METRICS
@@ -96,6 +97,7 @@ class PairedOptions:
             raise GanEvalError(f"--crop {self.crop}: must be 0 or more")
         if self.bootstrap < 1:
             raise GanEvalError(f"--bootstrap {self.bootstrap}: must be at least 1")
+        check_resamples(self.bootstrap, f"--bootstrap {self.bootstrap}")
         if not 0.0 < self.confidence < 1.0:
             raise GanEvalError(f"--confidence {self.confidence}: must lie strictly between 0 and 1")
         if self.lpips_net not in NETS:
