@@ -14,7 +14,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     actions = cache.add_subparsers(dest="action", required=True, parser_class=Parser)
     info = actions.add_parser("info", help="where the feature cache is, how many entries and bytes")
     info.add_argument("--json", action="store_true", help="print JSON")
-    actions.add_parser("clear", help="delete every cached feature entry")
+    actions.add_parser("clear", help="delete every entry the cache wrote (other files are left and listed)")
     cache.set_defaults(handler=run)
 
 
@@ -24,13 +24,20 @@ def run(args: argparse.Namespace) -> int:
 
     cache = FeatureCache()
     if args.action == "clear":
-        removed, freed = cache.clear()
+        removed, freed, foreign = cache.clear()
         print(f"removed {removed} entries ({freed / 2**20:.1f} MiB) from {cache.root}")
+        if foreign:
+            print(f"left {len(foreign)} file(s) the cache did not write, e.g. {foreign[0]}")
         return 0
-    entries = cache.entries()
+    entries, foreign = cache.scan()
     size = sum(p.stat().st_size for p in entries if p.exists())
     if args.json:
-        print(json.dumps({"path": str(cache.root), "entries": len(entries), "bytes": size}))
+        record = {"path": str(cache.root), "entries": len(entries), "bytes": size}
+        print(json.dumps(dict(record, other_files=[str(p) for p in foreign])))
     else:
         print(f"{cache.root}: {len(entries)} entries, {size / 2**20:.1f} MiB")
+        if foreign:
+            print(
+                f"also {len(foreign)} file(s) the cache did not write (not counted, never cleared): {foreign[0]}, ..."
+            )
     return 0

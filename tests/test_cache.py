@@ -116,8 +116,8 @@ def test_clear_removes_every_entry(tmp_path: Path) -> None:
     cache.store("a" * 64, stats, features)
     cache.store("b" * 64, stats)
     assert len(cache.entries()) == 2
-    removed, freed = cache.clear()
-    assert removed == 2 and freed > 0
+    removed, freed, foreign = cache.clear()
+    assert removed == 2 and freed > 0 and foreign == []
     assert cache.entries() == []
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import warnings
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 from gan_eval.regular_files import require_regular_file
+from gan_eval.sources.base import HASH_THREADS, content_fingerprint
 from gan_eval.sources.decode import IMAGE_EXTENSIONS, decode_image
 
 
@@ -79,18 +79,20 @@ class ImageFolderSource:
             raise GanEvalError(f"{path}: permission denied") from None
 
     def fingerprint(self) -> str:
-        """sha256 of every file's relative path, size and modification time (ns): the feature cache key.
+        """sha256 of every file's relative path and bytes (`content_fingerprint`): the feature cache key.
 
-        The folder's own location is left out, so a moved or copied-with-times
-        folder keeps its cache entry; any added, removed, resized or touched
-        file changes the fingerprint.
+        The folder's own location is left out, so a moved or copied folder keeps its cache entry; any added,
+        removed, renamed or changed file changes the fingerprint, and a touched file does not.
         """
-        digest = hashlib.sha256(b"folder\0")
-        for path in self.files:
-            try:
-                st = path.stat()
-            except OSError as exc:
-                raise GanEvalError(f"{path}: cannot read ({exc.strerror})") from None
-            entry = [path.relative_to(self.root).as_posix(), st.st_size, st.st_mtime_ns]
-            digest.update(json.dumps(entry).encode() + b"\n")
-        return digest.hexdigest()
+        names = [path.relative_to(self.root).as_posix() for path in self.files]
+        return content_fingerprint("folder-content", names, self._file_digest, threads=HASH_THREADS)
+
+    def _file_digest(self, index: int) -> str:
+        path = self.files[index]
+        require_regular_file(path)
+        try:
+            return file_sha256(path)
+        except PermissionError:
+            raise GanEvalError(f"{path}: permission denied") from None
+        except OSError as exc:
+            raise GanEvalError(f"{path}: cannot read ({exc.strerror})") from None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
-import json
 import lzma
 import os
 import zipfile
@@ -16,6 +16,7 @@ import numpy as np
 
 from gan_eval.errors import GanEvalError
 from gan_eval.regular_files import require_regular_file
+from gan_eval.sources.base import content_fingerprint
 from gan_eval.sources.decode import IMAGE_EXTENSIONS, decode_image
 from gan_eval.sources.folder import warn_of_ignored_files
 
@@ -23,6 +24,8 @@ from gan_eval.sources.folder import warn_of_ignored_files
 # uncompressed are 716 MB); members are read into memory, so a bigger one is refused unread, and reading
 # stops there whatever the member's header says.
 MAX_MEMBER_BYTES = 1 << 30
+# Members are inflated this many bytes at a time, so a member never takes more than its declared size plus this.
+_READ_CHUNK = 1 << 16
 # What a corrupt member raises while it is inflated: a damaged deflate, LZMA or bzip2 stream (the last as
 # OSError), a CRC mismatch, data cut short.
 _CORRUPT_MEMBER = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError)
@@ -78,11 +81,8 @@ class ZipSource:
         return len(self.members)
 
     def fingerprint(self) -> str:
-        """sha256 of every image member's name, CRC-32 and size (from the archive's directory)."""
-        digest = hashlib.sha256(b"zip\0")
-        for name in self.members:
-            digest.update(json.dumps([name, *self._crcs[name]]).encode() + b"\n")
-        return digest.hexdigest()
+        """sha256 of every image member's name and inflated bytes (`content_fingerprint`), never of its CRC-32."""
+        return content_fingerprint("zip-content", self.members, self.content_digest)
 
     def describe(self, index: int) -> str:
         return f"{self.path}:{self.members[index]}"
@@ -94,24 +94,50 @@ class ZipSource:
         return decode_image(io.BytesIO(self._read(self.members[index])), self.describe(index))
 
     def _read(self, member: str) -> bytes:
-        """The member's bytes, inflated in memory up to `MAX_MEMBER_BYTES`; a `GanEvalError` for anything unread."""
+        """The member's bytes, inflated in memory in bounded chunks; a `GanEvalError` for anything unread.
+
+        Memory never exceeds the declared size plus one chunk, whatever the member's data holds: the member is
+        opened as if it declared one byte more, so data that runs past the declared size is seen (and refused)
+        after reading a single byte of it.
+        """
         name = f"{self.path}:{member}"
         size = self._crcs[member][1]
         if size > MAX_MEMBER_BYTES:
             raise GanEvalError(f"{name}: member of {size} bytes, over the {MAX_MEMBER_BYTES} bytes an image may have")
         if member in self._encrypted:
             raise GanEvalError(f"{name}: member is encrypted (gan-eval reads no passwords)")
+        info = copy.copy(self._archive.getinfo(member))
+        info.file_size = size + 1
+        expected_crc = info.CRC
+        del info.CRC  # checked here, against the declared bytes, once their end is known
+        data = bytearray()
         try:
-            with self._archive.open(member) as handle:
-                data = handle.read(MAX_MEMBER_BYTES + 1)  # inflates chunk by chunk, stopping past the cap
+            with self._archive.open(info) as handle:
+                while len(data) <= size:
+                    chunk = handle.read(min(_READ_CHUNK, size + 1 - len(data)))
+                    if not chunk:
+                        break
+                    data += chunk
         except NotImplementedError:
-            method = self._archive.getinfo(member).compress_type
-            raise GanEvalError(f"{name}: member uses compression method {method}, which Python cannot read") from None
+            raise GanEvalError(
+                f"{name}: member uses compression method {info.compress_type}, which Python cannot read"
+            ) from None
         except _CORRUPT_MEMBER as exc:
             raise GanEvalError(f"{name}: cannot read member ({exc})") from None
-        if len(data) > MAX_MEMBER_BYTES:
+        if len(data) > size:
+            crc = "Bad CRC-32 of" if zlib.crc32(data[:size]) != expected_crc else "CRC-32 matches"
             raise GanEvalError(
-                f"{name}: member inflates to over the {MAX_MEMBER_BYTES} bytes an image may have "
-                f"(its header says {size})"
+                f"{name}: cannot read member ({crc} the {size} bytes its header declares, and its data runs past them)"
             )
-        return data
+        if len(data) < size:
+            raise GanEvalError(f"{name}: cannot read member (its data ends after {len(data)} of {size} bytes)")
+        if zlib.crc32(data) != expected_crc:
+            raise GanEvalError(f"{name}: cannot read member (Bad CRC-32 for file {member!r})")
+        return bytes(data)
+
+    def content_digest(self, index: int) -> str:
+        """Hex sha256 of member `index`'s inflated bytes: what is decoded, whatever the archive's directory says."""
+        if self._archive is None or self._pid != os.getpid():
+            self._archive = zipfile.ZipFile(self.path)
+            self._pid = os.getpid()
+        return hashlib.sha256(self._read(self.members[index])).hexdigest()

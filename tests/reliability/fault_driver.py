@@ -89,6 +89,10 @@ def main() -> int:
     options = parser.parse_args()
     args = options.args[1:] if options.args[:1] == ["--"] else options.args
     if options.file_size_limit is not None:
+        # Matplotlib writes its font cache on first use; on a fresh machine that write would be the first
+        # to fail, not the command's own output.
+        import matplotlib.font_manager  # noqa: F401
+
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (options.file_size_limit, options.file_size_limit))
     if options.stand_in:
