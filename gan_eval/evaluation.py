@@ -61,7 +61,7 @@ def _size(x: ImageSource | FeatureStats) -> int:
 
 
 def _name(x: ImageSource | FeatureStats) -> str:
-    return str(x.meta.get("source", "statistics")) if isinstance(x, FeatureStats) else x.name
+    return x.name
 
 
 def _unavailable_reason(

@@ -102,6 +102,15 @@ class FeatureStats:
     _count_unknown: bool = False
 
     @property
+    def name(self) -> str:
+        """How messages name these statistics: the file they were read from, with the set that made them beside
+        it when that differs (`stats/ref.npz (statistics of /data/real)`); else that set; else `statistics`."""
+        file, source = self.meta.get("file"), self.meta.get("source")
+        if not file:
+            return str(source) if source else "statistics"
+        return f"{file} (statistics of {source})" if source and source != file else str(file)
+
+    @property
     def known_count(self) -> int | None:
         """The sample count, or None for statistics whose file does not say it (pytorch-fid's, TTUR's)."""
         return None if self._count_unknown else self.count
@@ -162,7 +171,7 @@ class FeatureStats:
         if self._sigma is not None:
             return self._sigma
         if self.count < 2 or self.outer is None:
-            where = f"{self.meta['source']}: " if self.meta.get("source") else ""
+            where = f"{self.name}: " if self.meta.get("source") or self.meta.get("file") else ""
             raise GanEvalError(f"{where}a covariance needs at least 2 samples, got {self.count}")
         mu = self.mean()
         cov = np.multiply.outer(mu, -self.count * mu)

@@ -298,3 +298,48 @@ def test_device_moments_are_the_bits_of_feature_stats_update() -> None:
     assert np.array_equal(into.total, plain.total) and np.array_equal(into.outer, plain.outer)
     DeviceMoments(6).into(into)  # nothing accumulated: unchanged
     assert into.count == 18
+
+
+# --- how errors name a statistics file: the path given, then the set it records as its source -------------
+
+
+def stats_recording_another_source(path: Path, dim: int, count: int, **meta: str) -> Path:
+    """A statistics file at `path` whose metadata says it was made from the folder `/data/real`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_stats(FeatureStats.from_moments(np.zeros(dim), np.eye(dim), count, dict(meta, source="/data/real")), path)
+    return path
+
+
+def test_statistics_are_named_by_their_file_with_the_recorded_source_beside(tmp_path: Path) -> None:
+    path = stats_recording_another_source(tmp_path / "stats" / "ref.npz", 4, 10)
+    assert load_stats(path).name == f"{path} (statistics of /data/real)"
+    np.savez(tmp_path / "peer.npz", mu=np.zeros(4), sigma=np.eye(4))  # pytorch-fid's: no source recorded
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GanEvalWarning)
+        assert load_stats(tmp_path / "peer.npz").name == str(tmp_path / "peer.npz")
+    assert stats_of(np.zeros((3, 2))).name == "statistics"
+    assert FeatureStats(2, meta={"source": "ndarray (3, 2)"}).name == "ndarray (3, 2)"
+
+
+def test_errors_about_a_statistics_input_name_the_file_given(tmp_path: Path, capsys, real_weights: Path) -> None:
+    """They used to name `/data/real`, the folder recorded inside the file, which the user never typed."""
+    from cli_runner import one_error_line, run_cli
+    from stand_in import StandInExtractor
+
+    from gan_eval.evaluation import evaluate_spaces
+
+    one = stats_recording_another_source(tmp_path / "stats" / "one.npz", 16, 1, extractor="stand-in")
+    fake = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    quiet = ExtractionOptions(cache=False, progress=False)
+    named = re.escape(f"{one} (statistics of /data/real)")
+    with pytest.raises(GanEvalError, match=f"at least 2 images per set; {named} has 1$"):
+        gan_eval.evaluate(one, fake, "fid", extractor=StandInExtractor(), extraction=quiet)
+    with pytest.raises(GanEvalError, match=f"needs per-sample features of {named}, a statistics file"):
+        gan_eval.evaluate(one, fake, "kid", extractor=StandInExtractor(), extraction=quiet)
+    with pytest.raises(GanEvalError, match=f"^real input {named} is a statistics file, which holds one"):
+        evaluate_spaces(one, fake, ("inception", "clip-vitb32"), "fid", extraction=quiet)
+    # Through the command line: one line, exit 2, the file as typed; refused before any weights are needed.
+    ref = stats_recording_another_source(tmp_path / "stats" / "ref.npz", 2048, 100, extractor=EXTRACTOR)
+    np.save(tmp_path / "fake.npy", fake)
+    code, _, err = run_cli(capsys, "report", ref, tmp_path / "fake.npy", "--metrics", "kid", "--weights", real_weights)
+    one_error_line(code, err, f"per-sample features of {ref} (statistics of /data/real), a statistics file")
