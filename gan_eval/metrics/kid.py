@@ -9,7 +9,10 @@ rows are drawn without replacement from each set, and
 Subsets are drawn with `numpy.random.RandomState(seed).choice(n, m, replace=False)`,
 alternately from the two sets, which is the order torch-fidelity uses; with
 its default seed (2020) both give the same subsets. The reported std is the
-spread of the subset values (`np.std`), not a standard error.
+spread of the subset values (`np.std`), not a standard error. When the subset
+size equals both set sizes every subset is the whole of both sets, so every
+subset value is the same number: it is computed once and the std is exactly 0
+(summing a permuted set would only add rounding noise of about 1e-16).
 """
 
 from __future__ import annotations
@@ -29,13 +32,17 @@ DEFAULT_SEED = 2020
 
 @dataclass(frozen=True)
 class KidResult:
-    """KID mean and std over subsets (None for a single subset, which has no spread), with the subset settings."""
+    """KID mean and std over subsets (None for a single subset, which has no spread), with the subset settings.
+
+    `whole_sets`: every subset was the whole of both sets (subset size = both sizes), so `std` is exactly 0.
+    """
 
     mean: float
     std: float | None
     subsets: int
     subset_size: int
     seed: int
+    whole_sets: bool = False
 
 
 def polynomial_mmd2(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -73,6 +80,9 @@ def kernel_inception_distance(
             stacklevel=caller_stacklevel(),
         )
         subset_size = min(n_a, n_b)
+    if subset_size == n_a == n_b:
+        value = polynomial_mmd2(a, b)
+        return KidResult(value, 0.0 if subsets > 1 else None, subsets, subset_size, seed, whole_sets=True)
     rng = np.random.RandomState(seed)
     values = np.empty(subsets)
     for i in range(subsets):

@@ -248,6 +248,13 @@ def _is(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device
     return {"is_mean": result.mean, "is_std": result.std, "is_splits": result.splits}
 
 
+def _kid_whole_sets_row(values: dict[str, Any], number: Callable[[float], str]) -> list[tuple[str, str, str]]:
+    """Why KID's spread is 0, when every subset was the whole of both sets."""
+    if not values.get("kid_whole_sets"):
+        return []
+    return [("KID subsets", f"{values['kid_subset_size']}", "every subset is the whole of both sets: std 0")]
+
+
 @register_metric(
     "kid",
     "Kernel Inception Distance",
@@ -264,7 +271,8 @@ def _is(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device
             noise="kid_std",
         ),
     ),
-    details=("kid_subset_size",),
+    details=("kid_subset_size", "kid_whole_sets"),
+    detail_rows=_kid_whole_sets_row,
 )
 def _kid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
     result = kernel_inception_distance(
@@ -275,7 +283,12 @@ def _kid(real: InputFeatures, fake: InputFeatures, options: MetricOptions, devic
         options.seed,
         device,
     )
-    return {"kid_mean": result.mean, "kid_std": result.std, "kid_subset_size": result.subset_size}
+    return {
+        "kid_mean": result.mean,
+        "kid_std": result.std,
+        "kid_subset_size": result.subset_size,
+        "kid_whole_sets": result.whole_sets,
+    }
 
 
 @register_metric(

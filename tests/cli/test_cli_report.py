@@ -135,11 +135,19 @@ def test_out_that_is_a_file_is_refused(capsys: pytest.CaptureFixture[str], array
 
 
 def test_cache_info_and_clear(capsys: pytest.CaptureFixture[str], isolated_cache: Path) -> None:
-    entry = isolated_cache / "features" / "ab" / ("ab" * 32 + ".npz")
-    entry.parent.mkdir(parents=True)
-    entry.write_bytes(b"x" * 2048)
+    from gan_eval.cache import FeatureCache
+    from gan_eval.stats import FeatureStats
+
+    stats = FeatureStats(4)
+    stats.update(np.eye(4, dtype=np.float32))
+    FeatureCache().store("ab" * 32, stats)
+    entry = FeatureCache().path("ab" * 32)
+    garbage = entry.with_name("cd" * 32 + ".npz")
+    garbage.write_bytes(b"x" * 2048)  # named like an entry, but not one the cache wrote
     code, out, _ = run_cli(capsys, "cache", "info", "--json")
-    assert code == 0 and json.loads(out)["entries"] == 1 and json.loads(out)["bytes"] == 2048
+    info = json.loads(out)
+    assert code == 0 and info["entries"] == 1 and info["bytes"] == entry.stat().st_size
+    assert info["other_files"] == [str(garbage)]
     code, out, _ = run_cli(capsys, "cache", "clear")
-    assert code == 0 and "removed 1" in out
-    assert not entry.exists()
+    assert code == 0 and "removed 1" in out and "left 1 file(s)" in out
+    assert not entry.exists() and garbage.exists()

@@ -69,3 +69,35 @@ def test_one_subset_has_no_spread():
     rng = np.random.default_rng(3)
     res = kernel_inception_distance(rng.normal(size=(40, 4)), rng.normal(size=(40, 4)), subsets=1, subset_size=30)
     assert res.std is None and np.isfinite(res.mean)
+
+
+def test_subsets_that_are_the_whole_sets_give_exactly_zero_spread_and_the_full_set_value():
+    """Subset size = both set sizes: every subset is a permutation of both sets, so the spread is exactly 0
+    (it used to print ± 2.98e-16), and the mean is the naive MMD² of the whole sets."""
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(30, 6)), rng.normal(0.2, 1.0, size=(30, 6))
+    res = kernel_inception_distance(a, b, subsets=100, subset_size=30)
+    assert res.std == 0.0 and res.whole_sets
+    assert res.mean == pytest.approx(naive_mmd2(a, b), rel=1e-12)
+    with pytest.warns(GanEvalWarning, match="clipped to 30"):
+        clipped = kernel_inception_distance(a, b, subsets=10, subset_size=1000)
+    assert clipped.std == 0.0
+    partial = kernel_inception_distance(a, b[:29], subsets=10, subset_size=29)
+    assert not partial.whole_sets and partial.std > 0
+
+
+def test_the_report_says_why_kid_spread_is_zero():
+    from gan_eval.cli.report import format_table
+    from gan_eval.evaluation import evaluate
+    from gan_eval.metrics.registry import MetricOptions
+
+    rng = np.random.default_rng(6)
+    real = rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8)
+    fake = rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8)
+    from stand_in import StandInExtractor
+
+    result = evaluate(
+        real, fake, "kid", extractor=StandInExtractor(), options=MetricOptions(kid_subset_size=12), progress=False
+    )
+    assert result["kid_std"] == 0.0
+    assert "every subset is the whole of both sets: std 0" in format_table(result)
