@@ -17,7 +17,8 @@ refused: loading one runs the code stored in the file.
 Inputs are organised by class: a folder whose subfolders are the classes
 (`real/0/`, `real/1/`, ...; each subfolder is read as an image folder; a
 `.npz`, `.npy` or `.zip` file `real/0.npz` is the class named by its stem:
-per-class statistics for the intra-FID, an image array or archive), or a
+per-class statistics for the intra-FID, checked against the feature space
+as any statistics file is, an image array or archive), or a
 mapping from class name to anything `gan_eval.sources.open_input` accepts.
 Both sides must name the same classes. For accuracy, class names are the
 classifier's label indices (`0` to `9` for digits).
@@ -40,7 +41,7 @@ from torch import nn
 from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 from gan_eval.evaluation import check_statistics_settings, compute_statistics
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.extractors.base import FeatureExtractor
+from gan_eval.extractors.base import FEATURES, FeatureExtractor
 from gan_eval.metrics.fid import fid_from_stats
 from gan_eval.sources import Input, load_32x32_images, open_input
 from gan_eval.sources.base import ImageSource
@@ -217,19 +218,44 @@ def _label_of(name: str) -> int:
 
 
 def _open_classes(
-    classes: dict[str, Input], side: str, extraction: ExtractionOptions, minimum: int
+    classes: dict[str, Input],
+    side: str,
+    extraction: ExtractionOptions,
+    minimum: int,
+    expected: tuple[str | None, int | None] = (None, None),
 ) -> dict[str, ImageSource | FeatureStats]:
     """Every class's input opened, before any is read; a class with fewer than `minimum` images (as far as its
-    source or statistics say) is an error naming the class and side."""
-    opened = {name: open_input(spec, extraction.value_range) for name, spec in classes.items()}
+    source or statistics say) is an error naming the class and side.
+
+    Per-class statistics are checked as any statistics input is: a file against the `expected` extractor
+    and feature dimension (`load_stats`), statistics given in a mapping against the dimension.
+    """
+    expected_name, expected_dim = expected
+    opened = {
+        name: open_input(spec, extraction.value_range, expected_name, expected_dim) for name, spec in classes.items()
+    }
     for name, x in opened.items():
         count = x.count if isinstance(x, FeatureStats) else len(x)
-        where = x.meta.get("file", x.meta.get("source", "statistics")) if isinstance(x, FeatureStats) else x.name
+        where = x.name
+        if isinstance(x, FeatureStats) and expected_dim is not None and x.dim != expected_dim:
+            raise GanEvalError(
+                f"{side} class {name}: statistics {where} have {x.dim}-d features; "
+                f"{expected_name} gives {expected_dim}-d"
+            )
         if count == 0 and not isinstance(x, FeatureStats):
             raise GanEvalError(f"{side} class {name} ({where}) has no images")
         if 0 < count < minimum:
             raise GanEvalError(f"{side} class {name} ({where}) has {count} image; FID needs at least {minimum}")
     return opened
+
+
+def _expected_features(
+    extraction: ExtractionOptions, extractor: FeatureExtractor | None
+) -> tuple[str | None, int | None]:
+    """The extractor name and feature dimension statistics must have: `extractor`'s, else `extraction`'s space."""
+    if extractor is not None:
+        return extractor.name, extractor.dims[extractor.kinds[FEATURES]]
+    return extraction.spec.extractor, extraction.spec.feature_dim
 
 
 def _correct(classifier: DigitClassifier, source: ImageSource, label: int) -> tuple[int, int]:
@@ -354,8 +380,9 @@ def evaluate_conditional(
         for name in fake_classes:
             _label_of(name)
     minimum = 2 if "intra_fid" in chosen else 1
-    real_opened = _open_classes(real_classes, "REAL", extraction, minimum)
-    fake_opened = _open_classes(fake_classes, "FAKE", extraction, minimum)
+    expected = _expected_features(extraction, extractor) if "intra_fid" in chosen else (None, None)
+    real_opened = _open_classes(real_classes, "REAL", extraction, minimum, expected)
+    fake_opened = _open_classes(fake_classes, "FAKE", extraction, minimum, expected)
     values: dict[str, Any] = {}
     settings: dict[str, Any] = {"gan_eval_version": __version__, "metrics": list(chosen)}
     if "accuracy" in chosen:

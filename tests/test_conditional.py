@@ -30,7 +30,7 @@ from gan_eval.diagnostics import digit_classifier
 from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.evaluation import compute_statistics
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.stats import save_stats
+from gan_eval.stats import FeatureStats, save_stats
 
 QUIET = ExtractionOptions(progress=False)
 
@@ -115,7 +115,7 @@ def test_intra_fid_is_the_mean_of_naive_per_class_fids(tmp_path: Path) -> None:
     assert from_files.n_real == result.n_real
     stats.meta["extractor"] = "another-network"  # class 2's statistics from another feature space are refused
     save_stats(stats, tmp_path / "stats" / "2.npz")
-    with pytest.raises(GanEvalError, match=r"^statistics file .*2.npz were made with extractor another-network"):
+    with pytest.raises(GanEvalError, match=r"^statistics file .*2.npz was made with extractor another-network, not"):
         intra_fid(tmp_path / "stats", tmp_path / "fake", extractor=StandInExtractor(), extraction=QUIET)
 
 
@@ -245,3 +245,41 @@ def test_built_in_digits_by_label_and_an_unknown_split(tmp_path: Path) -> None:
         np.testing.assert_array_equal(classes[str(k)], digits_images("train")[labels == k])
     with pytest.raises(GanEvalError, match=r"^REAL digits:nope: unknown split; choose from digits:train, digits:test"):
         class_inputs("digits:nope", "REAL")
+
+
+# --- per-class statistics are checked like any statistics file ---------------------------------------------
+
+
+def test_per_class_statistics_of_another_dimension_are_refused_by_name(tmp_path: Path) -> None:
+    """A 12-d statistics file among the classes of 16-d stand-in features used to end in `ValueError: shapes
+    do not match`; now it is refused, before any image is read, in one line naming the file."""
+    images = digits_images("test")[:20]
+    fake = write_classes(tmp_path / "fake", {"0": images[:10], "1": images[10:]})
+    real = write_classes(tmp_path / "real", {"0": images[10:]})
+    twelve = FeatureStats.from_moments(np.zeros(12), np.eye(12), 10, {"extractor": "stand-in", "source": "x"})
+    for settings in ({"extractor": "stand-in", "source": "/data/real"}, {}):  # recorded, and pytorch-fid's
+        save_stats(FeatureStats.from_moments(np.zeros(12), np.eye(12), 10, settings), real / "1.npz")
+        with pytest.raises(GanEvalError, match=r"^statistics file .*real/1.npz has 12-d features; this extractor"):
+            intra_fid(real, fake, extractor=StandInExtractor(), extraction=QUIET)
+    given = {"0": images[10:], "1": twelve}  # statistics given in a mapping are checked too
+    with pytest.raises(GanEvalError, match=r"^REAL class 1: statistics x have 12-d features; stand-in gives 16-d$"):
+        intra_fid(given, {"0": images[:10], "1": images[10:]}, extractor=StandInExtractor(), extraction=QUIET)
+
+
+@pytest.mark.inception
+def test_cli_refuses_per_class_statistics_of_another_dimension_in_one_line(
+    tmp_path: Path, capsys, real_weights: Path
+) -> None:
+    """A 16-d REAL/0.npz beside a 2048-d REAL/1.npz, and in place of the class folder REAL/0/."""
+    from cli_runner import one_error_line, run_cli
+
+    images = digits_images("test")[:8]
+    fake = write_classes(tmp_path / "fake", {"0": images[:4], "1": images[4:]})
+    real = tmp_path / "real"
+    real.mkdir()
+    inception = {"extractor": "inception-v3-tf-2015-12-05", "source": "/data/real"}
+    save_stats(FeatureStats.from_moments(np.zeros(2048), np.eye(2048), 100, inception), real / "1.npz")
+    save_stats(FeatureStats.from_moments(np.zeros(16), np.eye(16), 100, {"source": "/data/real/0"}), real / "0.npz")
+    code, _, err = run_cli(capsys, "conditional", real, fake, "--weights", real_weights, "--device", "cpu")
+    one_error_line(code, err, f"statistics file {real / '0.npz'} has 16-d features; this extractor gives 2048-d")
+    assert "Traceback" not in err
