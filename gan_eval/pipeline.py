@@ -134,6 +134,7 @@ def iter_batches(
         pin_memory=pin_memory,
         worker_init_fn=_single_thread_worker if workers else None,
         persistent_workers=False,
+        generator=torch.Generator().manual_seed(0),  # its workers' seeds come from here, not the caller's state
     )
     for batch in loader:
         if batch.errors and not skip_bad:

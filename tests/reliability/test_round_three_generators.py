@@ -121,7 +121,9 @@ def test_dataloader_with_drop_last_gives_its_whole_batches_only() -> None:
 def test_noisy_generator_gives_the_same_fid_twice(real_weights: Path) -> None:
     extraction = ExtractionOptions(weights=str(real_weights), device="cpu", cache=False, progress=False)
     generator = NoisyGenerator()
+    torch_state = torch.get_rng_state()
     first = gan_eval.fid(REAL[:10], generator, n=10, extraction=extraction)
+    assert torch.equal(torch.get_rng_state(), torch_state)  # building the network draws its own random state
     again = gan_eval.fid(REAL[:10], generator, n=10, extraction=extraction)
     assert first.fid == again.fid
 
@@ -133,3 +135,15 @@ def test_noisy_generator_leaves_the_random_state_as_it_was() -> None:
     assert torch.equal(torch.get_rng_state(), torch_state)
     assert np.array_equal(np.random.get_state()[1], numpy_state)
     assert stand_in_fid(REAL, generator, n=30)["fid"] == first["fid"]
+
+
+def test_a_folder_input_with_decode_workers_leaves_the_random_state_as_it_was(tmp_path: Path, stand_in) -> None:
+    """The DataLoader that decodes a folder seeds its workers from its own generator, not the caller's."""
+    from PIL import Image
+
+    for i, pixels in enumerate(REAL[:6]):
+        Image.fromarray(pixels.transpose(1, 2, 0)).save(tmp_path / f"{i}.png")
+    torch_state = torch.get_rng_state()
+    extraction = ExtractionOptions(cache=False, progress=False, workers=1)
+    gan_eval.evaluate(tmp_path, tmp_path, "fid", extractor=stand_in, extraction=extraction)
+    assert torch.equal(torch.get_rng_state(), torch_state)

@@ -113,7 +113,8 @@ class ClipExtractor(ImageExtractor):
         """The network, built on first use (a run served from the feature cache never builds it)."""
         if self._net is None:
             assert self._weights is not None
-            self._net = build_network(self.arch, self._weights.visual).to(self.device)
+            with torch.random.fork_rng(devices=[]):  # random initial weights, replaced: the caller's state stays
+                self._net = build_network(self.arch, self._weights.visual).to(self.device)
             self._weights = None
         return self._net
 

@@ -75,13 +75,15 @@ class InceptionExtractor(ImageExtractor):
         """The network, built on first use (a run served from the feature cache never builds it)."""
         if self._net is None:
             assert self._weights is not None
-            net = InceptionV3TF(with_classifier=HEAD_LOGITS in self._weights.heads)
-            net.load_state_dict(self._weights.state_dict, strict=False)
-            net.fold_batch_norms()
-            net.requires_grad_(False).eval()
-            self._net = net.to(self.device, memory_format=torch.channels_last)
-            if self.device.type == "cpu":
-                self._net.prepack_cpu(CPU_PREPACK_BATCH)
+            # Building draws random initial weights (replaced) and prepacking may draw too: the caller's state stays.
+            with torch.random.fork_rng(devices=[]):
+                net = InceptionV3TF(with_classifier=HEAD_LOGITS in self._weights.heads)
+                net.load_state_dict(self._weights.state_dict, strict=False)
+                net.fold_batch_norms()
+                net.requires_grad_(False).eval()
+                self._net = net.to(self.device, memory_format=torch.channels_last)
+                if self.device.type == "cpu":
+                    self._net.prepack_cpu(CPU_PREPACK_BATCH)
             self._weights = None
         return self._net
 

@@ -160,11 +160,9 @@ def _from_torchscript(path: Path) -> dict[str, torch.Tensor]:
 
 def _check_architecture(path: Path, state: dict[str, torch.Tensor]) -> tuple[str, ...]:
     """Check names and shapes against `InceptionV3TF`; return the heads available."""
-    expected = {
-        k: v.shape
-        for k, v in InceptionV3TF(with_classifier=True).state_dict().items()
-        if not k.endswith("num_batches_tracked")
-    }
+    with torch.device("meta"):  # shapes only: no memory, no draw from the caller's random state
+        reference = InceptionV3TF(with_classifier=True)
+    expected = {k: v.shape for k, v in reference.state_dict().items() if not k.endswith("num_batches_tracked")}
     body = {k: s for k, s in expected.items() if not k.startswith("fc.")}
     for key, shape in body.items():
         if key not in state:
