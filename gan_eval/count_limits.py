@@ -27,7 +27,9 @@ MEMINFO = Path("/proc/meminfo")
 def machine_memory_bytes() -> int | None:
     """The machine's physical memory in bytes: `sysconf`, else `/proc/meminfo`'s MemTotal, else None."""
     try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        if pages > 0 and page_size > 0:  # -1: the system does not say
+            return pages * page_size
     except (OSError, ValueError, AttributeError):  # no sysconf (Windows) or no such name
         pass
     try:

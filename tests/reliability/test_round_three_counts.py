@@ -99,6 +99,25 @@ def test_bootstrap_resamples_beyond_memory_are_refused_by_their_bytes(monkeypatc
         bootstrap_mean_interval(np.arange(10**5, dtype=np.float64), resamples=200)
 
 
+def test_machine_memory_falls_back_to_meminfo_and_then_to_no_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_sysconf(name: str) -> int:
+        raise ValueError(name)
+
+    monkeypatch.setattr(count_limits.os, "sysconf", no_sysconf)
+    (tmp_path / "meminfo").write_text("MemFree:  512 kB\nMemTotal:  2048 kB\n")
+    monkeypatch.setattr(count_limits, "MEMINFO", tmp_path / "meminfo")
+    assert count_limits.machine_memory_bytes() == 2048 * 1024
+    monkeypatch.setattr(count_limits, "MEMINFO", tmp_path / "absent")
+    assert count_limits.machine_memory_bytes() is None
+    count_limits.check_count("-n 1000", 1000, 10**30, "1e+03 huge things")  # memory unknown: not refused by bytes
+    with pytest.raises(
+        GanEvalError, match=r"^-n 1000: at most 10 are allowed \(.*; the machine's memory is unknown\)$"
+    ):
+        count_limits.check_count("-n 1000", 1000, 10**30, "1e+03 huge things", limit=10)
+
+
 # --- a generator's n: the library and gate -n ------------------------------------------------------------
 
 
