@@ -41,7 +41,8 @@ from torch import nn
 from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 from gan_eval.evaluation import check_statistics_settings, compute_statistics
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.extractors.base import FEATURES, FeatureExtractor
+from gan_eval.extractors.base import FeatureExtractor
+from gan_eval.feature_types import FEATURES
 from gan_eval.metrics.fid import fid_from_stats
 from gan_eval.sources import Input, load_32x32_images, open_input
 from gan_eval.sources.base import ImageSource

@@ -26,8 +26,9 @@ from gan_eval.count_limits import check_latent_count
 from gan_eval.devices import parse_device
 from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.extractors.base import FEATURES, LOGITS, FeatureExtractor
-from gan_eval.features import InputFeatures, from_statistics, kind_features, kind_features_spaces
+from gan_eval.extractors.base import FeatureExtractor
+from gan_eval.feature_types import FEATURES, LOGITS, InputFeatures, from_statistics
+from gan_eval.features import features_of, features_of_spaces
 from gan_eval.metrics.registry import FAKE, METRICS, REAL, MetricOptions
 from gan_eval.result import FidResult, Result
 from gan_eval.sources import Input, is_generated, open_input
@@ -364,7 +365,7 @@ def _evaluate_spaces(
             kinds = tuple(k for k in (FEATURES, LOGITS) if any(need.kind == k for need in needs))
             per_sample = tuple(k for k in kinds if any(need.kind == k and need.per_sample for need in needs))
             jobs.append((space.extractor, kinds, per_sample))
-        for space, found in zip(spaces, kind_features_spaces(x, jobs, spaces[0].extraction), strict=True):
+        for space, found in zip(spaces, features_of_spaces(x, jobs, spaces[0].extraction), strict=True):
             space.inputs[side] = found
     for space in spaces:
         metric_device = str(space.extractor.device) if space.extractor is not None else STATISTICS_DEVICE
@@ -450,7 +451,7 @@ def compute_statistics(
     if isinstance(opened, FeatureStats):
         return opened
     extractor = extractor or extraction.load_extractor()
-    found = kind_features(opened, extractor, (FEATURES,), (FEATURES,) if keep_features else (), extraction)
+    found = features_of(opened, extractor, (FEATURES,), (FEATURES,) if keep_features else (), extraction)
     stats = found.stats[FEATURES]
     if keep_features:
         stats.features = found.features[FEATURES]
@@ -466,8 +467,8 @@ def rebuild_reference_statistics(extraction: ExtractionOptions, folder: Path | N
     extraction = replace(extraction, precision="exact", cache=False)
     extractor = extraction.load_extractor()
 
-    def features_of(name: str) -> np.ndarray:
-        found = kind_features(open_input(name), extractor, (FEATURES,), (FEATURES,), extraction)
+    def reference_features(name: str) -> np.ndarray:
+        found = features_of(open_input(name), extractor, (FEATURES,), (FEATURES,), extraction)
         return found.features[FEATURES]
 
-    return rebuild_references(features_of, extractor.settings(), folder)
+    return rebuild_references(reference_features, extractor.settings(), folder)

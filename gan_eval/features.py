@@ -1,8 +1,9 @@
 """Features of one input for the kinds of output the requested metrics need, from the cache or one pass.
 
-Metrics ask for kinds (`FEATURES`, `LOGITS`; see `gan_eval.extractors.base`);
-the extractor's `kinds` names the head serving each, and `kind_features`
-gives what `input_features` finds under those names. `input_features` looks
+`features_of` is the one public door: metrics ask for kinds (`FEATURES`,
+`LOGITS`; see `gan_eval.feature_types`), the extractor's `kinds` names the
+head serving each, and `features_of` gives what `input_features` finds under
+those names. `input_features` looks
 each head up in the feature cache; the heads it does not find are extracted
 together in a single pass over the images (so Inception's pool3 and logits
 come from one forward pass), and the new entries are stored.
@@ -15,39 +16,17 @@ A statistics file gives the `FEATURES` statistics only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-
-import numpy as np
+from dataclasses import dataclass
 
 from gan_eval.cache import FeatureCache, entry_key
+from gan_eval.errors import GanEvalError
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.extractors.base import FEATURES, FeatureExtractor
+from gan_eval.extractors.base import FeatureExtractor
+from gan_eval.feature_types import FEATURES, InputFeatures, from_statistics
 from gan_eval.pipeline import Extraction, extract_spaces
 from gan_eval.sources.base import ImageSource
 from gan_eval.stats import FeatureStats
 from gan_eval.version import __version__
-
-
-@dataclass
-class InputFeatures:
-    """Statistics per head (or per kind, for the metrics), and per-sample features where kept."""
-
-    name: str
-    stats: dict[str, FeatureStats]
-    features: dict[str, np.ndarray] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
-    cached_heads: tuple[str, ...] = ()
-
-    @property
-    def count(self) -> int:
-        """Number of samples behind the statistics."""
-        return next(iter(self.stats.values())).count
-
-
-def from_statistics(stats: FeatureStats) -> InputFeatures:
-    """Statistics as an input: the `FEATURES` mean and covariance, and the per-sample features when they carry them."""
-    features = {FEATURES: stats.features} if stats.features is not None else {}
-    return InputFeatures(str(stats.meta.get("source", "statistics")), {FEATURES: stats}, features)
 
 
 def _stats_meta(extractor: FeatureExtractor, source: ImageSource, skipped: int) -> dict:
@@ -153,30 +132,50 @@ def _take_fresh(source: ImageSource, lookup: _Lookup, fresh: Extraction, cache: 
             result.features[head] = fresh.features[head]
 
 
-def kind_features(
-    source: ImageSource,
-    extractor: FeatureExtractor,
+def features_of(
+    source: ImageSource | FeatureStats,
+    extractor: FeatureExtractor | None,
     kinds: tuple[str, ...],
-    per_sample: tuple[str, ...],
-    options: ExtractionOptions,
+    per_sample: tuple[str, ...] = (),
+    extraction: ExtractionOptions | None = None,
 ) -> InputFeatures:
-    """`input_features` for kinds of output (`FEATURES`, `LOGITS`), keyed by kind as the metrics read them."""
-    return kind_features_spaces(source, [(extractor, kinds, per_sample)], options)[0]
+    """The features of one input: statistics of `kinds` (`FEATURES`, `LOGITS`) and per-sample features of the
+    kinds in `per_sample`, keyed by kind, in `extractor`'s space, through the feature cache.
+
+    The one door to features: `evaluate`, the streaming objects' real side, the diagnostics, the
+    conditional family and the Monitor all come here. `extractor` None loads the space of `extraction`
+    (default `ExtractionOptions()`). Statistics (a `FeatureStats`) give their `FEATURES` statistics, and
+    their per-sample features when they carry them; asking them for another kind is an error.
+    """
+    extraction = extraction or ExtractionOptions()
+    if isinstance(source, FeatureStats):
+        return _statistics_features(source, kinds, per_sample)
+    return features_of_spaces(source, [(extractor or extraction.load_extractor(), kinds, per_sample)], extraction)[0]
 
 
-def kind_features_spaces(
+def _statistics_features(stats: FeatureStats, kinds: tuple[str, ...], per_sample: tuple[str, ...]) -> InputFeatures:
+    name = str(stats.meta.get("file", stats.meta.get("source", "statistics")))
+    other = [k for k in (*kinds, *per_sample) if k != FEATURES]
+    if other:
+        raise GanEvalError(f"statistics {name} hold the {FEATURES} statistics only, not {other[0]}")
+    if per_sample and stats.features is None:
+        raise GanEvalError(f"statistics {name} hold no per-sample features (a metric here needs them)")
+    return from_statistics(stats)
+
+
+def features_of_spaces(
     source: ImageSource,
     jobs: Sequence[tuple[FeatureExtractor, tuple[str, ...], tuple[str, ...]]],
-    options: ExtractionOptions,
+    extraction: ExtractionOptions,
 ) -> list[InputFeatures]:
-    """`kind_features` for several extractors `(extractor, kinds, per_sample)` from one decode pass."""
+    """`features_of` in several spaces `(extractor, kinds, per_sample)` from one decode pass of `source`."""
     found = input_features_spaces(
         source,
         [
             FeatureJob(e, tuple(e.kinds[k] for k in kinds), tuple(e.kinds[k] for k in per_sample))
             for e, kinds, per_sample in jobs
         ],
-        options,
+        extraction,
     )
     for (extractor, kinds, _), features in zip(jobs, found, strict=True):
         kind_of = {head: kind for kind, head in extractor.kinds.items() if kind in kinds}

@@ -30,8 +30,8 @@ from gan_eval import distributed
 from gan_eval.errors import GanEvalError
 from gan_eval.evaluation import check_statistics_settings, parse_metrics
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.extractors.base import FEATURES, LOGITS, FeatureExtractor
-from gan_eval.features import InputFeatures, from_statistics
+from gan_eval.extractors.base import FeatureExtractor
+from gan_eval.feature_types import FEATURES, LOGITS, InputFeatures, from_statistics
 from gan_eval.metrics.registry import FAKE, METRICS, REAL, MetricOptions
 from gan_eval.pipeline import Extraction, combine_ranks
 from gan_eval.result import Result

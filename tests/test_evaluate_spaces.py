@@ -17,7 +17,8 @@ from gan_eval.errors import GanEvalError
 from gan_eval.evaluation import evaluate_spaces
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.extractors import registry
-from gan_eval.extractors.base import FEATURES, ExtractorSpec
+from gan_eval.extractors.base import ExtractorSpec
+from gan_eval.feature_types import FEATURES
 from gan_eval.metrics.registry import MetricOptions
 from gan_eval.sources import ImageFolderSource
 

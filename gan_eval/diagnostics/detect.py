@@ -29,8 +29,9 @@ from gan_eval.diagnostics.modes import label_collapse, mixture_collapse
 from gan_eval.diagnostics.verdict import CollapseVerdict
 from gan_eval.errors import GanEvalError
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.extractors.base import FEATURES, FeatureExtractor
-from gan_eval.features import kind_features
+from gan_eval.extractors.base import FeatureExtractor
+from gan_eval.feature_types import FEATURES
+from gan_eval.features import features_of
 from gan_eval.sources import Input, load_32x32_images, open_input
 from gan_eval.sources.base import ImageSource
 from gan_eval.stats import FeatureStats
@@ -123,7 +124,7 @@ def detect_collapse(
         labelled = digit_label_collapse(sources["REAL"], sources["FAKE"], stacked, min_count)
     extractor = extractor or extraction.load_extractor()
     x, y = (
-        kind_features(s, extractor, (FEATURES,), (FEATURES,), extraction).features[FEATURES] for s in sources.values()
+        features_of(s, extractor, (FEATURES,), (FEATURES,), extraction).features[FEATURES] for s in sources.values()
     )
     verdict = feature_collapse(
         x, y, reference=sources["REAL"].name, ndb_bins=ndb_bins, max_samples=max_samples, seed=seed

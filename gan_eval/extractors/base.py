@@ -25,9 +25,8 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 
 from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
+from gan_eval.feature_types import FEATURES
 
-FEATURES = "features"
-LOGITS = "logits"
 PRECISIONS = ("exact", "tf32", "bf16")  # float32 without TF32, TF32 tensor cores (CUDA), bfloat16 autocast
 
 

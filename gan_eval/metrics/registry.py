@@ -20,8 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from gan_eval.extractors.base import FEATURES, LOGITS
-from gan_eval.features import InputFeatures
+from gan_eval.feature_types import FEATURES, LOGITS, InputFeatures
 from gan_eval.metrics.cmmd import cmmd
 from gan_eval.metrics.fid import fid_from_features, fid_from_stats
 from gan_eval.metrics.fid_inf import fid_infinity

@@ -40,8 +40,8 @@ import torch
 
 from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.extractors.base import FEATURES
-from gan_eval.features import InputFeatures, kind_features
+from gan_eval.feature_types import FEATURES, InputFeatures
+from gan_eval.features import features_of
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
 from gan_eval.metrics.registry import METRICS, MetricOptions
 from gan_eval.pipeline import iter_batches
@@ -244,7 +244,7 @@ def _image_features(source: Any, space: FeatureSpace, extraction: ExtractionOpti
     """Per-image features `(N, F)` float64 of an image source (an extractor's through the feature cache)."""
     function = space.function
     if isinstance(function, _ExtractorFunction):
-        found = kind_features(source, function.extractor, (FEATURES,), (FEATURES,), extraction)
+        found = features_of(source, function.extractor, (FEATURES,), (FEATURES,), extraction)
         return found.features[FEATURES].astype(np.float64)
     chunks = [space(batch) for batch in iter_batches(source, batch_size, 0, False, [])]
     return np.concatenate(chunks)

@@ -37,7 +37,6 @@ import gan_eval
 from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.extractors.base import FEATURES
 from gan_eval.extractors.clip import weights as clip_weights
 from gan_eval.extractors.clip.extractor import CROP_THEN_RESIZE, ClipExtractor
 from gan_eval.extractors.clip.network import ARCHS, build_network
@@ -52,6 +51,7 @@ from gan_eval.extractors.clip.weights import (
     weights_cache_dir,
 )
 from gan_eval.extractors.registry import EXTRACTORS
+from gan_eval.feature_types import FEATURES
 
 VITB32 = ARCHS["vitb32"]
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073])  # openai/CLIP clip.py `_transform`

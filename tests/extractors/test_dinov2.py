@@ -29,7 +29,6 @@ import gan_eval
 from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.extractors.base import FEATURES
 from gan_eval.extractors.dinov2 import weights as dinov2_weights
 from gan_eval.extractors.dinov2.network import ARCHS, interpolate_pos_embed
 from gan_eval.extractors.dinov2.weights import (
@@ -42,6 +41,7 @@ from gan_eval.extractors.dinov2.weights import (
 )
 from gan_eval.extractors.pil_resize import resize_bicubic_pil
 from gan_eval.extractors.registry import EXTRACTORS
+from gan_eval.feature_types import FEATURES
 from gan_eval.metrics.registry import MetricOptions
 from gan_eval.stats import load_stats, save_stats
 

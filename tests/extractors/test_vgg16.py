@@ -32,7 +32,6 @@ import gan_eval
 from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.extractors.base import FEATURES
 from gan_eval.extractors.registry import EXTRACTORS
 from gan_eval.extractors.vgg16 import weights as vgg16_weights
 from gan_eval.extractors.vgg16.network import official_shapes
@@ -45,6 +44,7 @@ from gan_eval.extractors.vgg16.weights import (
     resolve_weights_path,
     weights_cache_dir,
 )
+from gan_eval.feature_types import FEATURES
 from gan_eval.metrics.registry import MetricOptions
 
 CONVS = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]  # torchvision's `features` indices of the convolutions

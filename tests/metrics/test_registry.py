@@ -13,8 +13,7 @@ from naive_metrics import naive_fid, naive_fid_inf, naive_kid, naive_prdc
 from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.evaluation import evaluate, parse_metrics
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.extractors.base import FEATURES, LOGITS
-from gan_eval.features import InputFeatures
+from gan_eval.feature_types import FEATURES, LOGITS, InputFeatures
 from gan_eval.metrics.registry import HIGHER, LOWER, METRICS, MetricOptions
 from gan_eval.result import RESULT_KEYS
 from gan_eval.stats import FeatureStats, save_stats

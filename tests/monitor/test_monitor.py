@@ -299,7 +299,8 @@ def test_training_loop_writes_every_kind_of_record(tmp_path):
 def test_a_registered_feature_space_by_name(tmp_path, stand_in, monkeypatch):
     """`features="NAME"` loads that registered space's extractor: the same numbers as passing the extractor."""
     from gan_eval.extractors import registry
-    from gan_eval.extractors.base import FEATURES, ExtractorSpec
+    from gan_eval.extractors.base import ExtractorSpec
+    from gan_eval.feature_types import FEATURES
 
     spec = ExtractorSpec(
         name="space-a",

@@ -47,7 +47,8 @@ from gan_eval import extraction
 from gan_eval.errors import GanEvalError
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.extractors import registry
-from gan_eval.extractors.base import FEATURES, ExtractorSpec
+from gan_eval.extractors.base import ExtractorSpec
+from gan_eval.feature_types import FEATURES
 from gan_eval.pipeline import extract
 from gan_eval.sources import open_input
 from gan_eval.sources.decode import decode_image

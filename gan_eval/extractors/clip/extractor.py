@@ -31,7 +31,7 @@ from typing import ClassVar
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.base import FEATURES, ExtractorSpec, ImageExtractor, precision_mode
+from gan_eval.extractors.base import ExtractorSpec, ImageExtractor, precision_mode
 from gan_eval.extractors.clip.network import ARCHS, ClipArch, build_network
 from gan_eval.extractors.clip.weights import (
     ClipWeights,
@@ -43,6 +43,7 @@ from gan_eval.extractors.clip.weights import (
     resolve_weights_path,
 )
 from gan_eval.extractors.pil_resize import resize_bicubic_pil
+from gan_eval.feature_types import FEATURES
 
 HEAD_EMBEDDING = "embedding"
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

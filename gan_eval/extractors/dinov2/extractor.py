@@ -23,12 +23,7 @@ from typing import ClassVar
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.base import (
-    FEATURES,
-    ExtractorSpec,
-    ImageExtractor,
-    precision_mode,
-)
+from gan_eval.extractors.base import ExtractorSpec, ImageExtractor, precision_mode
 from gan_eval.extractors.dinov2.network import ARCHS, INPUT_SIZE, Dinov2Arch, build_network
 from gan_eval.extractors.dinov2.weights import (
     Dinov2Weights,
@@ -41,6 +36,7 @@ from gan_eval.extractors.dinov2.weights import (
     resolve_weights_path,
 )
 from gan_eval.extractors.pil_resize import resize_bicubic_pil
+from gan_eval.feature_types import FEATURES
 
 HEAD_CLS = "cls"
 RESIZE_MODE = "pil-bicubic-224"

@@ -23,13 +23,7 @@ from typing import ClassVar
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.base import (
-    FEATURES,
-    LOGITS,
-    ExtractorSpec,
-    ImageExtractor,
-    precision_mode,
-)
+from gan_eval.extractors.base import ExtractorSpec, ImageExtractor, precision_mode
 from gan_eval.extractors.inception.network import InceptionV3TF
 from gan_eval.extractors.inception.weights import (
     HEAD_LOGITS,
@@ -41,6 +35,7 @@ from gan_eval.extractors.inception.weights import (
     resolve_weights_path,
 )
 from gan_eval.extractors.tf_resize import resize_bilinear_tf1
+from gan_eval.feature_types import FEATURES, LOGITS
 
 INCEPTION_NAME = "inception-v3-tf-2015-12-05"
 RESIZE_MODE = "tf1-bilinear-299"

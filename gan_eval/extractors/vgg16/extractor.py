@@ -30,12 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.base import (
-    FEATURES,
-    ExtractorSpec,
-    ImageExtractor,
-    precision_mode,
-)
+from gan_eval.extractors.base import ExtractorSpec, ImageExtractor, precision_mode
 from gan_eval.extractors.tf_resize import resize_bilinear_tf1
 from gan_eval.extractors.vgg16.network import FEATURE_DIM, INPUT_SIZE, Vgg16Fc2, build_network
 from gan_eval.extractors.vgg16.weights import (
@@ -48,6 +43,7 @@ from gan_eval.extractors.vgg16.weights import (
     resolve_weights_path,
     weights_url,
 )
+from gan_eval.feature_types import FEATURES
 
 NAME = "vgg16-torchfidelity"
 HEAD_FC2 = "fc2"
