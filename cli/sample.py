@@ -42,11 +42,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check OUT, load the generator, sample, write, print where it went."""
-    from gan_eval.count_limits import check_count
     from gan_eval.errors import GanEvalError
     from gan_eval.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_generator, read_config
     from gan_eval.models.sample_files import check_sample_output, write_samples, write_samples_by_class
-    from gan_eval.models.sampling import balanced_labels, sample, sample_bytes
+    from gan_eval.models.sampling import balanced_labels, check_sample_memory, sample
     from gan_eval.output_paths import check_outputs
 
     read = [args.checkpoint, Path(args.checkpoint) / CONFIG_FILE, Path(args.checkpoint) / WEIGHTS_FILE]
@@ -55,8 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if args.by_class and not config.n_classes:
         raise GanEvalError(f"--by-class: {args.checkpoint} holds an unconditional {config.model} (no labels)")
     check_sample_output(args.output, config.is_images)
-    each = "images of " + "x".join(map(str, config.data["shape"])) if config.is_images else "2-D points"
-    check_count(f"-n {args.n}", args.n, sample_bytes(config, args.n), f"{args.n:.3g} {each}")
+    check_sample_memory(config, args.n, f"-n {args.n}")
     generator, config = load_generator(args.checkpoint)
     samples = sample(generator, config, args.n, latent_seed=args.latent_seed)
     if args.by_class:

@@ -154,7 +154,7 @@ def features_of(
 
 
 def _statistics_features(stats: FeatureStats, kinds: tuple[str, ...], per_sample: tuple[str, ...]) -> InputFeatures:
-    name = str(stats.meta.get("file", stats.meta.get("source", "statistics")))
+    name = stats.name
     other = [k for k in (*kinds, *per_sample) if k != FEATURES]
     if other:
         raise GanEvalError(f"statistics {name} hold the {FEATURES} statistics only, not {other[0]}")

@@ -169,11 +169,11 @@ def fid_from_stats(stats_a: FeatureStats, stats_b: FeatureStats, device: str = "
     for stats in (stats_a, stats_b):
         if 0 < stats.count < 2:
             raise GanEvalError(
-                f"FID needs at least 2 images per set; {stats.meta.get('source', 'a set')} has {stats.count}"
+                f"FID needs at least 2 images per set; {stats.name} has {stats.count}"
             )
         if 0 < stats.count <= stats.dim:
             warnings.warn(
-                f"{stats.meta.get('source', 'a set')} has {stats.count} samples for {stats.dim}-d features: "
+                f"{stats.name} has {stats.count} samples for {stats.dim}-d features: "
                 "its covariance is rank-deficient and FID is biased upward; compare only at equal N",
                 GanEvalWarning,
                 stacklevel=caller_stacklevel(),

@@ -23,11 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gan_eval.count_limits import check_count
 from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 
 DEFAULT_SUBSETS = 100
 DEFAULT_SUBSET_SIZE = 1000
 DEFAULT_SEED = 2020
+MAX_SUBSETS = 1_000_000  # a million subsets of 1000 already take hours; more is a typo
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ def kernel_inception_distance(
     The subset size is clipped to the smaller set (with a warning); each set
     needs at least 2 samples.
     """
+    check_count(f"KID subsets {subsets}", subsets, 8 * subsets, f"{subsets:.3g} subset values", limit=MAX_SUBSETS)
     a = torch.as_tensor(features_a, dtype=torch.float64, device=device)
     b = torch.as_tensor(features_b, dtype=torch.float64, device=device)
     n_a, n_b = a.shape[0], b.shape[0]

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 
 import torch
 from torch import nn
 
+from gan_eval.count_limits import check_count
 from gan_eval.errors import GanEvalError
 from gan_eval.models.checkpoint import GeneratorConfig
 
@@ -34,14 +34,6 @@ def images_to_uint8(images: torch.Tensor) -> torch.Tensor:
     return ((images.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
 
 
-def physical_memory_bytes() -> int | None:
-    """The machine's physical memory in bytes, or None where the system does not say."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, AttributeError):  # no sysconf (Windows) or no such name
-        return None
-
-
 def sample_bytes(config: GeneratorConfig, n: int) -> int:
     """Bytes `sample` holds at once for `n` samples: the float32 latents, the float32 output batches and their
     concatenation, and the uint8 images with the `(N, H, W, C)` copy a writer makes (points: float32 twice)."""
@@ -50,26 +42,13 @@ def sample_bytes(config: GeneratorConfig, n: int) -> int:
     return n * per_sample
 
 
-def _size_text(size: int) -> str:
-    """`size` bytes in decimal units: `3.07 PB`."""
-    units = ("bytes", "KB", "MB", "GB", "TB", "PB", "EB")
-    power = min(len(str(size)) - 1, 3 * (len(units) - 1)) // 3
-    return f"{size / 1000**power:.3g} {units[power]}"
-
-
 def check_sample_memory(config: GeneratorConfig, n: int, what: str | None = None) -> None:
     """Refuse, before allocating, `n` samples that `sample_bytes` says cannot fit in the machine's memory.
 
     `what` names the count in the error (default `n samples`; the CLI says `-n N`).
     """
-    memory = physical_memory_bytes()
-    need = sample_bytes(config, n)
-    if memory is not None and need > memory:
-        kind = "images of " + "x".join(map(str, config.data["shape"])) if config.is_images else "2-D points"
-        raise GanEvalError(
-            f"{what or f'{n} samples'}: {n:.3g} {kind} need {_size_text(need)}, "
-            f"more than the machine's memory ({_size_text(memory)})"
-        )
+    kind = "images of " + "x".join(map(str, config.data["shape"])) if config.is_images else "2-D points"
+    check_count(what or f"{n} samples", n, sample_bytes(config, n), f"{n:.3g} {kind}")
 
 
 @torch.no_grad()

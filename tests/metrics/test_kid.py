@@ -101,3 +101,8 @@ def test_the_report_says_why_kid_spread_is_zero():
     )
     assert result["kid_std"] == 0.0
     assert "every subset is the whole of both sets: std 0" in format_table(result)
+
+
+def test_an_absurd_number_of_subsets_is_refused_before_allocating():
+    with pytest.raises(GanEvalError, match=r"KID subsets 10000000000: at most 1000000 are allowed"):
+        kernel_inception_distance(np.zeros((5, 4)), np.ones((5, 4)), subsets=10_000_000_000, subset_size=3)

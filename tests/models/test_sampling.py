@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from gan_eval import count_limits
 from gan_eval.errors import GanEvalError
 from gan_eval.models.checkpoint import GeneratorConfig, build_generator
 from gan_eval.models.sampling import balanced_labels, images_to_uint8, sample
@@ -111,7 +112,7 @@ def test_a_count_beyond_memory_is_refused_before_the_latents_are_drawn(monkeypat
     )
     per_point = 4 * 8 + 8 * 2 + 4 * 2  # float32 latents; float32 output twice; the float32 points
     assert sampling.sample_bytes(config, 1000) == 1000 * per_point
-    monkeypatch.setattr(sampling, "physical_memory_bytes", lambda: 1000 * per_point)
+    monkeypatch.setattr(count_limits, "machine_memory_bytes", lambda: 1000 * per_point)
     sampling.check_sample_memory(config, 1000)
     monkeypatch.setattr(torch, "randn", lambda *a, **k: pytest.fail("latents drawn before the memory check"))
     with pytest.raises(GanEvalError, match=r"1e\+03 2-D points need 56.1 KB, more than the machine's memory \(56 KB\)"):
