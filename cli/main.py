@@ -167,7 +167,7 @@ def _run_stats(args: argparse.Namespace) -> int:
 
 def _run_weights(args: argparse.Namespace) -> int:
     from gan_eval.extractors.inception.weights import weights_cache_dir
-    from gan_eval.extractors.registry import describe_cached_weights, import_weights_file
+    from gan_eval.weights_catalogue import describe_cached_weights, import_weights_file
 
     if args.action == "import":
         space, dest = import_weights_file(args.path)

@@ -84,12 +84,6 @@ def shard_bounds(n: int, ranks: int | None = None, index: int | None = None) -> 
     return index * n // ranks, (index + 1) * n // ranks
 
 
-def _device() -> torch.device:
-    if dist.get_backend() == "nccl":
-        return torch.device("cuda", torch.cuda.current_device())
-    return torch.device("cpu")
-
-
 def all_gather_objects(value: Any) -> list[Any]:
     """`value` from every rank, in rank order (ranks' own Python objects, never user files)."""
     if not active():

@@ -23,7 +23,6 @@ from test_weights import _serving
 
 from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
-from gan_eval.extractors.registry import import_weights_file
 from gan_eval.paired.lpips import weights as lpips_weights
 from gan_eval.paired.lpips.network import CHANNELS, MIN_SIZE, SLICE_ENDS, build_network, meta_backbone
 from gan_eval.paired.lpips.weights import (
@@ -35,6 +34,7 @@ from gan_eval.paired.lpips.weights import (
     load_lpips_weights,
     weights_cache_dir,
 )
+from gan_eval.weights_catalogue import import_weights_file
 
 
 def backbone_state(net: str, seed: int) -> dict[str, torch.Tensor]:
