@@ -77,7 +77,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         type=non_negative_int,
         default=DEFAULT_GROUPS,
         metavar="G",
-        help=f"jackknife groups of FID's noise estimate (default {DEFAULT_GROUPS}; 0: none, limits are plain)",
+        help=f"jackknife groups of FID's noise estimate (default {DEFAULT_GROUPS}; 0: none, then the default "
+        "rule and --max-increase 0 refuse to judge and --max-increase X > 0 is a plain threshold)",
     )
     source.add_argument(
         "--bootstrap",
@@ -147,12 +148,13 @@ def _ci_groups(args: argparse.Namespace) -> int:
 
 
 def _table(verdict) -> str:
-    header = ("metric", "baseline", "now", "change", "limit", "result")
+    header = ("metric", "baseline", "now", "change", "limit", "noise", "result")
     rows = [header]
     for c in verdict.checks:
         before = "-" if c.baseline is None else f"{c.baseline:.6g}"
         change = "-" if c.baseline is None else f"{c.now - c.baseline:+.6g}"
-        rows.append((c.metric, before, f"{c.now:.6g}", change, c.limit, "FAIL" if c.failed else "ok"))
+        noise = c.noise_text or "-"
+        rows.append((c.metric, before, f"{c.now:.6g}", change, c.limit, noise, "FAIL" if c.failed else "ok"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
@@ -161,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
     """Judge, print the verdict, optionally update the baseline; returns 0 pass, 1 regression."""
     from gan_eval.gate import (
         DEFAULT_RULE,
+        check_baseline_noise,
         check_comparable,
         compare,
         default_limits,
@@ -198,6 +201,8 @@ def run(args: argparse.Namespace) -> int:
     if args.result:
         result = load_result(args.result)
     else:
+        if baseline is not None and not args.update_baseline:
+            check_baseline_noise(baseline, limits, f"baseline {args.baseline}")
         result = evaluate_for_gate(
             args.real,
             args.fake,
@@ -213,13 +218,19 @@ def run(args: argparse.Namespace) -> int:
         check_comparable(result, baseline, args.baseline)
     if args.update_baseline:
         save_baseline(make_baseline(result), args.baseline)
-        message = f"baseline written to {args.baseline}: fid {result['fid']:.6g} (n_fake={result.n_fake})"
-        print(json.dumps({"updated_baseline": args.baseline, "fid": result["fid"]}) if args.json else message)
+        fid_std = result.values.get("fid_std")
+        noise = (
+            f"noise {fid_std:.3g}" if fid_std is not None else "no noise estimate: only a plain threshold can use it"
+        )
+        message = f"baseline written to {args.baseline}: fid {result['fid']:.6g}, {noise} (n_fake={result.n_fake})"
+        update = {"updated_baseline": args.baseline, "fid": result["fid"], "fid_std": fid_std}
+        print(json.dumps(update) if args.json else message)
         return 0
+    names = (f"result {args.result}" if args.result else "this evaluation", f"baseline {args.baseline}")
+    verdict = compare(result, baseline, limits, names)
     if limits.default_rule:
         flag = next(f for f, key, kind in LIMIT_FLAGS if kind == "inc" and key == "fid")
         print(f"note: {DEFAULT_RULE} ({flag} 0; give a limit to choose another)", file=sys.stderr)
-    verdict = compare(result, baseline, limits)
     if args.json:
         print(json.dumps(dict(verdict.to_json(), result=result.to_json())))
     else:

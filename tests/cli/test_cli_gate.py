@@ -11,11 +11,11 @@ import json
 import math
 import re
 from pathlib import Path
-from statistics import NormalDist
 
 import numpy as np
 import pytest
-from cli_runner import run_cli
+from cli_runner import one_error_line, run_cli
+from scipy.stats import t as student_t
 from stand_in import StandInExtractor
 
 from gan_eval import MetricOptions, evaluate
@@ -139,11 +139,12 @@ def _result_file(path: Path, fid: float, fid_std: float) -> Path:
 
 @pytest.mark.parametrize(("share", "expected"), [(0.99, 0), (1.01, 1)])
 def test_no_limit_with_a_baseline_applies_the_default_rule(capsys, tmp_path: Path, share: float, expected: int) -> None:
-    """A baseline alone: fid may rise by up to z * sqrt(s_now^2 + s_base^2) (alpha 0.01), not beyond."""
+    """A baseline alone: fid may rise by up to q * sqrt(s_now^2 + s_base^2), not beyond; q = t_{38, 0.99} for
+    two noise estimates of 20 jackknife groups each and equal spread (Welch: 38 degrees of freedom)."""
     baseline = tmp_path / "baseline.json"
     start = _result_file(tmp_path / "start.json", 10.0, 0.5)
     assert run_cli(capsys, "gate", "--result", start, "--baseline", baseline, "--update-baseline")[0] == 0
-    noise = NormalDist().inv_cdf(0.99) * math.sqrt(0.5**2 + 0.5**2)
+    noise = student_t.isf(0.01, 38) * math.sqrt(0.5**2 + 0.5**2)
     now = _result_file(tmp_path / "now.json", 10.0 + share * noise, 0.5)
     code, out, err = run_cli(capsys, "gate", "--result", now, "--baseline", baseline, "--json")
     assert code == expected, out + err
@@ -151,8 +152,43 @@ def test_no_limit_with_a_baseline_applies_the_default_rule(capsys, tmp_path: Pat
     verdict = json.loads(out)
     assert verdict["default_rule"] is True
     assert [(c["metric"], c["failed"]) for c in verdict["checks"]] == [("fid", bool(expected))]
+    assert verdict["checks"][0]["noise"]["margin"] == pytest.approx(noise, rel=1e-9)
     code, out, err = run_cli(capsys, "gate", "--result", now, "--baseline", baseline, "--max-increase", "0")
     assert code == expected and err == ""
+    header, row = out.splitlines()[1:3]
+    assert header.split() == ["metric", "baseline", "now", "change", "limit", "noise", "result"]
+    assert f"{noise:.3g} (t={student_t.isf(0.01, 38):.3g} x sigma {math.sqrt(0.5):.3g}, alpha=0.01)" in row
+
+
+def test_evaluating_with_a_rule_that_needs_noise_refuses_before_any_work(capsys, tmp_path: Path) -> None:
+    """The default rule with --ci-groups 0, or against a baseline without a noise estimate, is refused in one
+    line before the inputs are read (here they do not even exist)."""
+    baseline = tmp_path / "baseline.json"
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({"settings": {}, "n_real": 500, "n_fake": 500, "fid": 10.0}))
+    assert run_cli(capsys, "gate", "--result", plain, "--baseline", baseline, "--update-baseline")[0] == 0
+    with_noise = tmp_path / "with-noise.json"
+    assert (
+        run_cli(
+            capsys,
+            "gate",
+            "--result",
+            _result_file(tmp_path / "n.json", 10.0, 0.5),
+            "--baseline",
+            with_noise,
+            "--update-baseline",
+        )[0]
+        == 0
+    )
+    evaluate_now = ("--real", tmp_path / "missing-real", "--fake", tmp_path / "missing-fake")
+    code, _, err = run_cli(capsys, "gate", *evaluate_now, "--baseline", with_noise, "--ci-groups", "0")
+    one_error_line(code, err, "the default rule needs fid's noise estimate", "--ci-groups 0")
+    code, _, err = run_cli(
+        capsys, "gate", *evaluate_now, "--baseline", with_noise, "--max-increase", "0", "--ci-groups", "0"
+    )
+    one_error_line(code, err, "--max-increase 0 needs fid's noise estimate")
+    code, _, err = run_cli(capsys, "gate", *evaluate_now, "--baseline", baseline)
+    one_error_line(code, err, f"baseline {baseline} carries no noise estimate for fid", "--update-baseline")
 
 
 @pytest.mark.inception
