@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import textwrap
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, NoReturn
 
 from gan_eval.errors import GanEvalError
@@ -33,6 +35,10 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         if unset or not action.option_strings or "default" in text:
             return text
         return f"{text} (default: %(default)s)"
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        # argparse's own wrapping breaks at hyphens, which cuts names such as clip-vitl14-336 in two.
+        return textwrap.wrap(self._whitespace_matcher.sub(" ", text).strip(), width, break_on_hyphens=False)
 
 
 class Parser(argparse.ArgumentParser):
@@ -98,13 +104,37 @@ def probability(text: str) -> float:
     return value
 
 
-def add_extraction_options(parser: argparse.ArgumentParser) -> None:
-    """The options of `gan_eval.ExtractionOptions` (cache aside: `add_cache_option`)."""
-    parser.add_argument("--features", default="inception", metavar="NAME", help="feature space (registered extractor)")
+def choices_help(names: Iterable[str]) -> str:
+    """`choices: a, b, c` for an option's help: a registry's names as they are when the parser is built."""
+    return f"choices: {', '.join(names)}"
+
+
+def builtin_sets_help() -> str:
+    """The built-in image sets an input may name, for the help of REAL, FAKE and the like."""
+    from gan_eval.datasets import BUILTIN_IMAGE_SETS
+
+    return f"built-in sets: {', '.join(BUILTIN_IMAGE_SETS)}"
+
+
+def add_extraction_options(parser: argparse.ArgumentParser, several_spaces: bool = False) -> None:
+    """The options of `gan_eval.ExtractionOptions` (cache aside: `add_cache_option`).
+
+    `several_spaces`: the command takes `--features a,b` (each space computed from one decode pass).
+    """
+    from gan_eval.extractors.base import PRECISIONS
+    from gan_eval.extractors.registry import DEFAULT_FEATURES, EXTRACTORS
+
+    what = "feature spaces, comma-separated, side by side from one decode pass" if several_spaces else "feature space"
+    parser.add_argument(
+        "--features",
+        default=DEFAULT_FEATURES,
+        metavar="NAME[,NAME]" if several_spaces else "NAME",
+        help=f"{what}; {choices_help(EXTRACTORS)}",
+    )
     parser.add_argument("--device", help="cpu, cuda or cuda:INDEX (default: cuda when present)")
     parser.add_argument(
         "--precision",
-        choices=("exact", "tf32", "bf16"),
+        choices=PRECISIONS,
         help="network precision (default: tf32 on CUDA, exact on CPU)",
     )
     parser.add_argument(
@@ -114,7 +144,12 @@ def add_extraction_options(parser: argparse.ArgumentParser) -> None:
         "--workers", type=non_negative_int, help="decoding processes (default: 1 on CPU, up to 16 on GPU)"
     )
     parser.add_argument(
-        "--weights", help="weights file of the feature space (Inception: default $GAN_EVAL_WEIGHTS, then the cache)"
+        "--weights",
+        action="append",
+        metavar="[NAME=]PATH",
+        help="weights file of feature space NAME; a bare PATH is the first --features space's; repeat the option "
+        "for several spaces (default: each space's environment variable, such as $GAN_EVAL_WEIGHTS for "
+        "Inception, then the cache; docs/weights.md)",
     )
     parser.add_argument(
         "--float-range",
@@ -137,18 +172,45 @@ def feature_spaces(args: argparse.Namespace) -> list[str]:
     return [name.strip() for name in args.features.split(",") if name.strip()] or [""]
 
 
+def _split_weights(text: str) -> tuple[str | None, str]:
+    """`--weights NAME=PATH` as (NAME, PATH), a bare `--weights PATH` as (None, PATH).
+
+    Text before the first `=` that holds a path separator is part of a path (`./a=b.pth` is a bare path).
+    """
+    name, equals, path = text.partition("=")
+    if not equals or "/" in name or "\\" in name:
+        return None, text
+    if not path:
+        raise GanEvalError(f"--weights {text}: give the file after {name}=")
+    return name, path
+
+
+def weights_by_space(given: list[str] | None, spaces: list[str]) -> dict[str, str]:
+    """The repeated `--weights [NAME=]PATH` as feature space -> file; a bare PATH is `spaces[0]`'s."""
+    weights: dict[str, str] = {}
+    for text in given or ():
+        name, path = _split_weights(text)
+        space = spaces[0] if name is None else name
+        if space in weights:
+            raise GanEvalError(f"--weights {text}: {space} already has weights {weights[space]}")
+        weights[space] = path
+    return weights
+
+
 def extraction_options(args: argparse.Namespace, features: str | None = None) -> ExtractionOptions:
     """The `ExtractionOptions` that the extraction and cache options set, validated (one place for every command).
 
     `features`: one space of a `--features a,b` list; without it `--features` must name one space.
+    Every `--weights NAME=PATH` must name a space of `--features`.
     """
     from gan_eval.extraction import ExtractionOptions
 
-    if features is None and len(feature_spaces(args)) > 1:
+    spaces = feature_spaces(args)
+    if features is None and len(spaces) > 1:
         raise GanEvalError(f"--features {args.features}: this command computes in one feature space; name one")
-    return ExtractionOptions(
+    options = ExtractionOptions(
         features=args.features if features is None else features,
-        weights=args.weights,
+        weights=weights_by_space(args.weights, spaces),
         device=args.device,
         precision=args.precision,
         batch_size=args.batch_size,
@@ -158,3 +220,7 @@ def extraction_options(args: argparse.Namespace, features: str | None = None) ->
         value_range=args.float_range,
         cache=not args.no_cache,
     )
+    for space, path in options.weights.items():
+        if space not in spaces:
+            raise GanEvalError(f"--weights {space}={path}: {space} is not among --features {args.features}")
+    return options

@@ -10,6 +10,7 @@ from gan_eval.cli.options import (
     BOOTSTRAP_DEPRECATED,
     add_cache_option,
     add_extraction_options,
+    choices_help,
     extraction_options,
     feature_spaces,
     non_negative_int,
@@ -30,9 +31,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     report.add_argument("real", help="reference set: folder, .zip, .npy/.npz, statistics .npz, or a built-in set")
     report.add_argument("fake", help="generated set, same kinds as REAL")
+    default_metrics = ", ".join(name for name, metric in METRICS.items() if metric.default)
     report.add_argument(
         "--metrics",
-        help=f"comma-separated subset of {','.join(METRICS)} (default: all that the inputs and weights allow)",
+        help=f"comma-separated; {choices_help(METRICS)} (default: {default_metrics}, those the inputs and weights "
+        "allow)",
     )
     report.add_argument("--json", action="store_true", help="print one JSON object")
     report.add_argument("--out", metavar="DIR", help="write report.json and figures into DIR")
@@ -62,7 +65,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=2020,
         help="seed of KID, IS, FID∞ and the interval's groups (default 2020)",
     )
-    add_extraction_options(report)
+    add_extraction_options(report, several_spaces=True)
     add_cache_option(report)
     report.set_defaults(handler=run)
 
