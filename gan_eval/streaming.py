@@ -87,8 +87,8 @@ class StreamingMetrics:
     `metrics`: registered names (`fid`, `kid`, `pr`, `dc`, `is`, `fid_inf`) or
     `"fid,kid"`; default the class's `default_metrics`. `extraction`: the
     feature space, weights, device and precision (as `gan_eval.evaluate`
-    takes them; `device` overrides its field) and the value range of float
-    images, (0, 1) by default or (-1, 1). `extractor`: a feature extractor
+    takes them; `device` and `value_range` override its fields) and the value
+    range of float images, (0, 1) by default or (-1, 1). `extractor`: a feature extractor
     to use instead of loading one. `options`: the metrics' settings.
     """
 
@@ -101,11 +101,14 @@ class StreamingMetrics:
         extraction: ExtractionOptions | None = None,
         extractor: FeatureExtractor | None = None,
         device: str | torch.device | None = None,
+        value_range: tuple[float, float] | None = None,
         options: MetricOptions | None = None,
     ) -> None:
         self.metrics, _ = parse_metrics(self.default_metrics if metrics is None else metrics)
         self.options = options or MetricOptions()
-        extraction = (extraction or ExtractionOptions()).with_changes(device=device, progress=False)
+        extraction = (extraction or ExtractionOptions()).with_changes(
+            device=device, progress=False, value_range=value_range
+        )
         self.value_range = extraction.value_range or (0.0, 1.0)
         self.extractor = extractor or extraction.load_extractor()
         needs = [need for name in self.metrics for need in METRICS[name].needs(self.options)]

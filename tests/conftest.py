@@ -59,3 +59,24 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 def stand_in() -> StandInExtractor:
     """The stand-in extractor."""
     return StandInExtractor()
+
+
+@pytest.fixture(scope="session")
+def trained_digit_classifier_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built-in digit classifier, trained once for the session (about 30 s) and saved as its cache file."""
+    from gan_eval.diagnostics import digit_classifier
+
+    path = tmp_path_factory.mktemp("digit-classifier") / digit_classifier.CACHE_NAME
+    torch.save(digit_classifier.train_digit_classifier().state_dict(), path)
+    return path
+
+
+@pytest.fixture
+def digit_classifier_cached(trained_digit_classifier_file: Path, isolated_cache: Path) -> Path:
+    """This test's cache home holds the session's trained digit classifier, as a first use would leave it."""
+    from gan_eval.diagnostics import digit_classifier
+
+    path = digit_classifier.classifier_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(trained_digit_classifier_file.read_bytes())
+    return path

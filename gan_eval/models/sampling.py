@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import torch
 from torch import nn
@@ -58,8 +59,11 @@ def sample(
     n: int,
     latent_seed: int = 0,
     batch_size: int = 500,
+    seed: int | None = None,
 ) -> torch.Tensor:
     """`n` samples on the CPU: uint8 `(n, C, H, W)` images, or float32 `(n, 2)` points.
+
+    `seed=` is the former name of `latent_seed` (a `DeprecationWarning`; it goes away in the next release).
 
     The generator runs where its parameters are, in eval mode (batch norm with
     its running statistics, no dropout), and is put back in its former mode
@@ -67,6 +71,13 @@ def sample(
     a pixel level), raise `GanEvalError` instead of being clipped into pixels,
     and so does an `n` whose samples cannot fit in memory (`check_sample_memory`).
     """
+    if seed is not None:
+        warnings.warn(
+            "sample(seed=) is now sample(latent_seed=); seed= goes away in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        latent_seed = seed
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     check_sample_memory(config, n)

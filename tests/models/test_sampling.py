@@ -117,3 +117,11 @@ def test_a_count_beyond_memory_is_refused_before_the_latents_are_drawn(monkeypat
     monkeypatch.setattr(torch, "randn", lambda *a, **k: pytest.fail("latents drawn before the memory check"))
     with pytest.raises(GanEvalError, match=r"1e\+03 2-D points need 56.1 KB, more than the machine's memory \(56 KB\)"):
         sampling.sample(build_generator(config), config, 1001)
+
+
+def test_the_former_seed_keyword_still_works_with_a_deprecation_warning() -> None:
+    config = make_config("gan", training_data("ring8"), steps=1, seed=0)
+    generator = build_generator(config)
+    with pytest.warns(DeprecationWarning, match=r"sample\(seed=\) is now sample\(latent_seed=\)"):
+        old = sample(generator, config, 20, seed=3)
+    assert torch.equal(old, sample(generator, config, 20, latent_seed=3))
