@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 
 from gan_eval import distributed
-from gan_eval.errors import GanEvalError
+from gan_eval.errors import GanEvalError, caller_stacklevel
 from gan_eval.evaluation import check_statistics_settings, parse_metrics
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.extractors.base import FeatureExtractor
@@ -35,7 +36,9 @@ from gan_eval.feature_types import FEATURES, LOGITS, InputFeatures, from_statist
 from gan_eval.metrics.registry import FAKE, METRICS, REAL, MetricOptions
 from gan_eval.pipeline import Extraction, combine_ranks
 from gan_eval.result import Result
+from gan_eval.sources import open_input
 from gan_eval.sources.arrays import ArraySource
+from gan_eval.sources.references import reference_names
 from gan_eval.stats import FeatureStats, load_stats
 from gan_eval.version import __version__
 
@@ -171,14 +174,18 @@ class StreamingMetrics:
                 accumulators.kept[kind].append(values.cpu().numpy())
 
     def set_real(self, statistics: FeatureStats | str | os.PathLike[str]) -> None:
-        """Fix the real side to precomputed `FEATURES` statistics (a `FeatureStats` or a statistics file).
+        """Fix the real side to precomputed `FEATURES` statistics: a `FeatureStats`, a statistics file, or a
+        shipped reference's name (`"digits-test"`; `gan_eval.sources.references.reference_names()`).
 
         Enough for FID; KID, precision/recall and density/coverage also need
-        the per-sample features, which only statistics that carry them have.
+        the per-sample features, which only statistics that carry them have
+        (the shipped references do).
         """
         dim = self._dim(FEATURES)
         if isinstance(statistics, FeatureStats):
             stats = statistics
+        elif not os.path.exists(statistics) and str(statistics) in reference_names():
+            stats = open_input(str(statistics), None, self.extractor.name, dim)
         else:
             stats = load_stats(statistics, expected_extractor=self.extractor.name, expected_dim=dim)
         if stats.dim != dim:
@@ -338,6 +345,16 @@ class StreamingMetrics:
         }
         return InputFeatures("streamed images", dict(accumulators.stats), features)
 
+    def _warn_once(self, caught: list[warnings.WarningMessage]) -> None:
+        """Re-issue each warning of a `compute` the first time this object sees it (a training loop computes
+        every few thousand steps, and the same rank warning each time says nothing new)."""
+        seen = self.__dict__.setdefault("_warned", set())
+        for warning in caught:
+            key = (warning.category, str(warning.message))
+            if key not in seen:
+                seen.add(key)
+                warnings.warn(warning.message, warning.category, stacklevel=caller_stacklevel())
+
     def compute(self) -> Result:
         """Every requested metric on the samples so far (of all ranks under `torch.distributed`), as a `Result`."""
         start = time.perf_counter()
@@ -357,8 +374,11 @@ class StreamingMetrics:
         inputs = {side: state._input_features(side) for side in SIDES}
         device = str(self.extractor.device)
         values: dict = {}
-        for name in self.metrics:
-            values.update(METRICS[name].compute(inputs[REAL], inputs[FAKE], self.options, device))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for name in self.metrics:
+                values.update(METRICS[name].compute(inputs[REAL], inputs[FAKE], self.options, device))
+        self._warn_once(caught)
         return Result(
             values=values,
             metrics=self.metrics,

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -283,3 +284,38 @@ def test_a_peer_file_as_the_real_side_has_an_unknown_count(tmp_path) -> None:
     metric.update(FAKE, real=False)
     result = metric.compute()
     assert result.n_real is None and result.n_fake == len(FAKE)
+
+
+@pytest.mark.inception
+@pytest.mark.filterwarnings("ignore:.*rank-deficient:gan_eval.errors.GanEvalWarning")
+def test_set_real_takes_a_shipped_reference_by_name(real_weights: Path) -> None:
+    """`FID().set_real("digits-test")` reads the shipped statistics (it refused the name); the number is
+    `gan_eval.fid` against the same reference."""
+    from gan_eval.datasets.digits import digits_images
+
+    extraction = ExtractionOptions(weights=str(real_weights), device="cpu", progress=False, cache=False)
+    fake = digits_images("train")[:6]
+    metric = gan_eval.FID(extraction=extraction)
+    metric.set_real("digits-test")
+    metric.update(torch.from_numpy(fake).permute(0, 3, 1, 2), real=False)
+    assert metric.compute()["fid"] == pytest.approx(
+        gan_eval.fid("digits-test", fake, extraction=extraction).fid, rel=1e-9
+    )
+
+
+def test_set_real_refuses_a_shipped_reference_of_another_space() -> None:
+    metric = gan_eval.FID(extractor=StandInExtractor())
+    with pytest.raises(gan_eval.GanEvalError, match="reference digits-test was made with extractor inception"):
+        metric.set_real("digits-test")
+
+
+def test_the_rank_warning_is_given_once_per_object_not_at_every_compute() -> None:
+    rng = np.random.default_rng(7)
+    metric = gan_eval.FID(extractor=StandInExtractor())
+    metric.update(torch.from_numpy(rng.integers(0, 256, (10, 3, 8, 8), dtype=np.uint8)), real=True)
+    metric.update(torch.from_numpy(rng.integers(0, 256, (10, 3, 8, 8), dtype=np.uint8)), real=False)
+    with pytest.warns(GanEvalWarning, match="rank-deficient"):
+        metric.compute()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metric.compute()
