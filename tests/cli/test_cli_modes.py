@@ -22,7 +22,6 @@ from torchscript_inception import torchscript_pool3
 from gan_eval.datasets.digits import digits_images, digits_labels
 from gan_eval.datasets.stacked_digits import mode_digits, stacked_digits_images, stacked_digits_modes
 from gan_eval.datasets.toy2d import TOY_2D
-from gan_eval.diagnostics import digit_classifier
 from gan_eval.models.training import training_data
 
 VERDICT_KEYS = {"collapsed", "severity", "fired", "inconclusive", "reference", "detectors", "settings", "version"}
@@ -204,18 +203,9 @@ def test_copies_of_the_reference_fire_authenticity(
     assert payload["authenticity"] == 0.0
 
 
-@pytest.fixture(scope="module")
-def classifier_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The digit classifier trained once for this module; each test copies it into its own cache."""
-    path = tmp_path_factory.mktemp("classifier") / "classifier.pt"
-    torch.save(digit_classifier.train_digit_classifier().state_dict(), path)
-    return path
-
-
 @pytest.fixture
-def cached_classifier(classifier_file: Path) -> None:
-    digit_classifier.classifier_path().parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(classifier_file, digit_classifier.classifier_path())
+def cached_classifier(digit_classifier_cached: Path) -> None:
+    """The digit classifier trained once for the session (tests/conftest.py), in this test's cache."""
 
 
 def test_stacked_digits_sample_passes_and_few_modes_fire(
