@@ -6,7 +6,8 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
-from gan_eval.cli.options import add_cache_option, add_extraction_options, extraction_options
+from gan_eval.cli.options import add_cache_option, add_extraction_options, choices_help, extraction_options
+from gan_eval.conditional import CONDITIONAL_METRICS
 
 if TYPE_CHECKING:
     from gan_eval.conditional import ConditionalResult
@@ -32,7 +33,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     conditional.add_argument("fake", help="folder of class subfolders of generated images, the same class names")
     conditional.add_argument(
         "--metrics",
-        help="intra_fid, accuracy or intra_fid,accuracy (default: intra_fid, plus accuracy with --classifier)",
+        help=f"comma-separated; {choices_help(CONDITIONAL_METRICS)} (default: intra_fid, plus accuracy with "
+        "--classifier)",
     )
     conditional.add_argument(
         "--classifier",

@@ -6,9 +6,10 @@ import argparse
 import json
 import math
 
-from gan_eval.cli.options import non_negative_int, positive_int, probability
+from gan_eval.cli.options import choices_help, non_negative_int, positive_int, probability
 from gan_eval.paired.bootstrap import MAX_RESAMPLES
 from gan_eval.paired.evaluation import DEFAULT_METRICS, METRICS, PairedResult
+from gan_eval.paired.lpips.network import NETS
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -26,14 +27,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     paired.add_argument(
         "--metrics",
         default=",".join(DEFAULT_METRICS),
-        help=f"comma-separated, from {', '.join(METRICS)}",
+        help=f"comma-separated; {choices_help(METRICS)}",
     )
     paired.add_argument("--y-channel", action="store_true", help="PSNR, SSIM, MS-SSIM on the BT.601 luma (SR papers)")
     paired.add_argument("--crop", type=non_negative_int, default=0, metavar="N", help="remove N border pixels per side")
     paired.add_argument(
         "--resize-to-target", action="store_true", help="resize each prediction to its target's size (bicubic)"
     )
-    paired.add_argument("--lpips-net", choices=("alex", "vgg"), default="alex", help="LPIPS backbone")
+    paired.add_argument("--lpips-net", choices=NETS, default="alex", help="LPIPS backbone")
     paired.add_argument("--lpips-weights", metavar="PATH", help="LPIPS v0.1 linear layers (alex.pth or vgg.pth)")
     paired.add_argument(
         "--lpips-backbone", metavar="PATH", help="the backbone's torchvision weights (alexnet-owt-7be5be79.pth, ...)"

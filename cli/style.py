@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from gan_eval.cli.options import positive_int
+from gan_eval.style.network import POOLINGS
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -28,7 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     style.add_argument(
         "--pooling",
-        choices=("max", "avg"),
+        choices=POOLINGS,
         default="max",
         help="VGG-19's pooling: torchvision's max, or 2x2 averages in its place (neural-style's -pooling avg)",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from gan_eval.cli.options import non_negative_int, positive_int
+from gan_eval.cli.options import choices_help, non_negative_int, positive_int
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -18,14 +18,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         help=f"train a reference GAN ({', '.join(MODELS)}) and save its generator",
         description="Seeded training of a reference GAN; writes generator.pt and config.json into a new folder.",
     )
-    train.add_argument("model", choices=sorted(MODELS), help="model and loss")
+    train.add_argument("model", choices=list(MODELS), metavar="MODEL", help=f"model and loss; {choices_help(MODELS)}")
     train.add_argument(
         "--data",
         required=True,
         metavar="SET",
-        help=f"training set: {', '.join(sorted(TRAINING_SETS))}, or torchvision's MNIST / CIFAR-10 files already "
-        "on disk as mnist:SPLIT@ROOT or cifar10:SPLIT@ROOT (SPLIT train or test; never downloaded), or a folder, "
-        ".zip or array of 32x32 images",
+        help=f"training set: a built-in one ({choices_help(TRAINING_SETS)}), torchvision's MNIST / CIFAR-10 "
+        "files already on disk as mnist:SPLIT@ROOT or cifar10:SPLIT@ROOT (SPLIT train or test; never downloaded), "
+        "or a folder, .zip or array of 32x32 images",
     )
     train.add_argument("--steps", type=positive_int, default=2000, help="generator steps")
     train.add_argument("--seed", type=non_negative_int, default=0, help="seed of weights, noise and batches")
