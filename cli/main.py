@@ -23,6 +23,7 @@ from gan_eval.cli.options import (
     UsageExit,
     add_cache_option,
     add_extraction_options,
+    builtin_sets_help,
     extraction_options,
 )
 from gan_eval.errors import GanEvalError, GanEvalWarning
@@ -53,14 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     fid = commands.add_parser("fid", help="FID between two image sets or statistics files")
-    fid.add_argument("a", help="folder, .zip, .npy/.npz, statistics .npz, or a built-in set (digits:train)")
+    fid.add_argument("a", help=f"folder, .zip, .npy/.npz, statistics .npz, or a built-in set ({builtin_sets_help()})")
     fid.add_argument("b", help="the other set, same kinds as A")
     fid.add_argument("--json", action="store_true", help="print one JSON object")
     add_extraction_options(fid)
     add_cache_option(fid)
 
     stats = commands.add_parser("stats", help="save the pool3 statistics (mu, sigma) of an image set")
-    stats.add_argument("path", nargs="?", help="folder, .zip, .npy/.npz or a built-in set")
+    stats.add_argument("path", nargs="?", help=f"folder, .zip, .npy/.npz or a built-in set ({builtin_sets_help()})")
     stats.add_argument("-o", "--output", help="statistics file to write (.npz)")
     stats.add_argument(
         "--rebuild-reference",
