@@ -18,8 +18,9 @@ from gan_eval.cli.options import (
     probability,
 )
 from gan_eval.errors import GanEvalError
+from gan_eval.metrics.catalogue import TRAIN
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
-from gan_eval.metrics.registry import METRICS
+from gan_eval.metrics.registry import METRICS, MetricOptions
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -31,6 +32,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     report.add_argument("real", help="reference set: folder, .zip, .npy/.npz, statistics .npz, or a built-in set")
     report.add_argument("fake", help="generated set, same kinds as REAL")
+    needing = ",".join(n for n, m in METRICS.items() if any(need.side == TRAIN for need in m.needs(MetricOptions())))
+    report.add_argument(
+        "--train",
+        metavar="PATH",
+        help=f"the generator's training set, same kinds as REAL, for {needing} (REAL is then held-out test data)",
+    )
     default_metrics = ", ".join(name for name, metric in METRICS.items() if metric.default)
     report.add_argument(
         "--metrics",
@@ -145,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     if ci and "fid" not in names:
         raise GanEvalError("--ci needs the fid metric in --metrics")
     if args.out:
-        check_outputs([("--out", args.out)], [("REAL", args.real), ("FAKE", args.fake)])
+        check_outputs([("--out", args.out)], [("REAL", args.real), ("FAKE", args.fake), ("--train", args.train)])
         check_output_folder(args.out)
     options = MetricOptions(
         kid_subsets=args.kid_subsets,
@@ -157,7 +164,13 @@ def run(args: argparse.Namespace) -> int:
     spaces = feature_spaces(args)
     if len(spaces) > 1:
         results = evaluate_spaces(
-            args.real, args.fake, spaces, args.metrics, options=options, extraction=extraction_options(args, spaces[0])
+            args.real,
+            args.fake,
+            spaces,
+            args.metrics,
+            options=options,
+            extraction=extraction_options(args, spaces[0]),
+            train=args.train,
         )
         if args.out:
             write_space_reports(results, args.out)
@@ -165,7 +178,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(spaces_json) if args.json else format_spaces_table(results))
         result = next(iter(results.values()))
     else:
-        result = evaluate(args.real, args.fake, args.metrics, options=options, extraction=extraction_options(args))
+        result = evaluate(
+            args.real, args.fake, args.metrics, options=options, extraction=extraction_options(args), train=args.train
+        )
         if args.out:
             write_report(result, args.out)
         print(json.dumps(result.to_json()) if args.json else format_table(result))

@@ -29,6 +29,7 @@ from gan_eval.extraction import ExtractionOptions
 from gan_eval.extractors.base import FeatureExtractor
 from gan_eval.feature_types import FEATURES, LOGITS, InputFeatures, from_statistics
 from gan_eval.features import features_of, features_of_spaces
+from gan_eval.metrics.catalogue import TRAIN
 from gan_eval.metrics.registry import FAKE, METRICS, REAL, MetricOptions
 from gan_eval.result import FidResult, Result
 from gan_eval.sources import Input, is_generated, open_input
@@ -74,6 +75,8 @@ def _unavailable_reason(
     """Why `metric` cannot run on these inputs, or None; `extractor=None` skips the check of its heads."""
     spec = METRICS[metric]
     for need in spec.needs(options):
+        if need.side not in opened:
+            return f"it needs a {need.side} input, which was not given ({need.side}= in Python, --{need.side} PATH)"
         x = opened[need.side]
         per_sample_missing = need.per_sample and getattr(x, "features", None) is None
         if isinstance(x, FeatureStats) and (per_sample_missing or need.kind != FEATURES):
@@ -193,6 +196,23 @@ def _open_sides(
     return {REAL: opened[REAL], FAKE: opened[FAKE]}
 
 
+def _open_train(
+    opened: dict[str, ImageSource | FeatureStats],
+    train: Input | None,
+    value_range: tuple[float, float] | None,
+    expected_name: str | None,
+    expected_dim: int | None,
+) -> None:
+    """Add the training set, when given, to the opened inputs as the `TRAIN` side."""
+    if train is not None:
+        opened[TRAIN] = open_input(train, value_range, expected_name, expected_dim)
+
+
+def _other_inputs(metric: str, options: MetricOptions, inputs: dict[str, InputFeatures]) -> dict[str, InputFeatures]:
+    """The inputs besides REAL and FAKE that `metric` reads (the training set), as keywords of its compute."""
+    return {need.side: inputs[need.side] for need in METRICS[metric].needs(options) if need.side not in (REAL, FAKE)}
+
+
 def evaluate(
     real: Input,
     fake: Input,
@@ -206,6 +226,7 @@ def evaluate(
     n: int | None = None,
     latent_seed: int = 0,
     latent_dim: int | None = None,
+    train: Input | None = None,
 ) -> Result:
     """Every requested metric of `fake` against `real`, from one feature pass per input.
 
@@ -221,6 +242,10 @@ def evaluate(
     batches gives its first `n` (default: all). `extraction.value_range` of
     float images defaults to (0, 1), and to (-1, 1) for an `nn.Module`. How
     generated images were drawn is in `Result.settings["generated"]`.
+
+    `train`: the generator's training set, for the metrics that need one besides
+    `real` (C_T, FLS; `real` is then held-out test data), opened and extracted
+    like `real`; what it was is in `Result.settings["train"]`.
     """
     start = time.perf_counter()
     extraction = (extraction or ExtractionOptions()).with_changes(device=device, progress=progress)
@@ -229,6 +254,7 @@ def evaluate(
     else:
         expected = (extraction.spec.extractor, extraction.spec.feature_dim)
     opened = _open_sides(real, fake, extraction.value_range, *expected, n, latent_seed, latent_dim)
+    _open_train(opened, train, extraction.value_range, *expected)
     space = _Space(extraction, extractor)
     _evaluate_spaces(opened, metrics, options or MetricOptions(), [space])
     return space.result(opened, start)
@@ -247,12 +273,14 @@ def evaluate_spaces(
     n: int | None = None,
     latent_seed: int = 0,
     latent_dim: int | None = None,
+    train: Input | None = None,
 ) -> dict[str, Result]:
     """`evaluate` in several feature spaces (`--features inception,dinov2-vitl14`), from one decode pass.
 
     Each input is decoded once and every space's extractor runs on the same batches; one `Result` per
     space, in the order given. Both inputs must be images or generators: a statistics file holds one
     space's features only. `extraction.features` is replaced by each space in turn.
+    `train`: as in `evaluate`.
     """
     start = time.perf_counter()
     if not spaces or len(set(spaces)) != len(spaces):
@@ -270,9 +298,11 @@ def evaluate_spaces(
                 n=n,
                 latent_seed=latent_seed,
                 latent_dim=latent_dim,
+                train=train,
             )
         }
     opened = _open_sides(real, fake, extraction.value_range, None, None, n, latent_seed, latent_dim)
+    _open_train(opened, train, extraction.value_range, None, None)
     for side, x in opened.items():
         if isinstance(x, FeatureStats):
             raise GanEvalError(
@@ -297,6 +327,8 @@ class _Space:
 
     def result(self, opened: dict[str, ImageSource | FeatureStats], start: float) -> Result:
         settings = dict(_settings(self.extractor, self.inputs), metric_options=self.options.to_json())
+        if TRAIN in self.inputs:
+            settings["train"] = {"source": _name(opened[TRAIN]), "n": _count(opened[TRAIN], self.inputs[TRAIN])}
         generated = {side: x.generation_settings() for side, x in opened.items() if hasattr(x, "generation_settings")}
         if generated:
             settings["generated"] = generated
@@ -365,12 +397,16 @@ def _evaluate_spaces(
             kinds = tuple(k for k in (FEATURES, LOGITS) if any(need.kind == k for need in needs))
             per_sample = tuple(k for k in kinds if any(need.kind == k and need.per_sample for need in needs))
             jobs.append((space.extractor, kinds, per_sample))
+        if side == TRAIN and not any(kinds for _, kinds, _ in jobs):
+            continue  # given, but no metric asked for reads it
         for space, found in zip(spaces, features_of_spaces(x, jobs, spaces[0].extraction), strict=True):
             space.inputs[side] = found
     for space in spaces:
         metric_device = str(space.extractor.device) if space.extractor is not None else STATISTICS_DEVICE
         for name in space.chosen:
-            space.values.update(METRICS[name].compute(space.inputs[REAL], space.inputs[FAKE], options, metric_device))
+            others = _other_inputs(name, options, space.inputs)
+            values = METRICS[name].compute(space.inputs[REAL], space.inputs[FAKE], options, metric_device, **others)
+            space.values.update(values)
 
 
 def fid(

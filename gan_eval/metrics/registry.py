@@ -56,6 +56,14 @@ class MetricOptions:
     ci_groups: int = 0
     confidence: float = 0.95
     seed: int = 2020
+    # the catalogue's metrics (gan_eval.metrics.catalogue): Monte Carlo directions of sliced Wasserstein,
+    # samples per set of FLS, C_T's k-means cells and principal components, rarity's k, MiFID's ε
+    sw_projections: int = 1000
+    fls_samples: int = 10000
+    ct_cells: int = 3
+    ct_pca_dims: int = 64
+    rarity_k: int = 3
+    mifid_cosine_eps: float = 0.1
 
     def to_json(self) -> dict[str, Any]:
         """The options as a JSON-ready dict."""
@@ -331,3 +339,6 @@ def _dc(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device
 )
 def _cmmd(real: InputFeatures, fake: InputFeatures, options: MetricOptions, device: str) -> dict[str, Any]:
     return {"cmmd": cmmd(real.features[FEATURES], fake.features[FEATURES], device)}
+
+
+from gan_eval.metrics import catalogue  # noqa: E402, F401  (it registers itself with the functions above)
