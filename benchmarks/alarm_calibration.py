@@ -10,9 +10,10 @@ the probe's batch, which only the evaluations, in eval mode, read), the
 gradient norms, and an evaluation
 every `every` steps (2-D points as they are; digits as 8x8 grey images,
 their native resolution, 64 features). Then it replays every record through
-a fresh `AlarmRulebook` (today's defaults) and prints, per alarm, the share
-of healthy runs it fired on (false alarms) and the share of the runs broken
-in the way it targets that it fired on (detections).
+a fresh `AlarmRulebook` (every registered rule, today's defaults) and prints,
+per rule of `AlarmRules` (an added rule gets its row by itself), the share of
+healthy runs it fired on (false alarms) and the share of the runs broken in
+the way it targets that it fired on (detections).
 
 Breakages (see `BREAKAGES`): learning rate x100; a strong D (5 D steps per G
 step, G's learning rate x0.01); collapse (4 extra generator steps per step, G's
@@ -44,7 +45,18 @@ from gan_eval.datasets.digits import digits_images, digits_labels
 from gan_eval.datasets.toy2d import RING8
 from gan_eval.models.training import Trainer, image_training_data, make_config, training_data
 from gan_eval.monitor import Monitor, read_run
-from gan_eval.monitor.alarms import AlarmRulebook
+from gan_eval.monitor.alarms import (
+    COLLAPSE,
+    EXPLODING,
+    NON_FINITE,
+    NOT_LEARNING,
+    OSCILLATION,
+    OVERFITTING,
+    OVERPOWERS,
+    AlarmRulebook,
+    AlarmRules,
+)
+from gan_eval.monitor.recorded_metrics import FID
 
 PROBE_BATCH = 64
 TINY_SET = 64
@@ -69,11 +81,11 @@ BREAKAGES = {
     b.name: b
     for b in (
         HEALTHY,
-        Breakage("lr_x100", ("non_finite", "exploding_gradients", "oscillation"), lr_factor=100.0),
-        Breakage("strong_d", ("discriminator_overpowers",), n_critic=5, g_lr_factor=0.01),
-        Breakage("collapse", ("mode_collapse",), extra_g_steps=4, g_lr_factor=5.0),
-        Breakage("frozen_g", ("not_learning",), g_lr_factor=0.0),
-        Breakage("tiny_set", ("discriminator_overfitting",), tiny_set=True),
+        Breakage("lr_x100", (NON_FINITE, EXPLODING, OSCILLATION), lr_factor=100.0),
+        Breakage("strong_d", (OVERPOWERS,), n_critic=5, g_lr_factor=0.01),
+        Breakage("collapse", (COLLAPSE,), extra_g_steps=4, g_lr_factor=5.0),
+        Breakage("frozen_g", (NOT_LEARNING,), g_lr_factor=0.0),
+        Breakage("tiny_set", (OVERFITTING,), tiny_set=True),
     )
 }
 
@@ -248,12 +260,13 @@ def judge(folder: Path) -> dict[str, int]:
 
 def learned(folder: Path) -> bool:
     """Whether a run's last evaluation has less than half the FID of its first: the independent health check."""
-    fids = [e["fid"] for e in read_run(folder).events if e["kind"] == "evaluation" and "fid" in e]
+    fids = [e[FID] for e in read_run(folder).events if e["kind"] == "evaluation" and FID in e]
     return len(fids) >= 2 and fids[-1] < 0.5 * fids[0]
 
 
 def table(results: list[tuple[Case, bool, dict[str, int]]]) -> str:
-    """Per rule: false alarms on healthy runs, detections on the runs broken in the way it targets.
+    """Per registered rule (`AlarmRules().rules`, in registration order): false alarms on healthy runs,
+    detections on the runs broken in the way it targets.
 
     A run of a healthy setting counts as healthy only if it learned (`learned`);
     those that did not are counted apart, as runs that failed on their own.
@@ -265,7 +278,7 @@ def table(results: list[tuple[Case, bool, dict[str, int]]]) -> str:
         "on their own | other broken runs |",
         "|---|---|---|---|---|",
     ]
-    for rule in AlarmRulebook().names:
+    for rule in (rule.name for rule in AlarmRules().rules):
         targeted = [f for c, _, f in results if rule in c.breakage.targets]
         other = [f for c, _, f in results if c.breakage is not HEALTHY and rule not in c.breakage.targets]
         caught = f"{sum(rule in f for f in targeted)}/{len(targeted)}" if targeted else "none targeted"

@@ -4,29 +4,35 @@ Every rule reads the events of the run record (`gan_eval.monitor.events`) one
 by one, in order, so the same rules replay a resumed run's history. A rule
 fires when its condition becomes true, and re-arms only after it has been false
 for a while (a whole window for the windowed rules), so a value hovering at a
-threshold does not fire again and again. The thresholds are the fields of
-`AlarmRules` (documented, with their reasons, in docs/monitoring.md).
+threshold does not fire again and again.
 
-Each rule is one small object holding only its own running state, with
-`observe(event) -> list[Alarm]`; `AlarmRulebook` hands every record to each
-rule in turn.
+A rule is one class (an `AlarmRule` decorated with `register_rule`) that
+declares its name, its colour on the dashboard and its thresholds (each a
+`Threshold` with its documented default; the reasons for the numbers are in
+docs/monitoring.md), and holds its own running state: `observe(event)`
+returns the alarms one record fires. `AlarmRules` is the collection of the
+registered rules with their thresholds (the defaults, or values given by
+name); `AlarmRulebook` runs one fresh instance of each. The Monitor, the
+dashboard and benchmarks/alarm_calibration.py read the rules from there, so
+adding a rule is adding its class.
 
 - `non_finite`: a NaN or infinity in losses, gradient norms, D's outputs or
   the generated samples.
 - `exploding_gradients`: a gradient norm above `explode_factor` times a high
-  quantile of that network's recent (or first) norms.
+  quantile of that network's recent (or first) norms, unless it is D's
+  gradient coming back as D leaves a saturation.
 - `discriminator_overpowers`: D(x) near 1 and D(G(z)) near 0 for a whole
   window, with G's gradients vanished to a tenth of their highest level (or
   the saturation extreme).
+- `discriminator_overfitting`: D calls the real images it trains on real far
+  more often than real images held out of its training (Karras et al. 2020,
+  "Training Generative Adversarial Networks with Limited Data", fig. 1).
 - `oscillation`: a logged value whose window, with a cubic trend removed, is
   dominated by one narrow frequency peak of several cycles, standing far
   above the spectrum's smooth background (Donoghue et al. 2020) and holding
   much of the window's variance, that does not die out.
 - `mode_collapse`: the spread of generated features, or recall or coverage,
   collapsed at consecutive evaluations.
-- `discriminator_overfitting`: D calls the real images it trains on real far
-  more often than real images held out of its training (Karras et al. 2020,
-  "Training Generative Adversarial Networks with Limited Data", fig. 1).
 - `not_learning`: the samples stay far from the data (precision and recall
   about 0) while FID does not improve, over several evaluations.
 """
@@ -37,62 +43,119 @@ import math
 import statistics
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
+
+from gan_eval.monitor.recorded_metrics import COVERAGE, FID, FID_NOISE, PRECISION, RECALL, SPREAD_RATIO
 
 NON_FINITE = "non_finite"
 EXPLODING = "exploding_gradients"
 OVERPOWERS = "discriminator_overpowers"
+OVERFITTING = "discriminator_overfitting"
 OSCILLATION = "oscillation"
 COLLAPSE = "mode_collapse"
-OVERFITTING = "discriminator_overfitting"
 NOT_LEARNING = "not_learning"
-RULES = (NON_FINITE, EXPLODING, OVERPOWERS, OSCILLATION, COLLAPSE, OVERFITTING, NOT_LEARNING)
 
 # Values of these event fields are bookkeeping, not measurements.
 _NOT_MEASURED = {"kind", "step", "time", "output", "samples", "features", "noise_seed", "resumed"}
 
 
 @dataclass(frozen=True)
-class AlarmRules:
-    """Thresholds of the alarm rules; the defaults are the documented ones."""
+class Threshold:
+    """A threshold of a rule: its name (unique among all rules), its documented default, and what it sets."""
 
-    explode_factor: float = 10.0
-    explode_quantile: float = 0.9
-    explode_window: int = 100
-    explode_warmup: int = 20
-    explode_rearm: int = 20
-    overpower_window: int = 50
-    overpower_real: float = 0.9
-    overpower_fake: float = 0.1
-    overpower_extreme: float = 0.01
-    vanish_ratio: float = 0.1
-    vanish_block: int = 10
-    oscillation_window: int = 200
-    oscillation_check_every: int = 10
-    oscillation_share: float = 0.5
-    oscillation_min_cycles: int = 4
-    oscillation_sustain: float = 0.5
-    oscillation_contrast: float = 20.0
-    oscillation_prominence: float = 0.2
-    collapse_spread: float = 0.1
-    collapse_drop: float = 0.5
-    collapse_min_best: float = 0.3
-    collapse_patience: int = 2
-    overfit_rt: float = 0.6
-    overfit_gap: float = 0.2
-    overfit_window: int = 100
-    not_learning_precision: float = 0.05
-    not_learning_recall: float = 0.05
-    not_learning_patience: int = 3
-    not_learning_z: float = 2.0
-    not_learning_tolerance: float = 0.05
+    name: str
+    default: float
+    meaning: str
+
+
+class AlarmRule:
+    """One alarm rule: its `name`, its `colour` on the dashboard, its `thresholds`, and its own running state.
+
+    A rule is made with the collection of thresholds (`AlarmRules`) it reads
+    its own from, as `self.limits.<name>`. `observe` takes every measurement
+    record (any kind but `alarm` and `session`), ignores the kinds the rule
+    does not read, and returns the alarms the record fires.
+    """
+
+    name: ClassVar[str]
+    colour: ClassVar[str]
+    thresholds: ClassVar[tuple[Threshold, ...]] = ()
+
+    def __init__(self, limits: AlarmRules) -> None:
+        self.limits = limits
+
+    def observe(self, event: dict[str, Any]) -> list[Alarm]:
+        """The alarms `event` fires (updating the rule's state)."""
+        raise NotImplementedError
+
+
+RULES: dict[str, type[AlarmRule]] = {}
+
+
+def register_rule(rule: type[AlarmRule]) -> type[AlarmRule]:
+    """Class decorator adding `rule` to `RULES`; its name and its thresholds' names must be new.
+
+    Registration order is the order of the dashboard's legend, of the
+    calibration table and of the alarms one record fires.
+    """
+    taken = {t.name for other in RULES.values() for t in other.thresholds}
+    clashes = [t.name for t in rule.thresholds if t.name in taken]
+    if rule.name in RULES or clashes:
+        raise ValueError(f"alarm rule {rule.name}: {'its name' if rule.name in RULES else clashes[0]} is taken")
+    if not isinstance(getattr(rule, "colour", None), str):
+        raise ValueError(f"alarm rule {rule.name} declares no colour")
+    RULES[rule.name] = rule
+    return rule
+
+
+class AlarmRules:
+    """The registered alarm rules and their thresholds: the documented defaults, or values given by name.
+
+        AlarmRules(overfit_window=50).overfit_window   # 50; every other threshold at its default
+
+    Immutable. `rules` holds the rule classes registered when it was made, in
+    registration order; `build()` makes one fresh instance of each.
+    """
+
+    __slots__ = ("_values", "rules")
+
+    def __init__(self, **thresholds: float) -> None:
+        rules = tuple(RULES.values())
+        declared = {t.name: t.default for rule in rules for t in rule.thresholds}
+        unknown = sorted(set(thresholds) - set(declared))
+        if unknown:
+            raise TypeError(f"AlarmRules: no rule has a threshold {unknown[0]!r}; thresholds: {', '.join(declared)}")
+        object.__setattr__(self, "rules", rules)
+        object.__setattr__(self, "_values", {name: thresholds.get(name, default) for name, default in declared.items()})
+
+    def __getattr__(self, name: str) -> float:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"AlarmRules has no threshold {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("AlarmRules is immutable; make a new one")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AlarmRules) and (self.rules, self._values) == (other.rules, other._values)
+
+    def __hash__(self) -> int:
+        return hash((self.rules, tuple(self._values.items())))
+
+    def __repr__(self) -> str:
+        return f"AlarmRules({', '.join(f'{k}={v!r}' for k, v in self._values.items())})"
 
     def to_json(self) -> dict[str, Any]:
-        """The thresholds as a JSON-ready dict."""
-        return asdict(self)
+        """The thresholds as a JSON-ready dict, by name."""
+        return dict(self._values)
+
+    def build(self) -> tuple[AlarmRule, ...]:
+        """A fresh instance of each rule (its state empty), in registration order."""
+        return tuple(rule(self) for rule in self.rules)
 
 
 @dataclass(frozen=True)
@@ -133,7 +196,7 @@ def _finite_norms(event: dict[str, Any], net: str) -> tuple[float, float] | None
     return None
 
 
-class _Latch:
+class Latch:
     """Fires once when a condition turns true for a subject; `rearm` false observations in a row re-arm it."""
 
     def __init__(self, rearm: int = 1) -> None:
@@ -155,20 +218,8 @@ class _Latch:
         return condition
 
 
-class Rule(Protocol):
-    """One alarm rule with its own running state.
-
-    `observe` takes every measurement record (any kind but `alarm` and
-    `session`), ignores the kinds the rule does not read, and returns the
-    alarms the record fires.
-    """
-
-    name: str
-
-    def observe(self, event: dict[str, Any]) -> list[Alarm]: ...
-
-
-class NonFiniteRule:
+@register_rule
+class NonFiniteRule(AlarmRule):
     """`non_finite`: a NaN or infinity in a record's measurements.
 
     Fires on a NaN or infinity in any measured field of any record, or on
@@ -177,9 +228,11 @@ class NonFiniteRule:
     """
 
     name = NON_FINITE
+    colour = "black"
 
-    def __init__(self) -> None:
-        self._latch = _Latch()
+    def __init__(self, limits: AlarmRules) -> None:
+        super().__init__(limits)
+        self._latch = Latch()
 
     def observe(self, event: dict[str, Any]) -> list[Alarm]:
         bad = {k: v for k, v in event.items() if k not in _NOT_MEASURED and _is_number(v) and not math.isfinite(v)}
@@ -203,26 +256,50 @@ class NonFiniteRule:
         return [Alarm(self.name, event.get("step"), kind, message, dict(bad))]
 
 
-class ExplodingGradientsRule:
+@register_rule
+class ExplodingGradientsRule(AlarmRule):
     """`exploding_gradients`: a gradient norm far above its network's usual level.
 
     Fires on a `gradients` record whose peak L2 norm of G or D (`g_norm_max`,
     `d_norm_max`) is above `explode_factor` x the larger
     `explode_quantile`-quantile of that network's last and first
     `explode_window` peaks, from its `explode_warmup`th record on; one subject
-    per network, re-armed after `explode_rearm` quiet records.
+    per network, re-armed after `explode_rearm` quiet records. Not for D
+    coming out of a saturation: when one of D's last `explode_recovery`
+    `discriminator` records had D(x) >= 1 - `explode_saturation` and
+    D(G(z)) <= `explode_saturation`, a jump of D's norm is not an explosion.
+    A saturated D's gradients vanish while its weights grow; when G's samples
+    move and D's confident outputs turn wrong, its gradients come back
+    multiplied by those weights (76x its usual level in a healthy digits
+    DCGAN of the calibration), for a few records, and the run trains on.
     """
 
     name = EXPLODING
+    colour = "tab:red"
+    thresholds = (
+        Threshold("explode_factor", 10.0, "how many times its usual level a gradient norm must exceed"),
+        Threshold("explode_quantile", 0.9, "the quantile of the last and first records that is the usual level"),
+        Threshold("explode_window", 100, "records in the last and in the first window"),
+        Threshold("explode_warmup", 20, "records before a norm is judged"),
+        Threshold("explode_rearm", 20, "quiet records that re-arm the rule"),
+        Threshold("explode_saturation", 0.1, "D is saturated when D(x) >= 1 - this and D(G(z)) <= this"),
+        Threshold("explode_recovery", 20, "D records after its last saturated one during which D's jump is a recovery"),
+    )
 
-    def __init__(self, thresholds: AlarmRules) -> None:
-        self.thresholds = thresholds
-        self._latch = _Latch(rearm=thresholds.explode_rearm)
-        self._history = {net: deque(maxlen=thresholds.explode_window) for net in ("G", "D")}
+    def __init__(self, limits: AlarmRules) -> None:
+        super().__init__(limits)
+        self._latch = Latch(rearm=limits.explode_rearm)
+        self._history = {net: deque(maxlen=limits.explode_window) for net in ("G", "D")}
         self._early: dict[str, list[float]] = {"G": [], "D": []}
         self._early_top: dict[str, float] = {}
+        # D's probability records since its last saturated one (None: none saturated, or none recorded).
+        self._since_saturated: int | None = None
+        self._d_outputs_seen = False
 
     def observe(self, event: dict[str, Any]) -> list[Alarm]:
+        if event.get("kind") == "discriminator":
+            self._follow_d(event)
+            return []
         if event.get("kind") != "gradients":
             return []
         fired = []
@@ -236,12 +313,12 @@ class ExplodingGradientsRule:
                 fired.append(alarm)
             # Peaks against peaks: an event's max over several optimizer steps sits above their mean.
             self._history[net].append(peak)
-            if len(self._early[net]) < self.thresholds.explode_window:
+            if len(self._early[net]) < self.limits.explode_window:
                 self._early[net].append(peak)
         return fired
 
     def _judge(self, net: str, peak: float, step: int | None) -> Alarm | None:
-        r = self.thresholds
+        r = self.limits
         history, early = self._history[net], self._early[net]
         baseline = math.nan
         if len(history) >= r.explode_warmup:
@@ -253,20 +330,48 @@ class ExplodingGradientsRule:
                 self._early_top[net] = quantile(early, r.explode_quantile)  # fixed from now on
             early_top = self._early_top.get(net)
             baseline = max(quantile(history, r.explode_quantile), early_top or quantile(early, r.explode_quantile))
-        if not self._latch.fires(net, baseline > 0 and peak > r.explode_factor * baseline):
+        exceeds = baseline > 0 and peak > r.explode_factor * baseline
+        if not self._latch.fires(net, exceeds and not self._recovering(net)):
             return None
+        if net != "D":
+            checked = ""
+        elif self._d_outputs_seen:
+            checked = ", and D was not coming out of a saturation"
+        else:
+            checked = " (D's outputs are not recorded, so D coming out of a saturation cannot be told apart)"
         message = (
             f"{net}'s gradient norm {_g(peak)} is {_g(peak / baseline)}x its usual level {_g(baseline)} "
             f"(rule: above {_g(r.explode_factor)}x the larger of the {r.explode_quantile:g}-quantiles of "
-            f"its last and first {r.explode_window} records): the gradients are exploding, and the next "
-            "updates may throw the weights far off or to NaN. Lower the learning rate, clip gradients, "
-            "or regularise D (gradient penalty, spectral normalisation)."
+            f"its last and first {r.explode_window} records){checked}: its gradients are exploding. An "
+            "optimiser whose step grows with the gradient (SGD, with or without momentum) takes a step that "
+            "many times its usual size, which can throw the weights far off and, if it goes on, the losses to "
+            "NaN (a non_finite alarm); Adam-like optimisers bound each step by the learning rate, but a jump "
+            "this size still upsets their running averages. Lower the learning rate, clip gradients "
+            "(torch.nn.utils.clip_grad_norm_), or regularise D (gradient penalty, spectral normalisation)."
         )
         values = {"norm": peak, "baseline": baseline, "ratio": peak / baseline, "factor": r.explode_factor}
         return Alarm(self.name, step, net, message, values)
 
+    def _follow_d(self, event: dict[str, Any]) -> None:
+        """Count D's probability records since its last saturated one."""
+        d_real, d_fake = event.get("d_real"), event.get("d_fake")
+        if not (_is_number(d_real) and _is_number(d_fake) and math.isfinite(d_real) and math.isfinite(d_fake)):
+            return
+        self._d_outputs_seen = True
+        limit = self.limits.explode_saturation
+        if d_real >= 1 - limit and d_fake <= limit:
+            self._since_saturated = 0
+        elif self._since_saturated is not None:
+            self._since_saturated += 1
 
-class DiscriminatorOverpowersRule:
+    def _recovering(self, net: str) -> bool:
+        """Whether `net` is D within `explode_recovery` records of a saturation (its last one included)."""
+        since = self._since_saturated
+        return net == "D" and since is not None and since < self.limits.explode_recovery
+
+
+@register_rule
+class DiscriminatorOverpowersRule(AlarmRule):
     """`discriminator_overpowers`: D saturated for a whole window while G's gradients vanished.
 
     Fires when for `overpower_window` `discriminator` records in a row
@@ -279,14 +384,23 @@ class DiscriminatorOverpowersRule:
     """
 
     name = OVERPOWERS
+    colour = "tab:purple"
+    thresholds = (
+        Threshold("overpower_window", 50, "batches in a row of a saturated D"),
+        Threshold("overpower_real", 0.9, "D(x) at least this"),
+        Threshold("overpower_fake", 0.1, "D(G(z)) at most this"),
+        Threshold("overpower_extreme", 0.01, "within this of 1 and 0, the saturation is extreme"),
+        Threshold("vanish_ratio", 0.1, "G's gradient norm at most this share of its highest level"),
+        Threshold("vanish_block", 10, "consecutive records whose median is a level"),
+    )
 
-    def __init__(self, thresholds: AlarmRules) -> None:
-        self.thresholds = thresholds
-        self._latch = _Latch(rearm=thresholds.overpower_window)
-        self._d_outputs: deque[tuple[float, float]] = deque(maxlen=thresholds.overpower_window)
-        self._g_block: deque[float] = deque(maxlen=thresholds.vanish_block)
+    def __init__(self, limits: AlarmRules) -> None:
+        super().__init__(limits)
+        self._latch = Latch(rearm=limits.overpower_window)
+        self._d_outputs: deque[tuple[float, float]] = deque(maxlen=limits.overpower_window)
+        self._g_block: deque[float] = deque(maxlen=limits.vanish_block)
         self._g_peak = 0.0
-        self._g_recent: deque[float] = deque(maxlen=thresholds.overpower_window)
+        self._g_recent: deque[float] = deque(maxlen=limits.overpower_window)
 
     def observe(self, event: dict[str, Any]) -> list[Alarm]:
         kind = event.get("kind")
@@ -313,7 +427,7 @@ class DiscriminatorOverpowersRule:
         self._g_recent.append(mean)
 
     def _judge(self, step: int | None) -> Alarm | None:
-        r = self.thresholds
+        r = self.limits
         window = self._d_outputs
         full = len(window) == window.maxlen
         saturated = full and all(real >= r.overpower_real and fake <= r.overpower_fake for real, fake in window)
@@ -354,150 +468,8 @@ class DiscriminatorOverpowersRule:
         return Alarm(self.name, step, "D", message, values)
 
 
-class OscillationRule:
-    """`oscillation`: a logged value circling in one sustained rhythm.
-
-    Fires when a field of `scalars` records has, over its last
-    `oscillation_window` values after removing a least-squares cubic, at least
-    `oscillation_share` of its variance in one frequency of at least
-    `oscillation_min_cycles` whole cycles per window, that frequency's power
-    at least `oscillation_contrast` x the spectrum's smooth background there
-    (a narrow peak, not a drift's broad low-frequency power) and at least
-    `oscillation_prominence` of the window's whole variance, trend included
-    (not a ripple on a loss that mostly drifts), and a second-half amplitude
-    at least `oscillation_sustain` x the first half's;
-    checked every `oscillation_check_every` values, one subject per field,
-    re-armed after a whole quiet window.
-    """
-
-    name = OSCILLATION
-
-    def __init__(self, thresholds: AlarmRules) -> None:
-        self.thresholds = thresholds
-        self._latch = _Latch(rearm=max(1, thresholds.oscillation_window // thresholds.oscillation_check_every))
-        self._series: dict[str, deque[float]] = {}
-        self._since_check: dict[str, int] = {}
-
-    def observe(self, event: dict[str, Any]) -> list[Alarm]:
-        if event.get("kind") != "scalars":
-            return []
-        r, fired = self.thresholds, []
-        for name, value in event.items():
-            if name in _NOT_MEASURED or not _is_number(value) or not math.isfinite(value):
-                continue
-            series = self._series.setdefault(name, deque(maxlen=r.oscillation_window))
-            series.append(float(value))
-            self._since_check[name] = self._since_check.get(name, 0) + 1
-            if len(series) < r.oscillation_window or self._since_check[name] < r.oscillation_check_every:
-                continue
-            self._since_check[name] = 0
-            found = dominant_oscillation(np.asarray(series))
-            oscillating = (
-                found is not None
-                and found.cycles >= r.oscillation_min_cycles
-                and found.share >= r.oscillation_share
-                and found.contrast >= r.oscillation_contrast
-                and found.prominence >= r.oscillation_prominence
-                and found.sustain >= r.oscillation_sustain
-            )
-            if self._latch.fires(name, oscillating):
-                fired.append(self._alarm(name, found, len(series), event.get("step")))
-        return fired
-
-    def _alarm(self, name: str, found: Oscillation, window: int, step: int | None) -> Alarm:
-        r = self.thresholds
-        message = (
-            f"{name} oscillates: over its last {window} values, {found.share:.0%} of the detrended "
-            f"variance is one rhythm of period ~{found.period:.1f} steps ({found.cycles} cycles, "
-            f"{found.contrast:.3g}x the spectrum's background at that frequency, {found.prominence:.0%} of the "
-            f"whole variance with the trend; rule: at least {r.oscillation_share:.0%}, "
-            f"{r.oscillation_min_cycles} cycles, {r.oscillation_contrast:g}x and {r.oscillation_prominence:.0%}), "
-            f"and it does not die out (late/early amplitude {found.sustain:.2f}; rule: at least "
-            f"{r.oscillation_sustain:g}). G "
-            "and D are circling around each other instead of converging: lower the learning rates, use "
-            "Adam with beta1 = 0.5 or 0, or add a gradient penalty (R1)."
-        )
-        values = {
-            "share": found.share,
-            "period": found.period,
-            "cycles": found.cycles,
-            "contrast": found.contrast,
-            "prominence": found.prominence,
-            "sustain": found.sustain,
-            "window": window,
-        }
-        return Alarm(self.name, step, name, message, values)
-
-
-class ModeCollapseRule:
-    """`mode_collapse`: the generated features' spread, recall or coverage collapsed.
-
-    Fires when, at `collapse_patience` `evaluation` records in a row, the
-    spread ratio tr(cov generated)/tr(cov reference) is below
-    `collapse_spread`, or recall or coverage (fractions in [0, 1]) is at most
-    `collapse_drop` x its best so far, that best being at least
-    `collapse_min_best`; one subject per quantity. The first evaluation only
-    sets the bests.
-    """
-
-    name = COLLAPSE
-
-    def __init__(self, thresholds: AlarmRules) -> None:
-        self.thresholds = thresholds
-        self._latch = _Latch()
-        self._evaluations = 0
-        self._best: dict[str, float] = {}
-        self._low_streak: dict[str, int] = {}
-
-    def observe(self, event: dict[str, Any]) -> list[Alarm]:
-        if event.get("kind") != "evaluation":
-            return []
-        r, fired = self.thresholds, []
-        self._evaluations += 1
-        if self._evaluations == 1:
-            # An untrained generator is concentrated by construction; judge from the second evaluation on.
-            for name in ("recall", "coverage"):
-                if _is_number(event.get(name)):
-                    self._best[name] = max(self._best.get(name, 0.0), event[name])
-            return []
-        for subject, (low, why) in self._lows(event).items():
-            streak = self._low_streak[subject] = self._low_streak.get(subject, 0) + 1 if low else 0
-            if self._latch.fires(subject, streak >= r.collapse_patience):
-                message = (
-                    f"mode collapse: {why}, at {streak} evaluations in a row: the generator maps most z to a few "
-                    "outputs and misses much of the data. Try a lower G learning rate or fewer G steps per D step, "
-                    "minibatch standard deviation in D, or restart from the last checkpoint before the fall."
-                )
-                values = {k: event[k] for k in ("spread_ratio", "recall", "coverage") if _is_number(event.get(k))}
-                fired.append(Alarm(self.name, event.get("step"), subject, message, dict(values, streak=streak)))
-        return fired
-
-    def _lows(self, event: dict[str, Any]) -> dict[str, tuple[bool, str]]:
-        """Per quantity in `event`: whether it is collapsed, and why in words; updates the bests."""
-        r = self.thresholds
-        lows: dict[str, tuple[bool, str]] = {}
-        spread = event.get("spread_ratio")
-        if _is_number(spread) and math.isfinite(spread):
-            lows["spread"] = (
-                spread < r.collapse_spread,
-                f"the spread of the generated features (trace of their covariance) is {spread:.2%} of the "
-                f"reference's (rule: below {r.collapse_spread:.0%})",
-            )
-        for name in ("recall", "coverage"):
-            value = event.get(name)
-            if not (_is_number(value) and math.isfinite(value)):
-                continue
-            best = self._best.get(name, 0.0)
-            lows[name] = (
-                best >= r.collapse_min_best and value <= r.collapse_drop * best,
-                f"{name} fell to {value:.3f} from its best {best:.3f} in this run (rule: at most "
-                f"{r.collapse_drop:g}x a best of at least {r.collapse_min_best:g})",
-            )
-            self._best[name] = max(best, value)
-        return lows
-
-
-class DiscriminatorOverfittingRule:
+@register_rule
+class DiscriminatorOverfittingRule(AlarmRule):
     """`discriminator_overfitting`: D tells the real images it trains on from real images it has not seen.
 
     Reads `discriminator` records that hold both r_t = E[sign(D(x_train))]
@@ -509,17 +481,23 @@ class DiscriminatorOverfittingRule:
     """
 
     name = OVERFITTING
+    colour = "tab:pink"
+    thresholds = (
+        Threshold("overfit_rt", 0.6, "mean r_t above this"),
+        Threshold("overfit_gap", 0.2, "mean r_t - r_v above this"),
+        Threshold("overfit_window", 100, "batches the means are taken over"),
+    )
 
-    def __init__(self, thresholds: AlarmRules) -> None:
-        self.thresholds = thresholds
-        self._latch = _Latch(rearm=thresholds.overfit_window)
-        self._pairs: deque[tuple[float, float]] = deque(maxlen=thresholds.overfit_window)
+    def __init__(self, limits: AlarmRules) -> None:
+        super().__init__(limits)
+        self._latch = Latch(rearm=limits.overfit_window)
+        self._pairs: deque[tuple[float, float]] = deque(maxlen=limits.overfit_window)
 
     def observe(self, event: dict[str, Any]) -> list[Alarm]:
         r_t, r_v = event.get("r_t"), event.get("r_v")
         if event.get("kind") != "discriminator" or not all(_is_number(r) and math.isfinite(r) for r in (r_t, r_v)):
             return []
-        r = self.thresholds
+        r = self.limits
         self._pairs.append((r_t, r_v))
         full = len(self._pairs) == self._pairs.maxlen
         train = math.fsum(pair[0] for pair in self._pairs) / len(self._pairs)
@@ -545,7 +523,170 @@ def _share(r: float) -> str:
     return f"{(1 + r) / 2:.0%}"
 
 
-class NotLearningRule:
+@register_rule
+class OscillationRule(AlarmRule):
+    """`oscillation`: a logged value circling in one sustained rhythm.
+
+    Fires when a field of `scalars` records has, over its last
+    `oscillation_window` values after removing a least-squares cubic, at least
+    `oscillation_share` of its variance in one frequency of at least
+    `oscillation_min_cycles` whole cycles per window, that frequency's power
+    at least `oscillation_contrast` x the spectrum's smooth background there
+    (a narrow peak, not a drift's broad low-frequency power) and at least
+    `oscillation_prominence` of the window's whole variance, trend included
+    (not a ripple on a loss that mostly drifts), and a second-half amplitude
+    at least `oscillation_sustain` x the first half's;
+    checked every `oscillation_check_every` values, one subject per field,
+    re-armed after a whole quiet window.
+    """
+
+    name = OSCILLATION
+    colour = "tab:olive"
+    thresholds = (
+        Threshold("oscillation_window", 200, "values of a series judged together"),
+        Threshold("oscillation_check_every", 10, "values between two checks"),
+        Threshold("oscillation_share", 0.5, "least share of the detrended variance in one rhythm"),
+        Threshold("oscillation_min_cycles", 4, "least whole cycles per window"),
+        Threshold("oscillation_sustain", 0.5, "least second-half over first-half amplitude"),
+        Threshold("oscillation_contrast", 20.0, "least power over the spectrum's smooth background"),
+        Threshold("oscillation_prominence", 0.2, "least share of the whole variance, trend included"),
+    )
+
+    def __init__(self, limits: AlarmRules) -> None:
+        super().__init__(limits)
+        self._latch = Latch(rearm=max(1, limits.oscillation_window // limits.oscillation_check_every))
+        self._series: dict[str, deque[float]] = {}
+        self._since_check: dict[str, int] = {}
+
+    def observe(self, event: dict[str, Any]) -> list[Alarm]:
+        if event.get("kind") != "scalars":
+            return []
+        r, fired = self.limits, []
+        for name, value in event.items():
+            if name in _NOT_MEASURED or not _is_number(value) or not math.isfinite(value):
+                continue
+            series = self._series.setdefault(name, deque(maxlen=r.oscillation_window))
+            series.append(float(value))
+            self._since_check[name] = self._since_check.get(name, 0) + 1
+            if len(series) < r.oscillation_window or self._since_check[name] < r.oscillation_check_every:
+                continue
+            self._since_check[name] = 0
+            found = dominant_oscillation(np.asarray(series))
+            oscillating = (
+                found is not None
+                and found.cycles >= r.oscillation_min_cycles
+                and found.share >= r.oscillation_share
+                and found.contrast >= r.oscillation_contrast
+                and found.prominence >= r.oscillation_prominence
+                and found.sustain >= r.oscillation_sustain
+            )
+            if self._latch.fires(name, oscillating):
+                fired.append(self._alarm(name, found, len(series), event.get("step")))
+        return fired
+
+    def _alarm(self, name: str, found: Oscillation, window: int, step: int | None) -> Alarm:
+        r = self.limits
+        message = (
+            f"{name} oscillates: over its last {window} values, {found.share:.0%} of the detrended "
+            f"variance is one rhythm of period ~{found.period:.1f} steps ({found.cycles} cycles, "
+            f"{found.contrast:.3g}x the spectrum's background at that frequency, {found.prominence:.0%} of the "
+            f"whole variance with the trend; rule: at least {r.oscillation_share:.0%}, "
+            f"{r.oscillation_min_cycles} cycles, {r.oscillation_contrast:g}x and {r.oscillation_prominence:.0%}), "
+            f"and it does not die out (late/early amplitude {found.sustain:.2f}; rule: at least "
+            f"{r.oscillation_sustain:g}). G "
+            "and D are circling around each other instead of converging: lower the learning rates, use "
+            "Adam with beta1 = 0.5 or 0, or add a gradient penalty (R1)."
+        )
+        values = {
+            "share": found.share,
+            "period": found.period,
+            "cycles": found.cycles,
+            "contrast": found.contrast,
+            "prominence": found.prominence,
+            "sustain": found.sustain,
+            "window": window,
+        }
+        return Alarm(self.name, step, name, message, values)
+
+
+@register_rule
+class ModeCollapseRule(AlarmRule):
+    """`mode_collapse`: the generated features' spread, recall or coverage collapsed.
+
+    Fires when, at `collapse_patience` `evaluation` records in a row, the
+    spread ratio tr(cov generated)/tr(cov reference) is below
+    `collapse_spread`, or recall or coverage (fractions in [0, 1]) is at most
+    `collapse_drop` x its best so far, that best being at least
+    `collapse_min_best`; one subject per quantity. The first evaluation only
+    sets the bests.
+    """
+
+    name = COLLAPSE
+    colour = "tab:brown"
+    thresholds = (
+        Threshold("collapse_spread", 0.1, "spread ratio below this is collapsed"),
+        Threshold("collapse_drop", 0.5, "recall or coverage at most this times its best"),
+        Threshold("collapse_min_best", 0.3, "a best of at least this"),
+        Threshold("collapse_patience", 2, "evaluations in a row"),
+    )
+
+    def __init__(self, limits: AlarmRules) -> None:
+        super().__init__(limits)
+        self._latch = Latch()
+        self._evaluations = 0
+        self._best: dict[str, float] = {}
+        self._low_streak: dict[str, int] = {}
+
+    def observe(self, event: dict[str, Any]) -> list[Alarm]:
+        if event.get("kind") != "evaluation":
+            return []
+        r, fired = self.limits, []
+        self._evaluations += 1
+        if self._evaluations == 1:
+            # An untrained generator is concentrated by construction; judge from the second evaluation on.
+            for name in (RECALL, COVERAGE):
+                if _is_number(event.get(name)):
+                    self._best[name] = max(self._best.get(name, 0.0), event[name])
+            return []
+        for subject, (low, why) in self._lows(event).items():
+            streak = self._low_streak[subject] = self._low_streak.get(subject, 0) + 1 if low else 0
+            if self._latch.fires(subject, streak >= r.collapse_patience):
+                message = (
+                    f"mode collapse: {why}, at {streak} evaluations in a row: the generator maps most z to a few "
+                    "outputs and misses much of the data. Try a lower G learning rate or fewer G steps per D step, "
+                    "minibatch standard deviation in D, or restart from the last checkpoint before the fall."
+                )
+                values = {k: event[k] for k in (SPREAD_RATIO, RECALL, COVERAGE) if _is_number(event.get(k))}
+                fired.append(Alarm(self.name, event.get("step"), subject, message, dict(values, streak=streak)))
+        return fired
+
+    def _lows(self, event: dict[str, Any]) -> dict[str, tuple[bool, str]]:
+        """Per quantity in `event`: whether it is collapsed, and why in words; updates the bests."""
+        r = self.limits
+        lows: dict[str, tuple[bool, str]] = {}
+        spread = event.get(SPREAD_RATIO)
+        if _is_number(spread) and math.isfinite(spread):
+            lows["spread"] = (
+                spread < r.collapse_spread,
+                f"the spread of the generated features (trace of their covariance) is {spread:.2%} of the "
+                f"reference's (rule: below {r.collapse_spread:.0%})",
+            )
+        for name in (RECALL, COVERAGE):
+            value = event.get(name)
+            if not (_is_number(value) and math.isfinite(value)):
+                continue
+            best = self._best.get(name, 0.0)
+            lows[name] = (
+                best >= r.collapse_min_best and value <= r.collapse_drop * best,
+                f"{name} fell to {value:.3f} from its best {best:.3f} in this run (rule: at most "
+                f"{r.collapse_drop:g}x a best of at least {r.collapse_min_best:g})",
+            )
+            self._best[name] = max(best, value)
+        return lows
+
+
+@register_rule
+class NotLearningRule(AlarmRule):
     """`not_learning`: the samples stay far from the data and FID does not improve.
 
     Judges each `evaluation` record from the (`not_learning_patience` + 1)-th
@@ -565,11 +706,19 @@ class NotLearningRule:
     """
 
     name = NOT_LEARNING
+    colour = "tab:cyan"
+    thresholds = (
+        Threshold("not_learning_precision", 0.05, "precision at most this"),
+        Threshold("not_learning_recall", 0.05, "recall at most this"),
+        Threshold("not_learning_patience", 3, "evaluations in a row, after the window's first"),
+        Threshold("not_learning_z", 2.0, "standard errors of improvement that are noise"),
+        Threshold("not_learning_tolerance", 0.05, "share of the first FID that is noise"),
+    )
 
-    def __init__(self, thresholds: AlarmRules) -> None:
-        self.thresholds = thresholds
-        self._latch = _Latch()
-        self._history: deque[dict[str, Any]] = deque(maxlen=thresholds.not_learning_patience + 1)
+    def __init__(self, limits: AlarmRules) -> None:
+        super().__init__(limits)
+        self._latch = Latch()
+        self._history: deque[dict[str, Any]] = deque(maxlen=limits.not_learning_patience + 1)
         self._evaluations = 0
 
     def observe(self, event: dict[str, Any]) -> list[Alarm]:
@@ -579,18 +728,18 @@ class NotLearningRule:
         self._history.append(event)
         if len(self._history) < self._history.maxlen:
             return []
-        r, window = self.thresholds, list(self._history)
+        r, window = self.limits, list(self._history)
         stalled = _fid_stall(window, r)
-        precisions = [e.get("precision") for e in window[1:]]
+        precisions = [e.get(PRECISION) for e in window[1:]]
         if all(_is_number(p) and math.isfinite(p) for p in precisions):
-            subject = "precision"
-            recalls = [e.get("recall") for e in window[1:]]
+            subject = PRECISION
+            recalls = [e.get(RECALL) for e in window[1:]]
             far = all(p <= r.not_learning_precision for p in precisions) and all(
                 not _is_number(q) or q <= r.not_learning_recall for q in recalls
             )
             condition = far and (stalled is None or stalled[0])
         else:
-            subject = "fid"
+            subject = FID
             condition = stalled is not None and stalled[0] and self._evaluations == len(window)
         if not self._latch.fires(subject, condition):
             return []
@@ -599,12 +748,12 @@ class NotLearningRule:
     def _alarm(
         self, subject: str, window: list[dict[str, Any]], stalled: tuple[bool, float, float] | None, step: int | None
     ) -> Alarm:
-        r = self.thresholds
+        r = self.limits
         first, last = window[0].get("step"), window[-1].get("step")
         values: dict[str, Any] = {"evaluations": len(window) - 1, "from_step": first}
-        if subject == "precision":
-            highest = max(e["precision"] for e in window[1:])
-            recalls = [e["recall"] for e in window[1:] if _is_number(e.get("recall"))]
+        if subject == PRECISION:
+            highest = max(e[PRECISION] for e in window[1:])
+            recalls = [e[RECALL] for e in window[1:] if _is_number(e.get(RECALL))]
             values["precision_max"] = highest
             why = (
                 f"precision stayed at or below {r.not_learning_precision:g} at the last {len(window) - 1} "
@@ -620,7 +769,7 @@ class NotLearningRule:
             why = f"FID is no better than at the run's first evaluation (step {first})"
         if stalled is not None:
             _, best, allowed = stalled
-            start = window[0]["fid"]
+            start = window[0][FID]
             values.update(fid_first=start, fid_best=best, allowed=allowed)
             why += (
                 f", and FID did not improve: {start:.4g} at step {first}, at best {best:.4g} up to step {last} "
@@ -641,7 +790,7 @@ def _fid_stall(window: list[dict[str, Any]], r: AlarmRules) -> tuple[bool, float
     """Whether FID stalled over `window` (evaluation records), the lowest FID after the first, and the
     improvement on the first that still counts as stalled; None when a record lacks a finite FID or its
     standard error `fid_std`."""
-    pairs = [(e.get("fid"), e.get("fid_std")) for e in window]
+    pairs = [(e.get(FID), e.get(FID_NOISE)) for e in window]
     if not all(_is_number(f) and _is_number(sd) and math.isfinite(f) and math.isfinite(sd) for f, sd in pairs):
         return None
     first, first_std = pairs[0]
@@ -651,20 +800,13 @@ def _fid_stall(window: list[dict[str, Any]], r: AlarmRules) -> tuple[bool, float
 
 
 class AlarmRulebook:
-    """The rules in a fixed order; `observe(event)` gives each rule the event and returns the alarms it fires."""
+    """A run of the rules: one fresh instance of each rule of `rules` (default: every registered rule at its
+    documented thresholds); `observe(event)` gives each the event, in registration order, and returns the
+    alarms it fires."""
 
     def __init__(self, rules: AlarmRules | None = None) -> None:
         self.rules = rules or AlarmRules()
-        # The order of the rules is the order of the alarms one event fires.
-        self._book: tuple[Rule, ...] = (
-            NonFiniteRule(),
-            ExplodingGradientsRule(self.rules),
-            DiscriminatorOverpowersRule(self.rules),
-            DiscriminatorOverfittingRule(self.rules),
-            OscillationRule(self.rules),
-            ModeCollapseRule(self.rules),
-            NotLearningRule(self.rules),
-        )
+        self._book = self.rules.build()
 
     @property
     def names(self) -> tuple[str, ...]:

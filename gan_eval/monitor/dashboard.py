@@ -9,7 +9,7 @@ G and D (log scale); FID and KID; precision, recall, density, coverage and
 the spread ratio, each line labelled at its end (the spread tr(Σ) of the
 samples alone when there is no reference); and the latest picture of
 generated samples. Every alarm is
-a vertical line on every time panel, coloured by rule. Rendered with
+a vertical line on every time panel, in its rule's colour. Rendered with
 matplotlib's Agg backend on a `Figure` object; returns PNG bytes.
 """
 
@@ -28,9 +28,6 @@ import numpy as np
 from gan_eval.monitor.alarms import RULES, AlarmRules
 from gan_eval.monitor.events import RunRecord
 
-ALARM_COLOURS = dict(
-    zip(RULES, ("black", "tab:red", "tab:purple", "tab:olive", "tab:brown", "tab:pink", "tab:cyan"), strict=True)
-)
 _BOOKKEEPING = {"kind", "step", "time"}
 _SMOOTH_ABOVE = 200
 _PLOTTED_KINDS = ("scalars", "learning_rates", "discriminator", "gradients", "evaluation")
@@ -288,10 +285,15 @@ def _spread_end_labels(figure, axes) -> None:
         label.xyann = (4, (y - to_screen.transform((1.0, label.xy[1]))[1]) * 72 / figure.dpi)
 
 
+def alarm_colour(rule: Any) -> str:
+    """The colour a registered rule declares, grey for a rule this process does not know."""
+    return RULES[rule].colour if rule in RULES else "grey"
+
+
 def _alarm_lines(axes, alarms: list[dict[str, Any]]) -> None:
     for alarm in alarms:
         if isinstance(alarm.get("step"), int):
-            colour = ALARM_COLOURS.get(alarm.get("rule"), "grey")
+            colour = alarm_colour(alarm.get("rule"))
             axes.axvline(alarm["step"], color=colour, linestyle="--", linewidth=1.0, alpha=0.8)
 
 
@@ -392,7 +394,7 @@ def dashboard_figure(record: RunRecord, run_dir: str | Path, title: str | None =
     counts = Counter(a.get("rule") for a in alarms)
     if counts:
         handles = [
-            Line2D([], [], color=ALARM_COLOURS.get(rule, "grey"), linestyle="--", label=f"alarm: {rule} ×{n}")
+            Line2D([], [], color=alarm_colour(rule), linestyle="--", label=f"alarm: {rule} ×{n}")
             for rule, n in counts.items()
         ]
         figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=9)

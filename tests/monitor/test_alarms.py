@@ -30,9 +30,15 @@ from gan_eval.monitor.alarms import (
     OSCILLATION,
     OVERFITTING,
     OVERPOWERS,
+    RULES,
+    Alarm,
+    AlarmRule,
     AlarmRulebook,
+    Latch,
+    Threshold,
     dominant_oscillation,
     quantile,
+    register_rule,
 )
 
 RING_CENTRES = np.array([[math.cos(k * math.pi / 4), math.sin(k * math.pi / 4)] for k in range(8)])
@@ -225,6 +231,8 @@ DOCUMENTED_DEFAULTS = {
     "explode_window": 100,
     "explode_warmup": 20,
     "explode_rearm": 20,
+    "explode_saturation": 0.1,
+    "explode_recovery": 20,
     "overpower_window": 50,
     "overpower_real": 0.9,
     "overpower_fake": 0.1,
@@ -257,6 +265,8 @@ DOC_PHRASES = (
     "gradient norm > {explode_factor:g} × the larger {explode_quantile:g}-quantile of its last {explode_window} and "
     "its first {explode_window} records (`explode_factor`, `explode_quantile`, `explode_window`)",
     "judged once {explode_warmup} records precede it; re-arms after {explode_rearm} quiet records",
+    "D's jump is no explosion while one of D's last {explode_recovery} records (`explode_recovery`) had D(x) ≥ "
+    "{saturated_real:g} and D(G(z)) ≤ {explode_saturation:g} (`explode_saturation`)",
     "for {overpower_window} batches in a row D(x) ≥ {overpower_real:g} and D(G(z)) ≤ {overpower_fake:g} "
     "(`overpower_window`, `overpower_real`, `overpower_fake`)",
     "≤ {vanish_ratio:.0%} of its highest level in the run (largest median of {vanish_block} consecutive records; "
@@ -286,7 +296,11 @@ DOC_PHRASES = (
 def test_defaults_are_the_documented_thresholds():
     assert AlarmRules().to_json() == DOCUMENTED_DEFAULTS
     text = " ".join(MONITORING_DOC.read_text(encoding="utf-8").split())
-    numbers = {**DOCUMENTED_DEFAULTS, "extreme_real": 1 - DOCUMENTED_DEFAULTS["overpower_extreme"]}
+    numbers = {
+        **DOCUMENTED_DEFAULTS,
+        "extreme_real": 1 - DOCUMENTED_DEFAULTS["overpower_extreme"],
+        "saturated_real": 1 - DOCUMENTED_DEFAULTS["explode_saturation"],
+    }
     assert [p.format(**numbers) for p in DOC_PHRASES if p.format(**numbers) not in text] == []
 
 
@@ -354,6 +368,72 @@ def test_exploding_rearms_after_20_quiet_records(quiet):
     assert _steps(_feed(book, _gradients("d", [1e3], start=100)), EXPLODING) == [100]
     again = _steps(_feed(book, _gradients("d", [1.0] * quiet + [1e3], start=101)), EXPLODING)
     assert again == ([101 + quiet] if quiet >= 20 else [])
+
+
+def _jump_after_d_outputs(pairs, peak: float = 1e3) -> list:
+    """The `exploding_gradients` alarms when 100 quiet records of D's gradient norm, then D's outputs `pairs`
+    (mean D(x), mean D(G(z))), precede one record of D's norm at `peak`."""
+    book = AlarmRulebook()
+    _feed(book, _gradients("d", np.ones(100)))
+    _feed(book, _d_outputs(pairs, start=100))
+    return [a for a in _feed(book, _gradients("d", [peak], start=100 + len(pairs))) if a.rule == EXPLODING]
+
+
+@pytest.mark.parametrize(
+    ("pair", "fires"),
+    [((0.9, 0.1), False), ((np.nextafter(0.9, 0.0), 0.1), True), ((0.9, np.nextafter(0.1, 1.0)), True)],
+)
+def test_exploding_spares_a_d_saturated_at_09_and_01(pair, fires):
+    assert 1 - 0.1 == 0.9  # the documented 0.9 is 1 - explode_saturation exactly
+    assert bool(_jump_after_d_outputs([pair])) == fires
+
+
+@pytest.mark.parametrize(("unsaturated", "fires"), [(19, False), (20, True)])
+def test_exploding_spares_d_for_20_records_after_its_last_saturated_one(unsaturated, fires):
+    fired = _jump_after_d_outputs([(0.99, 0.01)] + [(0.6, 0.4)] * unsaturated)
+    assert bool(fired) == fires
+    if fires:
+        assert "D was not coming out of a saturation" in fired[0].message
+
+
+def _report_run(with_d_outputs: bool) -> list[dict]:
+    """The report's healthy DCGAN, in numbers like the calibration's digits `dcgan` (seed 0): D saturates and
+    its gradients shrink; twice, when G's samples move, D's outputs flip and its gradient norm jumps to 76x and
+    47x its usual level for 2-3 records, then settles. Per step, as a Monitor files them: gradients, then D."""
+    norms = [18.0 - 1.2 * s for s in range(10)] + [1.5] * 141 + [10.0, 458.0, 115.0, 106.0, 20.0, 12.0] + [8.0] * 3
+    norms += [10.0] * 90 + [4.0] * 35 + [35.0, 72.0, 421.0, 217.0, 116.0, 53.0] + [12.0] * 9
+    outputs = [(0.8, 0.4)] * 10 + [(0.99, 0.02)] * 141 + [(0.14, 0.0), (0.99, 0.98), (0.1, 0.003)]
+    outputs += [(0.85, 0.15)] * 96 + [(0.97, 0.03)] * 35 + [(0.99, 0.3), (0.001, 0.0), (0.18, 0.01), (0.998, 0.993)]
+    outputs += [(0.8, 0.2)] * 11
+    events = []
+    for step, (norm, (d_real, d_fake)) in enumerate(zip(norms, outputs, strict=True)):
+        events.append(
+            {"kind": "gradients", "step": step, "g_norm": 30.0, "g_norm_max": 30.0, "d_norm": norm, "d_norm_max": norm}
+        )
+        if with_d_outputs:
+            events.append({"kind": "discriminator", "step": step, "d_real": d_real, "d_fake": d_fake})
+    return events
+
+
+def test_d_coming_out_of_a_saturation_is_no_explosion():
+    """A user's healthy DCGAN (FID 586 to 42) got `exploding_gradients` twice, with a message about NaN, as D's
+    gradients came back from a saturation; the calibration's healthy digits `dcgan` (seed 0) did the same at steps
+    152 and 287. With D's outputs recorded the rule sees the saturation and stays silent; without them it cannot
+    tell, fires where it did, and says so."""
+    assert [a.step for a in _feed(AlarmRulebook(), _report_run(True)) if a.rule == EXPLODING] == []
+    blind = [a for a in _feed(AlarmRulebook(), _report_run(False)) if a.rule == EXPLODING]
+    assert [(a.step, a.subject) for a in blind] == [(152, "D"), (287, "D")]
+    assert all("D's outputs are not recorded" in a.message for a in blind)
+
+
+def test_g_explodes_whatever_d_does():
+    """Only D's own jump is spared while D is saturated: G's is judged as always."""
+    book = AlarmRulebook()
+    _feed(book, _gradients("g", np.ones(100)))
+    _feed(book, _d_outputs([(0.99, 0.01)], start=100))
+    fired = _feed(book, _gradients("g", [1e3], start=101))
+    assert [(a.rule, a.subject) for a in fired] == [(EXPLODING, "G")]
+    assert "saturation" not in fired[0].message
 
 
 @pytest.mark.parametrize(
@@ -900,3 +980,95 @@ def test_oscillation_needs_a_rhythm_of_20_percent_of_the_whole_variance(fires):
     assert prominence == pytest.approx(target, rel=1e-9) and cycles == 8 and share >= 0.9 and contrast >= 20
     assert sustain >= 0.5
     assert _oscillation_steps(series) == ([199] if fires else [])
+
+
+# -- an eighth rule: one class, and nothing else -----------------------------------------------------
+
+
+@pytest.fixture
+def eighth_rule():
+    """A rule added in a test (one class, registered by its decorator), removed after."""
+
+    @register_rule
+    class LossCeilingRule(AlarmRule):
+        """`loss_ceiling`: a logged `loss_d` above `loss_ceiling_value`; re-armed by one record below it."""
+
+        name = "loss_ceiling"
+        colour = "tab:gray"
+        thresholds = (Threshold("loss_ceiling_value", 10.0, "a loss_d above this fires"),)
+
+        def __init__(self, limits: AlarmRules) -> None:
+            super().__init__(limits)
+            self._latch = Latch()
+
+        def observe(self, event: dict) -> list[Alarm]:
+            value, ceiling = event.get("loss_d"), self.limits.loss_ceiling_value
+            if event.get("kind") != "scalars" or not isinstance(value, float):
+                return []
+            if not self._latch.fires("loss_d", value > ceiling):
+                return []
+            return [
+                Alarm(self.name, event["step"], "loss_d", f"loss_d {value:g} is above {ceiling:g}", {"loss_d": value})
+            ]
+
+    try:
+        yield LossCeilingRule
+    finally:
+        RULES.pop(LossCeilingRule.name, None)
+
+
+def _calibration_script(monkeypatch):
+    """benchmarks/alarm_calibration.py as a module (in `sys.modules` for the test, as its dataclasses need)."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "alarm_calibration.py"
+    spec = importlib.util.spec_from_file_location("alarm_calibration", path)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_eighth_rule_runs_is_drawn_and_has_a_calibration_row(tmp_path, monkeypatch, eighth_rule):
+    from gan_eval.monitor.dashboard import dashboard_figure
+
+    assert AlarmRules().to_json()["loss_ceiling_value"] == 10.0 and AlarmRulebook().names[-1] == "loss_ceiling"
+    with Monitor(tmp_path / "run", tensorboard=False, stderr=False) as monitor:
+        for step, loss in enumerate([1.0, 20.0, 1.0, 30.0, 5.0]):
+            monitor.log(step, loss_d=loss)
+    assert [(a.rule, a.step) for a in monitor.alarms] == [("loss_ceiling", 1), ("loss_ceiling", 3)]
+    events = read_run(tmp_path / "run").events
+    assert events[0]["rules"]["loss_ceiling_value"] == 10.0
+    with Monitor(tmp_path / "higher", rules=AlarmRules(loss_ceiling_value=25.0), tensorboard=False, stderr=False) as m:
+        for step, loss in enumerate([1.0, 20.0, 1.0, 30.0, 5.0]):
+            m.log(step, loss_d=loss)
+    assert [a.step for a in m.alarms] == [3]
+
+    figure = dashboard_figure(read_run(tmp_path / "run"), tmp_path / "run")
+    losses = figure.axes[0]  # the one panel with data: alarms are marked on every panel that draws something
+    marks = [line for line in losses.get_lines() if list(line.get_xdata()) in ([1, 1], [3, 3])]
+    assert [line.get_color() for line in marks] == ["tab:gray", "tab:gray"]
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == ["alarm: loss_ceiling ×2"]
+
+    script = _calibration_script(monkeypatch)
+    fired = script.judge(tmp_path / "run")
+    assert fired == {"loss_ceiling": 1}
+    case = script.Case("hinge", "ring8", 5, 5, script.HEALTHY, 0)
+    rows = script.table([(case, True, fired)]).splitlines()
+    assert rows[-1] == "| `loss_ceiling` | 1/1 | none targeted | 0/0 | 0/0 |"
+    assert [row.split(" | ")[0] for row in rows[2:]] == [f"| `{name}`" for name in RULES]
+
+
+def test_a_rule_needs_a_new_name_new_threshold_names_and_a_colour(eighth_rule):
+    for name, thresholds, colour in (
+        ("loss_ceiling", (), "red"),
+        ("another", (Threshold("loss_ceiling_value", 1.0, "taken"),), "red"),
+        ("uncoloured", (), None),
+    ):
+        attributes = {"name": name, "thresholds": thresholds, **({"colour": colour} if colour else {})}
+        with pytest.raises(ValueError, match=r"taken|no colour"):
+            register_rule(type("Clash", (AlarmRule,), attributes))
+    assert len(RULES) == 8
+    with pytest.raises(TypeError, match="no rule has a threshold 'loss_ceiling_valu'"):
+        AlarmRules(loss_ceiling_valu=1.0)

@@ -10,8 +10,8 @@ import torch
 from scheduled_training import SCHEDULED_STEPS, scheduled_rate
 
 from gan_eval.monitor import Monitor, read_run
+from gan_eval.monitor.alarms import NON_FINITE, RULES
 from gan_eval.monitor.dashboard import (
-    ALARM_COLOURS,
     dashboard_figure,
     dashboard_png,
     latest_sample_picture,
@@ -65,7 +65,7 @@ def test_panels_plot_the_record_and_mark_the_alarms(small_run):
     assert [(a["rule"], a["step"]) for a in alarms] == [("non_finite", 45)]
     for axes in (losses, rates, d_outputs, gradients, distances, coverage):
         marks = [line for line in axes.get_lines() if list(line.get_xdata()) == [45, 45]]
-        assert len(marks) == 1 and marks[0].get_color() == ALARM_COLOURS["non_finite"]
+        assert len(marks) == 1 and marks[0].get_color() == RULES[NON_FINITE].colour
     assert picture.get_title() == "generated samples at step 40" and len(picture.get_images()) == 1
     assert "1 alarm" in figure.get_suptitle()
 
