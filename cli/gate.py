@@ -20,15 +20,17 @@ from gan_eval.count_limits import check_latent_count
 from gan_eval.errors import GanEvalError
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
 from gan_eval.metrics.registry import HIGHER, LOWER, gated_keys
+from gan_eval.paired.keys import paired_gated_keys
 
 EXIT_REGRESSION = 1
 
 # (flag, result key, kind): kind "max" is a ceiling, "min" a floor, "inc" an allowed increase over the baseline;
-# read from what each metric declares in the registry.
+# read from what each metric declares in the registry, and each paired metric in `gan_eval.paired.keys`.
+_GATED = (*gated_keys(), *paired_gated_keys())
 LIMIT_FLAGS = (
-    *((key.flag, key.name, "max") for _, key in gated_keys() if key.better == LOWER),
-    *((key.flag, key.name, "min") for _, key in gated_keys() if key.better == HIGHER),
-    *((key.increase_flag, key.name, "inc") for _, key in gated_keys() if key.increase_flag),
+    *((key.flag, key.name, "max") for _, key in _GATED if key.better == LOWER),
+    *((key.flag, key.name, "min") for _, key in _GATED if key.better == HIGHER),
+    *((key.increase_flag, key.name, "inc") for _, key in _GATED if key.increase_flag),
 )
 
 
@@ -167,7 +169,9 @@ def run(args: argparse.Namespace) -> int:
         check_comparable,
         compare,
         default_limits,
+        default_limits_for,
         evaluate_for_gate,
+        headline_key,
         load_baseline,
         load_result,
         make_baseline,
@@ -200,6 +204,8 @@ def run(args: argparse.Namespace) -> int:
         raise GanEvalError(f"{flag} needs --baseline FILE")
     if args.result:
         result = load_result(args.result)
+        if limits.default_rule:
+            limits = default_limits_for(result, args.alpha)
     else:
         if baseline is not None and not args.update_baseline:
             check_baseline_noise(baseline, limits, f"baseline {args.baseline}")
@@ -218,19 +224,19 @@ def run(args: argparse.Namespace) -> int:
         check_comparable(result, baseline, args.baseline)
     if args.update_baseline:
         save_baseline(make_baseline(result), args.baseline)
-        fid_std = result.values.get("fid_std")
-        noise = (
-            f"noise {fid_std:.3g}" if fid_std is not None else "no noise estimate: only a plain threshold can use it"
-        )
-        message = f"baseline written to {args.baseline}: fid {result['fid']:.6g}, {noise} (n_fake={result.n_fake})"
-        update = {"updated_baseline": args.baseline, "fid": result["fid"], "fid_std": fid_std}
+        key, noise_key = headline_key(result)
+        spread = result.values.get(noise_key)
+        noise = f"noise {spread:.3g}" if spread is not None else "no noise estimate: only a plain threshold can use it"
+        message = f"baseline written to {args.baseline}: {key} {result[key]:.6g}, {noise} (n_fake={result.n_fake})"
+        update = {"updated_baseline": args.baseline, key: result[key], noise_key: spread}
         print(json.dumps(update) if args.json else message)
         return 0
     names = (f"result {args.result}" if args.result else "this evaluation", f"baseline {args.baseline}")
     verdict = compare(result, baseline, limits, names)
     if limits.default_rule:
-        flag = next(f for f, key, kind in LIMIT_FLAGS if kind == "inc" and key == "fid")
-        print(f"note: {DEFAULT_RULE} ({flag} 0; give a limit to choose another)", file=sys.stderr)
+        ruled = next(iter(limits.max_increase))
+        flag = next(f for f, key, kind in LIMIT_FLAGS if kind == "inc" and key == ruled)
+        print(f"note: {DEFAULT_RULE.format(key=ruled)} ({flag} 0; give a limit to choose another)", file=sys.stderr)
     if args.json:
         print(json.dumps(dict(verdict.to_json(), result=result.to_json())))
     else:

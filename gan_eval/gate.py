@@ -53,25 +53,40 @@ from gan_eval.errors import GanEvalError
 from gan_eval.evaluation import evaluate
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
-from gan_eval.metrics.registry import HIGHER, LOWER, MetricOptions, gated_keys
+from gan_eval.metrics.registry import HIGHER, LOWER, MetricOptions, ResultKey, gated_keys
 from gan_eval.models.generator_file import open_generator_file
+from gan_eval.paired.keys import PAIRED_FAMILY, paired_gated_keys
 from gan_eval.result import Result
 from gan_eval.sources.references import resolve_reference
 from gan_eval.version import __version__
 
 BASELINE_FORMAT = 1
 DEFAULT_ALPHA = 0.01
-LOWER_IS_BETTER = tuple(key.name for _, key in gated_keys() if key.better == LOWER)
-HIGHER_IS_BETTER = tuple(key.name for _, key in gated_keys() if key.better == HIGHER)
-NOISE_KEYS = {key.name: key.noise for _, key in gated_keys() if key.noise}
+# Every number the gate can limit: the registry's metrics', then the paired family's.
+GATED_KEYS: tuple[tuple[str, ResultKey], ...] = (*gated_keys(), *paired_gated_keys())
+LOWER_IS_BETTER = tuple(key.name for _, key in GATED_KEYS if key.better == LOWER)
+HIGHER_IS_BETTER = tuple(key.name for _, key in GATED_KEYS if key.better == HIGHER)
+NOISE_KEYS = {key.name: key.noise for _, key in GATED_KEYS if key.noise}
 LEGACY_NOISE_KEYS = {"fid": "fid_bootstrap_std"}  # written by gan-eval 0.1.0
 # The groups g behind a jackknife noise estimate (g - 1 degrees of freedom); one absent from a result that has
 # the noise means the default g. Any other noise estimate counts as exact (a bootstrap's, KID's subset spread).
 NOISE_GROUPS = {"fid_std": "fid_ci_groups"}
-METRIC_OF_KEY = {key.name: metric for metric, key in gated_keys()}
-INCREASE_FLAGS = {key.name: key.increase_flag for _, key in gated_keys() if key.increase_flag}
+METRIC_OF_KEY = {key.name: metric for metric, key in GATED_KEYS}
+INCREASE_FLAGS = {key.name: key.increase_flag for _, key in GATED_KEYS if key.increase_flag}
 COMPARABLE_SETTINGS = ("extractor", "weights_sha256", "resize", "precision")
 COMPARABLE_OPTIONS = ("kid_subsets", "kid_subset_size", "pr_k", "dc_k", "is_splits", "seed")
+# A paired result's settings that change its numbers (its metrics, the luma and crop convention, the LPIPS
+# network and files, the bootstrap).
+COMPARABLE_PAIRED = (
+    "metrics",
+    "y_channel",
+    "crop",
+    "resize_to_target",
+    "data_range",
+    "ssim_window",
+    "lpips",
+    "bootstrap",
+)
 
 
 @dataclass(frozen=True)
@@ -89,12 +104,37 @@ class Limits:
         return set(self.maximum) | set(self.minimum) | set(self.max_increase)
 
 
-DEFAULT_RULE = "no limit given: applying the default rule, fid must not rise over the baseline beyond the noise"
+DEFAULT_RULE = "no limit given: applying the default rule, {key} must not rise over the baseline beyond the noise"
 
 
 def default_limits(alpha: float = DEFAULT_ALPHA) -> Limits:
     """The rule when no limit is given: FID may not rise over the baseline beyond the noise (`--max-increase 0`)."""
     return Limits(max_increase={"fid": 0.0}, alpha=alpha, default_rule=True)
+
+
+def headline_key(result: Result) -> tuple[str, str]:
+    """(key, its noise key) that a baseline update reports: FID for a feature result, else the first paired
+    metric with an increase rule (LPIPS), else the first paired metric's mean."""
+    if result.family != PAIRED_FAMILY:
+        return "fid", "fid_std"
+    keys = [key for metric, key in paired_gated_keys() if metric in result.metrics]
+    key = next((k for k in keys if k.increase_flag), keys[0])
+    return key.name, key.spread or ""
+
+
+def default_limits_for(result: Result, alpha: float = DEFAULT_ALPHA) -> Limits:
+    """The default rule for `result`'s family: FID's for a feature result; for a paired result, LPIPS may not
+    rise beyond its noise (the one paired number with an increase rule); a paired result without LPIPS has no
+    default rule, and the user must choose a limit."""
+    if result.family != PAIRED_FAMILY:
+        return default_limits(alpha)
+    increasing = [key for metric, key in paired_gated_keys() if key.increase_flag and metric in result.metrics]
+    if not increasing:
+        floors = ", ".join(key.flag for metric, key in paired_gated_keys() if metric in result.metrics)
+        raise GanEvalError(
+            f"no limit given, and this paired result has no LPIPS for the default rule: choose a limit ({floors})"
+        )
+    return Limits(max_increase={key.name: 0.0 for key in increasing}, alpha=alpha, default_rule=True)
 
 
 @dataclass(frozen=True)
@@ -178,6 +218,9 @@ def _allowed(check: Check) -> str:
 def comparable_settings(result: Result) -> dict[str, Any]:
     """The settings of a result that must match for its numbers to compare (a baseline's `comparable`)."""
     settings = result.settings
+    if result.family == PAIRED_FAMILY:
+        out = {"family": result.family, **{key: settings.get(key) for key in COMPARABLE_PAIRED}}
+        return dict(out, n_real=result.n_real, n_fake=result.n_fake)
     options = settings.get("metric_options") or {}
     out: dict[str, Any] = {key: settings.get(key) for key in COMPARABLE_SETTINGS}
     out.update({f"metric_{key}": options.get(key) for key in COMPARABLE_OPTIONS})
@@ -190,7 +233,7 @@ def comparable_settings(result: Result) -> dict[str, Any]:
 def check_comparable(result: Result, baseline: dict[str, Any], baseline_name: str) -> None:
     """Raise `GanEvalError` naming the first setting that differs between the result and the baseline."""
     now, then = comparable_settings(result), baseline["comparable"]
-    for key in sorted(set(now) | set(then)):
+    for key in sorted(set(now) | set(then), key=lambda k: (k != "family", k)):  # another family: say that first
         if now.get(key) != then.get(key):
             raise GanEvalError(
                 f"baseline {baseline_name} was made with {key}={then.get(key)!r}, this evaluation has "
@@ -209,7 +252,7 @@ def _check_values(values: dict[str, Any], what: str) -> None:
     """Refuse a gated metric or noise estimate in `values` that is present but not a finite number, or that
     lies outside the range its metric declares (`ResultKey.minimum`/`maximum`; a noise estimate is a standard
     error, never negative), or a jackknife's groups that are not an integer of 2 or more."""
-    ranges = {key.name: (key.minimum, key.maximum) for _, key in gated_keys()}
+    ranges = {key.name: (key.minimum, key.maximum) for _, key in GATED_KEYS}
     ranges.update((noise, (0.0, None)) for noise in (*NOISE_KEYS.values(), *LEGACY_NOISE_KEYS.values()))
     for key, (low, high) in ranges.items():
         if values.get(key) is None:

@@ -14,6 +14,7 @@ from typing import Any
 from gan_eval.metrics.registry import METRICS
 from gan_eval.version import __version__
 
+FEATURES_FAMILY = "features"  # the metrics of the registry, on feature sets; `paired` results are another
 RESULT_KEYS = tuple(key for metric in METRICS.values() for key in metric.headline_keys)
 
 
@@ -38,13 +39,16 @@ class Result:
     seconds: float
     skipped: dict[str, int]
     cached: dict[str, bool]
+    family: str = FEATURES_FAMILY
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
 
     def to_json(self) -> dict[str, Any]:
-        """One JSON-ready object: every `RESULT_KEYS` entry (null when not computed), details, settings."""
-        out: dict[str, Any] = {key: self.values.get(key) for key in RESULT_KEYS}
+        """One JSON-ready object: every `RESULT_KEYS` entry (null when not computed; a feature result's), the
+        values, the bookkeeping and settings, and `family` for a result of another family (`paired`)."""
+        keys = RESULT_KEYS if self.family == FEATURES_FAMILY else ()
+        out: dict[str, Any] = {key: self.values.get(key) for key in keys}
         out.update((k, v) for k, v in self.values.items() if k not in out)
         out.update(
             n_real=self.n_real,
@@ -56,6 +60,8 @@ class Result:
             skipped=dict(self.skipped),
             cached=dict(self.cached),
         )
+        if self.family != FEATURES_FAMILY:
+            out["family"] = self.family
         return out
 
     @classmethod
@@ -65,7 +71,17 @@ class Result:
         A file from another tool, or from an older gan-eval, may lack the bookkeeping fields; they default
         to empty. `metrics` defaults to every registered metric with a number in the file.
         """
-        bookkeeping = ("n_real", "n_fake", "metrics", "unavailable", "settings", "seconds", "skipped", "cached")
+        bookkeeping = (
+            "n_real",
+            "n_fake",
+            "metrics",
+            "unavailable",
+            "settings",
+            "seconds",
+            "skipped",
+            "cached",
+            "family",
+        )
         values = {k: v for k, v in data.items() if k not in bookkeeping}
         if "metrics" in data:
             metrics = tuple(data["metrics"])
@@ -81,6 +97,7 @@ class Result:
             seconds=float(data.get("seconds") or 0.0),
             skipped=dict(data.get("skipped") or {}),
             cached=dict(data.get("cached") or {}),
+            family=str(data.get("family") or FEATURES_FAMILY),
         )
 
 

@@ -16,6 +16,7 @@ import io
 import json
 import math
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,29 +29,13 @@ from gan_eval.devices import parse_device
 from gan_eval.errors import GanEvalError
 from gan_eval.paired import psnr_ssim
 from gan_eval.paired.bootstrap import bootstrap_mean_interval, check_resamples
+from gan_eval.paired.keys import METRICS, PAIRED_FAMILY
 from gan_eval.paired.lpips.network import MIN_SIZE, NETS, Lpips, build_network
 from gan_eval.paired.lpips.weights import load_lpips_weights
 from gan_eval.paired.pairs import PairedFolders
+from gan_eval.result import Result
+from gan_eval.version import __version__
 
-
-@dataclass(frozen=True)
-class PairedMetric:
-    """What a paired metric is called (`--metrics` name, printed label) and which direction is better."""
-
-    name: str
-    label: str
-    higher_is_better: bool
-
-
-METRICS: dict[str, PairedMetric] = {
-    m.name: m
-    for m in (
-        PairedMetric("psnr", "PSNR (dB)", True),
-        PairedMetric("ssim", "SSIM", True),
-        PairedMetric("ms_ssim", "MS-SSIM", True),
-        PairedMetric("lpips", "LPIPS", False),
-    )
-}
 DEFAULT_METRICS = ("psnr", "ssim")
 PER_IMAGE_FILE = "per_image.csv"
 SUMMARY_FILE = "paired.json"
@@ -115,25 +100,50 @@ class MetricSummary:
 
 @dataclass(frozen=True)
 class PairedResult:
-    """Per-image values (`values[metric]`: `(N,)` float64, in the order of `names`), summaries and settings."""
+    """Per-image values (`values[metric]`: `(N,)` float64, in the order of `names`), summaries and settings.
+
+    `as_result()` is the same numbers as a `Result` of the paired family (what `--json` prints, `paired.json`
+    holds and `gan-eval gate --result` judges).
+    """
 
     names: tuple[str, ...]
     values: dict[str, np.ndarray]
     summaries: dict[str, MetricSummary]
     settings: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_result(self) -> Result:
+        """Per metric `<name>_mean`, `<name>_se` (standard error of the mean, ddof 1), `<name>_ci_low` and
+        `<name>_ci_high` (non-finite numbers as None); n_real = n_fake = the number of pairs."""
+        values: dict[str, Any] = {}
+        for name, summary in self.summaries.items():
+            per_pair = self.values[name]
+            se = float(per_pair.std(ddof=1) / math.sqrt(len(per_pair))) if len(per_pair) > 1 else math.nan
+            values.update(
+                {
+                    f"{name}_mean": _finite_or_none(summary.mean),
+                    f"{name}_se": _finite_or_none(se),
+                    f"{name}_ci_low": _finite_or_none(summary.low),
+                    f"{name}_ci_high": _finite_or_none(summary.high),
+                }
+            )
+        n = len(self.names)
+        return Result(
+            values=values,
+            metrics=tuple(self.summaries),
+            unavailable={},
+            n_real=n,
+            n_fake=n,
+            settings=dict(self.settings, gan_eval_version=__version__),
+            seconds=self.seconds,
+            skipped={},
+            cached={},
+            family=PAIRED_FAMILY,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        """One JSON-ready object: n, each metric's mean and interval (non-finite numbers as null), settings."""
-        metrics = {
-            name: {
-                "mean": _finite_or_none(s.mean),
-                "ci_low": _finite_or_none(s.low),
-                "ci_high": _finite_or_none(s.high),
-                "higher_is_better": METRICS[name].higher_is_better,
-            }
-            for name, s in self.summaries.items()
-        }
-        return {"n": len(self.names), "metrics": metrics, "settings": self.settings}
+        """`as_result().to_json()`: each metric's mean, standard error and interval, n, settings."""
+        return self.as_result().to_json()
 
     def per_image_csv(self) -> bytes:
         """`file,<metric>...` with one row per pair, full float precision (`inf` for identical images)."""
@@ -205,6 +215,7 @@ def evaluate_paired(
     """Paired metrics of the PRED folder against the TARGET folder (matched by relative path)."""
     from tqdm import tqdm
 
+    start = time.perf_counter()
     options = options or PairedOptions()
     pairs = PairedFolders(pred, target, options.resize_to_target)
     lpips, lpips_settings = load_lpips(options) if "lpips" in options.metrics else (None, None)
@@ -222,7 +233,8 @@ def evaluate_paired(
         )
         for m, v in values.items()
     }
-    return PairedResult(tuple(pairs.names), values, summaries, _settings(options, lpips_settings))
+    seconds = round(time.perf_counter() - start, 3)
+    return PairedResult(tuple(pairs.names), values, summaries, _settings(options, lpips_settings), seconds)
 
 
 def _settings(options: PairedOptions, lpips_settings: dict[str, Any] | None) -> dict[str, Any]:

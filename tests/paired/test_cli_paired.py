@@ -64,12 +64,13 @@ def test_psnr_ssim_per_image_means_and_intervals(tmp_path: Path, capsys) -> None
     assert [r["file"] for r in rows] == names
     np.testing.assert_allclose([float(r["psnr"]) for r in rows], psnrs, rtol=0, atol=1e-9)
     np.testing.assert_allclose([float(r["ssim"]) for r in rows], ssims, rtol=0, atol=1e-6)
-    assert result["n"] == 3 and json.loads((out / "paired.json").read_text()) == result
+    assert result["n_real"] == result["n_fake"] == 3 and json.loads((out / "paired.json").read_text()) == result
+    assert result["family"] == "paired" and result["metrics"] == ["psnr", "ssim"]
     for metric, values in (("psnr", psnrs), ("ssim", ssims)):
-        summary = result["metrics"][metric]
-        assert summary["mean"] == pytest.approx(values.mean(), abs=1e-6) and summary["higher_is_better"]
+        assert result[f"{metric}_mean"] == pytest.approx(values.mean(), abs=1e-6)
+        assert result[f"{metric}_se"] == pytest.approx(values.std(ddof=1) / np.sqrt(3), abs=1e-6)
         low, high = naive_interval(values, 300, 0.95, 0)
-        assert (summary["ci_low"], summary["ci_high"]) == pytest.approx((low, high), abs=1e-6)
+        assert (result[f"{metric}_ci_low"], result[f"{metric}_ci_high"]) == pytest.approx((low, high), abs=1e-6)
     assert result["settings"]["bootstrap"] == {"method": "percentile", "resamples": 300, "confidence": 0.95, "seed": 0}
     code, text, _ = run_cli(capsys, "paired", tmp_path / "pred", tmp_path / "target", "--quiet")
     assert code == 0 and f"PSNR (dB): {psnrs.mean():.4f}  95% CI [" in text and "n=3 y_channel=False crop=0" in text
@@ -105,8 +106,7 @@ def test_all_four_metrics_with_lpips_weights_given(tmp_path: Path, capsys) -> No
     )
     assert code == 0
     result = json.loads(stdout)
-    assert list(result["metrics"]) == ["lpips", "psnr", "ms_ssim", "ssim"]
-    assert result["metrics"]["lpips"]["higher_is_better"] is False
+    assert result["metrics"] == ["lpips", "psnr", "ms_ssim", "ssim"]
     assert result["settings"]["lpips"]["net"] == "alex" and result["settings"]["lpips"]["version"] == "0.1"
     reference = package_lpips("alex", linear, backbone)
     rows = _rows(out / "per_image.csv")
@@ -119,7 +119,7 @@ def test_all_four_metrics_with_lpips_weights_given(tmp_path: Path, capsys) -> No
         ms = reference_ms_ssim(pred.double(), target.double(), data_range=255).item()
         assert float(row["ms_ssim"]) == pytest.approx(ms, abs=1e-6)
         assert float(row["psnr"]) == pytest.approx(naive_psnr(*images[row["file"]]), abs=1e-9)
-    assert result["metrics"]["lpips"]["mean"] == pytest.approx(np.mean([float(r["lpips"]) for r in rows]), abs=1e-9)
+    assert result["lpips_mean"] == pytest.approx(np.mean([float(r["lpips"]) for r in rows]), abs=1e-9)
 
 
 def test_grayscale_prediction_is_compared_as_rgb(tmp_path: Path, capsys) -> None:
@@ -129,13 +129,9 @@ def test_grayscale_prediction_is_compared_as_rgb(tmp_path: Path, capsys) -> None
     _save(tmp_path / "target" / "g.png", np.repeat(gray[None], 3, axis=0))
     code, stdout, _ = run_cli(capsys, "paired", tmp_path / "pred", tmp_path / "target", "--json")
     result = json.loads(stdout)
-    assert code == 0 and result["metrics"]["psnr"] == {
-        "mean": None,
-        "ci_low": None,
-        "ci_high": None,
-        "higher_is_better": True,
-    }
-    assert result["metrics"]["ssim"]["mean"] == pytest.approx(1.0, abs=1e-12)
+    assert code == 0
+    assert [result[f"psnr_{k}"] for k in ("mean", "se", "ci_low", "ci_high")] == [None, None, None, None]
+    assert result["ssim_mean"] == pytest.approx(1.0, abs=1e-12)
     code, text, _ = run_cli(capsys, "paired", tmp_path / "pred", tmp_path / "target", "--quiet")
     assert "PSNR (dB): inf  95% CI (none: infinite values)" in text
 
@@ -152,7 +148,7 @@ def test_resize_to_target(tmp_path: Path, capsys) -> None:
     code, stdout, _ = run_cli(capsys, "paired", tmp_path / "pred", tmp_path / "target", "--resize-to-target", "--json")
     upscaled = np.asarray(Image.fromarray(small).resize((32, 32), Image.BICUBIC)).transpose(2, 0, 1)
     assert code == 0 and json.loads(stdout)["settings"]["resize_to_target"] is True
-    assert json.loads(stdout)["metrics"]["psnr"]["mean"] == pytest.approx(naive_psnr(upscaled, target), abs=1e-9)
+    assert json.loads(stdout)["psnr_mean"] == pytest.approx(naive_psnr(upscaled, target), abs=1e-9)
 
 
 @pytest.mark.parametrize(
