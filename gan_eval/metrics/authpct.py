@@ -11,7 +11,8 @@ training set must be the one the generator learnt from for the number to
 mean memorisation.
 
 Euclidean distances in float64, nearest neighbours found in row blocks
-(`gan_eval.metrics.nearest`), so memory stays at one block of rows.
+(`gan_eval.metrics.nearest`), so memory stays at one block of rows; each
+training sample's own nearest distance from half a pass over the pairs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.metrics.nearest import as_float64, nearest_neighbours
+from gan_eval.metrics.nearest import as_float64, nearest_neighbours, smallest_within
 
 
 def authentic_samples(
@@ -32,7 +33,7 @@ def authentic_samples(
         raise GanEvalError(
             f"authenticity needs at least 2 training samples and 1 generated sample; got {len(x)} and {len(y)}"
         )
-    train_gap, _ = nearest_neighbours(x, x, exclude_self=True)
+    train_gap = smallest_within(x, 1)[:, 0].sqrt()
     to_train, nearest = nearest_neighbours(y, x)
     return train_gap[nearest] < to_train
 

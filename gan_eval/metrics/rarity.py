@@ -9,8 +9,8 @@ it. A sample inside no ball is off the real manifold; the authors' code
 the ranking, as here. The boundary is strict (on the sphere is outside).
 
 Scores are distances in the units of the features. Squared distances in
-float64 from row blocks (`gan_eval.metrics.prdc`), so memory stays at
-`block × N × 8` bytes.
+float64 from row blocks (`gan_eval.metrics.nearest`), so memory stays at
+`block × N × 8` bytes; the radii from half a pass over the real pairs.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.metrics.nearest import as_float64
-from gan_eval.metrics.prdc import DEFAULT_BLOCK, _block_sq_distances, knn_radii
+from gan_eval.metrics.nearest import as_float64, smallest_within
+from gan_eval.metrics.prdc import DEFAULT_BLOCK, _block_sq_distances
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,11 @@ def rarity_scores(
 ) -> Rarity:
     """Rarity of each row of `fake: (M, D)` against the k-NN balls of `real: (N, D)`."""
     x, y = as_float64(real, device), as_float64(fake, device)
-    if len(y) < 1:
-        raise GanEvalError("the rarity score needs at least 1 generated sample; got 0")
-    radii_sq = knn_radii(x, k, block)
+    if len(x) < k + 1 or len(y) < 1:
+        raise GanEvalError(
+            f"the rarity score with k={k} needs at least {k + 1} real samples and 1 generated; got {len(x)}, {len(y)}"
+        )
+    radii_sq = smallest_within(x, k, block)[:, k - 1]
     x_sq = (x * x).sum(dim=1)
     smallest = torch.empty(len(y), dtype=torch.float64, device=x.device)
     for start in range(0, len(y), block):

@@ -57,5 +57,5 @@ def test_no_sample_inside_gives_nan_summaries() -> None:
 
 
 def test_too_few_real_samples_are_refused_in_one_line() -> None:
-    with pytest.raises(GanEvalError, match="at least 4 samples"):
+    with pytest.raises(GanEvalError, match="at least 4 real samples"):
         rarity_scores(np.ones((3, 2)), np.ones((2, 2)), k=3)
