@@ -20,7 +20,20 @@ import numpy as np
 
 from gan_eval.atomic import atomic_write_files
 from gan_eval.errors import GanEvalError
+from gan_eval.metrics.registry import METRICS
 from gan_eval.result import Result
+
+
+def _key_names(metric: str) -> tuple[str, ...]:
+    """The headline keys of the registered metric `metric`, in the order it declares them."""
+    return tuple(key.name for key in METRICS[metric].keys)
+
+
+# The keys each figure draws, read from the metric registry (a metric whose keys change shape fails here).
+FID_INF, FID_INF_SLOPE = _key_names("fid_inf")
+FID_INF_SIZES, FID_INF_FIDS = METRICS["fid_inf"].details
+PRECISION, RECALL = _key_names("pr")
+DENSITY, COVERAGE = _key_names("dc")
 
 
 def _png(figure) -> bytes:
@@ -80,7 +93,7 @@ def precision_recall_figure(
     axes.grid(alpha=0.3)
     if with_dc:
         bars = figure.add_subplot(1, 2, 2)
-        bars.bar(["density", "coverage"], [density, coverage], color=["tab:green", "tab:purple"])
+        bars.bar([DENSITY, COVERAGE], [density, coverage], color=["tab:green", "tab:purple"])
         bars.axhline(1.0, color="grey", linestyle=":", linewidth=0.8)
         for x, value in enumerate((density, coverage)):
             bars.text(x, value, f"{value:.3f}", ha="center", va="bottom")
@@ -97,13 +110,13 @@ def report_files(result: Result) -> dict[str, bytes]:
     except ImportError:
         return files
     values = result.values
-    if "fid_inf" in values:
+    if FID_INF in values:
         files["fid_inf.png"] = fid_inf_figure(
-            values["fid_inf_sizes"], values["fid_inf_fids"], values["fid_inf"], values["fid_inf_slope"]
+            values[FID_INF_SIZES], values[FID_INF_FIDS], values[FID_INF], values[FID_INF_SLOPE]
         )
-    if "precision" in values:
+    if PRECISION in values:
         files["precision_recall.png"] = precision_recall_figure(
-            values["precision"], values["recall"], values.get("density"), values.get("coverage")
+            values[PRECISION], values[RECALL], values.get(DENSITY), values.get(COVERAGE)
         )
     return files
 

@@ -1,15 +1,19 @@
 """The dashboard of a monitored run: one PNG with its losses, D's outputs, gradient norms, metrics and alarms.
 
-Panels, all against the training step: the logged scalars; the learning
-rate of each optimizer and parameter group (log scale, a step function with a
-mark where it changed); D's outputs
-(mean D(x) and D(G(z)) as probabilities with r_t = E[sign(D(x_real))] and
-the run's `overfit_rt` line, or a critic's mean scores and their gap); the gradient norms of
-G and D (log scale); FID and KID; precision, recall, density, coverage and
-the spread ratio, each line labelled at its end (the spread tr(Σ) of the
-samples alone when there is no reference); and the latest picture of
-generated samples. Every alarm is
-a vertical line on every time panel, in its rule's colour. Rendered with
+Panels, all against the training step, two by two: the logged scalars; the
+learning rate of each optimizer and parameter group (log scale, a step
+function with a mark where it changed; linear below the smallest rate when a
+rate is 0, so that a frozen network shows); D's outputs (mean D(x) and
+D(G(z)) as probabilities with r_t = E[sign(D(x_real))], the held-out
+D(x_held_out) and r_v when recorded, and the run's `overfit_rt` line, or a
+critic's mean scores and their gap); the gradient norms of G and D (log
+scale); one panel per metric the record holds (`recorded_metrics`: any
+registered metric, with its title, whether lower or higher is better, and
+error bars from its noise estimate or spread, such as `fid_std`); and the
+spread ratio (the spread tr(Σ) of the samples alone when there is no
+reference). Metric lines are labelled at their end with their latest value.
+Under the panels, the latest picture of generated samples. Every alarm is a
+vertical line on every time panel, in its rule's colour. Rendered with
 matplotlib's Agg backend on a `Figure` object; returns PNG bytes.
 """
 
@@ -27,6 +31,7 @@ import numpy as np
 
 from gan_eval.monitor.alarms import RULES, AlarmRules
 from gan_eval.monitor.events import RunRecord
+from gan_eval.monitor.recorded_metrics import SPREAD_RATIO, SPREAD_TRACE, RecordedMetric, recorded_metrics
 
 _BOOKKEEPING = {"kind", "step", "time"}
 _SMOOTH_ABOVE = 200
@@ -141,10 +146,15 @@ def _d_outputs(axes, events: list[dict[str, Any]]) -> bool:
         _plot_line(axes, steps, d_fake, "D(G(z))", "tab:orange")
         r_steps, r_t = series(events, "discriminator", "r_t")
         _plot_line(axes, r_steps, r_t, "r_t = E[sign D(x)]", "tab:green")
+        held_steps, d_held = series(events, "discriminator", "d_held_out")
+        if len(held_steps):
+            _plot_line(axes, held_steps, d_held, "D(x_held_out)", "tab:cyan")
+            _plot_line(axes, *series(events, "discriminator", "r_v"), "r_v = E[sign D(x_held_out)]", "tab:olive")
         threshold = _overfit_rt(events)
         axes.axhline(threshold, color="tab:green", linestyle=":", linewidth=0.8)
         axes.set_ylim(-1.05, 1.05)
-        axes.set_title(f"D's outputs (probabilities; r_t with its {threshold:g} line)")
+        held = " and r_v" if len(held_steps) else ""
+        axes.set_title(f"D's outputs (probabilities; r_t{held} with the {threshold:g} line)")
         return True
     steps, _ = series(events, "discriminator", "critic_gap")
     if len(steps):
@@ -152,8 +162,11 @@ def _d_outputs(axes, events: list[dict[str, Any]]) -> bool:
             ("real_mean", "E[D(x)]", "tab:blue"),
             ("fake_mean", "E[D(G(z))]", "tab:orange"),
             ("critic_gap", "gap (Wasserstein estimate)", "tab:green"),
+            ("held_out_mean", "E[D(x_held_out)]", "tab:cyan"),
         ):
-            _plot_line(axes, *series(events, "discriminator", name), label, colour)
+            held_or_not = series(events, "discriminator", name)
+            if len(held_or_not[0]):
+                _plot_line(axes, *held_or_not, label, colour)
         axes.set_title("critic's scores")
         return True
     axes.set_title("D's outputs")
@@ -182,63 +195,115 @@ def rate_changes(events: list[dict[str, Any]], name: str) -> tuple[np.ndarray, n
 
 
 def _learning_rates(axes, events: list[dict[str, Any]]) -> bool:
-    """Each rate as a step function up to the run's last step (log scale), ▼ where it changed."""
+    """Each rate as a step function up to the run's last step (log scale), ▼ where it changed. When a rate is 0
+    (a frozen network), the scale is linear below the smallest positive rate, so that 0 is drawn too."""
     names = series_names(events, "learning_rates")
     last = max((e["step"] for e in events if isinstance(e.get("step"), int)), default=0)
+    rates = [v for name in names for v in series(events, "learning_rates", name)[1]]
+    positive = [v for v in rates if v > 0]
+    frozen = any(v == 0 for v in rates)
+    shown = (lambda v: np.where(v >= 0, v, np.nan)) if frozen else (lambda v: np.where(v > 0, v, np.nan))
     for name, colour in zip(names, _colours(len(names)), strict=True):
         steps, values = series(events, "learning_rates", name)
         if not len(steps):
             continue
         steps, values = np.append(steps, max(last, steps[-1])), np.append(values, values[-1])
-        positive = np.where(values > 0, values, np.nan)
-        axes.plot(steps, positive, color=colour, linewidth=1.2, drawstyle="steps-post", label=f"lr {name}")
+        axes.plot(steps, shown(values), color=colour, linewidth=1.2, drawstyle="steps-post", label=f"lr {name}")
         change_steps, change_values = rate_changes(events, name)
-        marks = axes.plot(change_steps, np.where(change_values > 0, change_values, np.nan), linestyle="none")
+        marks = axes.plot(change_steps, shown(change_values), linestyle="none")
         marks[0].set(marker="v", markersize=5, color=colour, label=f"_rate changes {name}", gid=f"rate changes {name}")
-    if names:
-        axes.set_yscale("log")
-    axes.set_title("learning rates (log scale; ▼ where a rate changed)")
+    if frozen:
+        linear = min(positive, default=1.0)
+        axes.set_yscale("symlog", linthresh=linear, linscale=0.5)
+        axes.axhline(0.0, color="grey", linestyle=":", linewidth=0.8)
+        axes.set_title(f"learning rates (log scale, linear below {linear:g}: a rate of 0 shows; ▼ where it changed)")
+    else:
+        if names:
+            axes.set_yscale("log")
+        axes.set_title("learning rates (log scale; ▼ where a rate changed)")
     return bool(names)
 
 
-def _distances(axes, events: list[dict[str, Any]]) -> bool:
-    steps, fid = series(events, "evaluation", "fid")
-    if not len(steps):
-        axes.set_title("FID and KID")
-        return False
-    lines = axes.plot(steps, fid, color="tab:red", marker="o", markersize=3, label="FID")
-    axes.set_ylabel("FID", color="tab:red")
-    k_steps, kid = series(events, "evaluation", "kid_mean")
-    if len(k_steps):
-        twin = axes.twinx()
-        lines += twin.plot(k_steps, kid, color="tab:blue", marker="s", markersize=3, label="KID")
-        twin.set_ylabel("KID", color="tab:blue")
-    # KID is drawn on the twin axes, whose lines the main axes' own legend would leave out.
-    axes.legend(handles=lines, fontsize=7, loc="best")
-    axes.set_title("FID (left) and KID (right) against the reference")
-    return True
+def _direction(metric: RecordedMetric) -> str:
+    """Whether lower or higher is better, for each headline key of `metric` that says."""
+    said = {key.label: key.better for key in metric.keys if key.better}
+    if len(set(said.values())) == 1:
+        return f"{next(iter(said.values()))} is better"
+    return "; ".join(f"{label}: {better} is better" for label, better in said.items())
 
 
-_COVERAGE_NAMES = ("precision", "recall", "density", "coverage", "spread_ratio")
+def _error_bars(events: list[dict[str, Any]], key: Any, steps: np.ndarray) -> tuple[str, np.ndarray] | None:
+    """The recorded noise estimate (else spread) of headline `key` at `steps`, NaN where missing, with its name."""
+    for name in (key.noise, key.spread):
+        if name is None:
+            continue
+        error_steps, errors = series(events, "evaluation", name)
+        if len(error_steps):
+            at = dict(zip(error_steps.tolist(), errors.tolist(), strict=True))
+            return name, np.array([at.get(s, np.nan) for s in steps.tolist()])
+    return None
 
 
-def _coverage(axes, events: list[dict[str, Any]]) -> bool:
-    """The k-NN metrics and the spread ratio; without a reference, the spread tr(Σ) of the samples alone."""
+def _metric_panel(metric: RecordedMetric) -> Any:
+    """A panel drawing `metric`: a line per headline key, with error bars from its noise estimate or spread."""
+
+    def draw(axes, events: list[dict[str, Any]]) -> bool:
+        drawn = []
+        for key, colour in zip(metric.keys, _colours(len(metric.keys)), strict=True):
+            steps, values = series(events, "evaluation", key.name)
+            if not len(steps):
+                continue
+            drawn += axes.plot(steps, values, color=colour, marker="o", markersize=3, label=key.label)
+            bars = _error_bars(events, key, steps)
+            if bars is not None:
+                axes.errorbar(
+                    steps,
+                    values,
+                    yerr=bars[1],
+                    fmt="none",
+                    ecolor=colour,
+                    elinewidth=0.8,
+                    capsize=2,
+                    gid=f"error bars {bars[0]}",
+                )
+        for line in drawn:
+            _end_label(axes, line)
+        spaces = list(
+            dict.fromkeys(
+                str(e["features"])
+                for e in events
+                if e.get("kind") == "evaluation" and "features" in e and any(k.name in e for k in metric.keys)
+            )
+        )
+        where = f" in {', '.join(spaces)}" if spaces else ""
+        axes.set_title(f"{metric.title}{where} ({_direction(metric)})", fontsize=10)
+        return bool(drawn)
+
+    draw.panel = f"metric {metric.name}"
+    return draw
+
+
+def _no_metric(axes, events: list[dict[str, Any]]) -> bool:
+    axes.set_title("metrics against the reference")
+    return False
+
+
+def _spread(axes, events: list[dict[str, Any]]) -> bool:
+    """The spread ratio; without a reference, the spread tr(Σ) of the samples alone."""
     drawn = []
-    for name, colour in zip(_COVERAGE_NAMES, _colours(len(_COVERAGE_NAMES)), strict=True):
-        steps, values = series(events, "evaluation", name)
-        if len(steps):
-            drawn += axes.plot(steps, values, color=colour, marker="o", markersize=3, label=name)
-    if drawn:
+    steps, values = series(events, "evaluation", SPREAD_RATIO)
+    if len(steps):
+        drawn += axes.plot(steps, values, color="C4", marker="o", markersize=3, label="spread ratio")
         axes.axhline(1.0, color="grey", linestyle=":", linewidth=0.8)
+        axes.set_title("spread ratio tr(Σ_generated) / tr(Σ_reference) (1: the reference's spread)")
     else:
-        steps, values = series(events, "evaluation", "spread_trace")
+        steps, values = series(events, "evaluation", SPREAD_TRACE)
         if len(steps):
             drawn += axes.plot(steps, values, color="C4", marker="o", markersize=3, label="spread tr(Σ)")
             axes.set_ylabel("tr(Σ) of the samples' features (no reference)")
+        axes.set_title("spread of the samples' features")
     for line in drawn:
         _end_label(axes, line)
-    axes.set_title("fidelity, diversity and spread of the samples")
     return bool(drawn)
 
 
@@ -354,8 +419,27 @@ def dashboard_png(record: RunRecord, run_dir: str | Path, title: str | None = No
     return buffer.getvalue()
 
 
+_FIXED_PANELS = (
+    ("logged values", _losses),
+    ("learning rates", _learning_rates),
+    ("discriminator", _d_outputs),
+    ("gradients", _gradients),
+)
+_ROWS_IN_16_INCHES = 5
+
+
+def _panels(events: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """(name, draw) of every time panel: the fixed four, one per recorded metric (or one saying there is none),
+    and the spread."""
+    metrics = [(draw.panel, draw) for draw in map(_metric_panel, recorded_metrics(events))]
+    return [*_FIXED_PANELS, *(metrics or [("metrics", _no_metric)]), ("spread", _spread)]
+
+
 def dashboard_figure(record: RunRecord, run_dir: str | Path, title: str | None = None) -> Any:
-    """The dashboard as a matplotlib `Figure` (13 x 16 inches): six time panels and the latest samples."""
+    """The dashboard as a matplotlib `Figure` 13 inches wide: the time panels two by two, the latest samples
+    under them. Each panel's axes are labelled with its name (`Axes.get_label()`: "logged values", "learning
+    rates", "discriminator", "gradients", "metric <name>", "spread", "samples"). 16 inches tall for up to
+    five rows of panels (the default four metrics), 3 more per further row."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -365,21 +449,25 @@ def dashboard_figure(record: RunRecord, run_dir: str | Path, title: str | None =
 
     events = record.events
     alarms = [e for e in events if e.get("kind") == "alarm"]
-    figure = Figure(figsize=(13, 16), layout="constrained")
+    panels = _panels(events)
+    rows = math.ceil(len(panels) / 2)
+    figure = Figure(figsize=(13, 16 + 3 * max(0, rows - _ROWS_IN_16_INCHES)), layout="constrained")
     FigureCanvasAgg(figure)  # a renderer, to measure the end labels
-    grid = figure.add_gridspec(4, 2, height_ratios=(1, 1, 1, 1.1))
-    draws = (_losses, _learning_rates, _d_outputs, _gradients, _distances, _coverage)
-    panels = [(figure.add_subplot(grid[i // 2, i % 2]), draw) for i, draw in enumerate(draws)]
-    picture = figure.add_subplot(grid[3, :])
-    for axes, draw in panels:
+    grid = figure.add_gridspec(rows + 1, 2, height_ratios=(1,) * rows + (1.6,))
+    drawn = []
+    for i, (name, draw) in enumerate(panels):
+        last_alone = i == len(panels) - 1 and i % 2 == 0
+        axes = figure.add_subplot(grid[i // 2, :] if last_alone else grid[i // 2, i % 2], label=name)
         if draw(axes, events):
             _alarm_lines(axes, alarms)
-            if axes.get_legend() is None and draw is not _coverage:  # the coverage panel labels its lines' ends
+            if axes.get_legend() is None and not _has_end_labels(axes):
                 axes.legend(fontsize=7, loc="best")
         else:
             _empty(axes, "nothing recorded")
         axes.set_xlabel("step")
         axes.grid(alpha=0.3)
+        drawn.append(axes)
+    picture = figure.add_subplot(grid[rows, :], label="samples")
     picture.axis("off")
     found = latest_samples(run_dir, events)
     problem = None if found is None else picture_problem(found[1])
@@ -402,5 +490,10 @@ def dashboard_figure(record: RunRecord, run_dir: str | Path, title: str | None =
     span = f"steps {min(steps)}–{max(steps)}" if steps else "no steps"
     alarm_text = f"{len(alarms)} alarm{'s' if len(alarms) != 1 else ''}" if alarms else "no alarms"
     figure.suptitle(f"{title or Path(run_dir).name}: {span}, {alarm_text}", fontsize=13)
-    _spread_end_labels(figure, panels[-1][0])
+    for axes in drawn:
+        _spread_end_labels(figure, axes)
     return figure
+
+
+def _has_end_labels(axes) -> bool:
+    return any(text.get_gid() == "end label" for text in axes.texts)

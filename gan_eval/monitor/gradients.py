@@ -15,14 +15,17 @@ pre-hook; its callback adapter turns the hook off and calls `measure` from
 `on_before_optimizer_step`, which runs once the gradients are ready.
 
 The same reading notes the learning rates of the stepping optimizer
-(`gan_eval.monitor.learning_rates`).
+(`gan_eval.monitor.learning_rates`). `records(step)` turns what was read since
+the last call into the Monitor's `learning_rates` and `gradients` records.
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
@@ -92,6 +95,24 @@ class GradientWatch:
             start += count
             self._pending[name].clear()
         return out
+
+    def records(self, step: int | None) -> list[dict[str, Any]]:
+        """The records of what was read since the last call, filed under `step`: the learning rates that
+        changed, and per network the mean and peak gradient norm and the number of optimizer steps."""
+        found: list[dict[str, Any]] = []
+        rates = self.learning_rates.changes()
+        if rates:
+            found.append({"kind": "learning_rates", "step": step, **rates})
+        drained = self.drain()
+        if drained:
+            event: dict[str, Any] = {"kind": "gradients", "step": step}
+            for name, norms in drained.items():
+                key = name.lower()
+                event[f"{key}_norm"] = float(np.mean(norms))
+                event[f"{key}_norm_max"] = float(np.max(norms))
+                event[f"{key}_steps"] = len(norms)
+            found.append(event)
+        return found
 
     def remove(self) -> None:
         """Stop watching (removes the global hook)."""

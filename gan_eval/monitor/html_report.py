@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_eval.monitor.events import RunRecord
+from gan_eval.monitor.recorded_metrics import SPREAD_RATIO, recorded_metrics
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; }
@@ -28,7 +29,6 @@ img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 """
 
 _DASHBOARD_ALT = "dashboard: losses, learning rates, D outputs, gradient norms, metrics, alarms"
-_METRIC_ORDER = ("fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage", "spread_ratio")
 
 
 def _data_url(png: bytes) -> str:
@@ -71,7 +71,9 @@ def _evaluation_section(events: list[dict[str, Any]], samples: tuple[int, bytes]
     latest = next((e for e in reversed(events) if e.get("kind") == "evaluation"), None)
     if latest is None:
         return "<h2>Latest evaluation</h2>\n<p>No evaluation was recorded.</p>"
-    names = [k for k in _METRIC_ORDER if k in latest]
+    # The metrics' keys first, in the order the record lists the metrics, then the spread ratio, then the rest.
+    first = [key for metric in recorded_metrics(events) for key in metric.recorded_keys] + [SPREAD_RATIO]
+    names = [k for k in dict.fromkeys(first) if k in latest]
     names += [k for k in latest if k not in names and k not in ("kind", "step", "samples")]
     rows = "\n".join(
         f'<tr><th>{html.escape(k)}</th><td class="number">{html.escape(_format(latest[k]))}</td></tr>' for k in names

@@ -1,50 +1,36 @@
-"""The Monitor's reference set and feature space, and the metrics of generated features against it.
+"""The Monitor's reference set and the feature space its samples are compared in.
 
-Samples become features through a feature function: the identity for points
-`(N, D)` (a 2-D toy set's points are its features), Inception pool3
-(`ExtractionOptions.load_extractor`) for images `(N, C, H, W)`, or any
-callable mapping a batch to `(B, F)` features (it receives float points as
-they are, or images as uint8 `(B, 3, H, W)`, the same way for reference and
-generated images).
+Samples become features in a feature space: the identity for points `(N, D)`
+(a 2-D toy set's points are its features), a registered feature space
+(Inception pool3 by default, `ExtractionOptions.load_extractor`) or any
+`FeatureExtractor` for images `(N, C, H, W)`, or any callable mapping a batch
+to `(B, F)` features (it receives float points as they are, or images as
+uint8 `(B, 3, H, W)`, the same way for reference and generated images).
 
 The reference is one of: statistics (`FeatureStats`, a statistics `.npz` or a
-shipped reference's name): FID and the spread ratio only, or every metric when
-they keep their per-sample features; points or precomputed features `(N, F)`
-(array, tensor or `.npy`): every metric; images (array, tensor, folder, zip,
-`.npy`/`.npz`): every metric, features computed once (Inception features go
-through the feature cache).
-
-Metrics come from the metric registry (`gan_eval.metrics.registry.METRICS`),
-the same `compute` functions `gan_eval.evaluate` runs: FID from the float64
-statistics, KID (subset size clipped to the sets), improved precision and
-recall (k = 3), density and coverage (k = 5). The Monitor's one adaptation:
-precision/recall and density/coverage see a fixed seeded subset of the
-reference as large as the generated set (the k-NN radii depend on the set
-sizes, so equal sizes keep them comparable between the two sides), while FID
-and KID see the whole reference. Beside them, the Monitor-only spread ratio
-tr(Σ_fake) / tr(Σ_ref), which falls towards 0 when the generated features
-collapse.
+shipped reference's name): the `FEATURES` statistics, and their per-sample
+features when they keep them; points or precomputed features `(N, F)` (array,
+tensor or `.npy`); images (array, tensor, folder, zip, `.npy`/`.npz`), whose
+features come from `gan_eval.features.features_of`, the one door to an
+input's features: a feature space's through the feature cache, a callable's
+through `FeatureFunctionExtractor`, never cached.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from gan_eval.errors import GanEvalError, GanEvalWarning
+from gan_eval.errors import GanEvalError
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.feature_types import FEATURES, InputFeatures
+from gan_eval.feature_types import FEATURES
 from gan_eval.features import features_of
-from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
-from gan_eval.metrics.registry import METRICS, MetricOptions
-from gan_eval.pipeline import iter_batches
 from gan_eval.sources import open_input
 from gan_eval.stats import FeatureStats
 
@@ -52,10 +38,6 @@ FeatureFunction = Callable[[torch.Tensor], torch.Tensor]
 ReferenceInput = str | os.PathLike[str] | np.ndarray | torch.Tensor | FeatureStats
 INCEPTION = "inception"
 IDENTITY = "identity"
-KID_SUBSET_SIZE = 1000
-PR_K = 3
-DC_K = 5
-METRIC_DEVICE = "cpu"
 
 
 def images_to_uint8(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
@@ -71,40 +53,80 @@ def images_to_uint8(images: torch.Tensor, value_range: tuple[float, float]) -> t
 
 @dataclass
 class FeatureSpace:
-    """A named feature function; `images` says whether it expects uint8 images or float points."""
+    """Where samples are compared: a `FeatureExtractor` (a registered space or one given), or a feature
+    function; `images` says whether the samples are uint8 images or float points."""
 
     name: str
-    function: FeatureFunction
     images: bool
+    extractor: Any | None = None
+    function: FeatureFunction | None = None
 
-    def __call__(self, batch: torch.Tensor | list[torch.Tensor]) -> np.ndarray:
-        """Features `(B, F)` float64 of a batch (images: uint8 `(B, 3, H, W)` or a list of `(3, H, W)`)."""
-        if isinstance(batch, list) and not hasattr(self.function, "extract_list"):
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds of output it gives (`FEATURES`, and `LOGITS` for an extractor with a usable classifier)."""
+        if self.extractor is None:
+            return (FEATURES,)
+        unusable = getattr(self.extractor, "unusable_heads", {})
+        offered = self.extractor.kinds.items()
+        return tuple(kind for kind, head in offered if head in self.extractor.heads and head not in unusable)
+
+    def features(self, batch: torch.Tensor, kinds: tuple[str, ...] = (FEATURES,)) -> dict[str, np.ndarray]:
+        """Features `(B, F)` float64 of a batch (uint8 images `(B, 3, H, W)`, or points) for each of `kinds`."""
+        if self.extractor is None:
+            return {FEATURES: self.apply_function(batch)}
+        heads = tuple(self.extractor.kinds[kind] for kind in kinds)
+        with torch.no_grad():
+            found = self.extractor.extract(batch, heads)
+        return {kind: _checked(found[head], len(batch), self.name) for kind, head in zip(kinds, heads, strict=True)}
+
+    def apply_function(self, batch: torch.Tensor | list[torch.Tensor]) -> np.ndarray:
+        """The feature function's `(B, F)` float64 features of a batch (images: a tensor, or a list of `(3, H, W)`
+        of one size)."""
+        if isinstance(batch, list):
             if len({tuple(b.shape) for b in batch}) > 1:
                 raise GanEvalError(f"reference images differ in size; the feature function {self.name} needs one size")
             batch = torch.stack(batch)
         with torch.no_grad():
             out = self.function(batch)
-        out = torch.as_tensor(out).detach()
-        if out.dim() != 2 or out.shape[0] != len(batch):
-            raise GanEvalError(
-                f"feature function {self.name} returned shape {tuple(out.shape)} for {len(batch)} samples; "
-                "expected (N, F)"
-            )
-        return out.to("cpu", torch.float64).numpy()
+        return _checked(out, len(batch), self.name)
 
 
-class _ExtractorFunction:
-    """A `FeatureExtractor`'s `FEATURES` head as a feature function (lists of images of any size allowed)."""
+def _checked(out: Any, count: int, name: str) -> np.ndarray:
+    """`out` as `(count, F)` float64 on the CPU, or a one-line error naming the feature function."""
+    out = torch.as_tensor(out).detach()
+    if out.dim() != 2 or out.shape[0] != count:
+        raise GanEvalError(
+            f"feature function {name} returned shape {tuple(out.shape)} for {count} samples; expected (N, F)"
+        )
+    return out.to("cpu", torch.float64).numpy()
 
-    extract_list = True
 
-    def __init__(self, extractor: Any) -> None:
-        self.extractor = extractor
+class FeatureFunctionExtractor:
+    """A feature function on images as a `FeatureExtractor` of one head (`FEATURES`), so that reference images
+    reach it through `features_of` like any feature space's. Its settings name no weights: it is never cached."""
 
-    def __call__(self, batch: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
-        head = self.extractor.kinds[FEATURES]
-        return self.extractor.extract(batch, (head,))[head]
+    heads = (FEATURES,)
+    kinds: ClassVar[dict[str, str]] = {FEATURES: FEATURES}
+
+    def __init__(self, space: FeatureSpace, dim: int) -> None:
+        self.name = space.name
+        self.dims = {FEATURES: dim}
+        self.device = torch.device("cpu")
+        self._space = space
+
+    def settings(self) -> dict[str, str]:
+        """What the statistics record: the function's name; no weights, resize or precision of its own."""
+        return {
+            "extractor": self.name,
+            "weights_sha256": "none (a feature function; never cached)",
+            "resize": "none",
+            "precision": "the function's own",
+            "device": str(self.device),
+        }
+
+    def extract(self, images: torch.Tensor | list[torch.Tensor], heads: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        """The function's features `(N, F)` float64 of `images`."""
+        return {FEATURES: torch.from_numpy(self._space.apply_function(images))}
 
 
 def feature_space(
@@ -123,21 +145,21 @@ def feature_space(
     if features == IDENTITY:
         if images:
             raise GanEvalError("features='identity' is for points (N, D), not images; use a feature function")
-        return FeatureSpace(IDENTITY, lambda x: x, images=False)
+        return FeatureSpace(IDENTITY, images=False, function=lambda x: x)
     if isinstance(features, str) and features in EXTRACTORS:
         if not images:
             raise GanEvalError(f"{features} features need images (N, C, H, W); for points use features='identity'")
         extractor = replace(extraction, features=features).load_extractor()
-        return FeatureSpace(_space_name(extractor), _ExtractorFunction(extractor), images=True)
+        return FeatureSpace(_space_name(extractor), images=True, extractor=extractor)
     if hasattr(features, "extract") and hasattr(features, "dims"):
-        return FeatureSpace(_space_name(features), _ExtractorFunction(features), images=images)
+        return FeatureSpace(_space_name(features), images=images, extractor=features)
     if isinstance(features, str) or not callable(features):
         raise GanEvalError(
             f"features={features!r}: use None, 'identity', a feature space ({', '.join(EXTRACTORS)}), "
             "or a callable (N, ...) -> (N, F)"
         )
     name = getattr(features, "__name__", type(features).__name__)
-    return FeatureSpace(name, features, images=images)
+    return FeatureSpace(name, images=images, function=features)
 
 
 def _space_name(extractor: Any) -> str:
@@ -160,18 +182,12 @@ class Reference:
         return self.stats.count
 
 
-def _stats_of(features: np.ndarray) -> FeatureStats:
-    stats = FeatureStats(features.shape[1])
-    stats.update(features)
-    return stats
-
-
 def _from_features(name: str, features: np.ndarray, points: np.ndarray | None = None) -> Reference:
     if features.shape[0] < 2:
         raise GanEvalError(f"reference {name} has {features.shape[0]} samples; at least 2 are needed")
     if not np.isfinite(features).all():
         raise GanEvalError(f"reference {name} holds NaN or Inf values")
-    return Reference(name, _stats_of(features), features, points)
+    return Reference(name, feature_stats(features), features, points)
 
 
 def _load_npy_if_matrix(path: Path) -> np.ndarray | None:
@@ -193,7 +209,10 @@ def _load_npy_if_matrix(path: Path) -> np.ndarray | None:
 
 
 def _batched(space: FeatureSpace, x: np.ndarray, batch_size: int) -> np.ndarray:
-    return np.concatenate([space(torch.from_numpy(x[i : i + batch_size])) for i in range(0, len(x), batch_size)])
+    """The feature function of points `x: (N, D)`, a batch at a time: points are no input of `features_of`."""
+    return np.concatenate(
+        [space.apply_function(torch.from_numpy(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+    )
 
 
 def open_reference_set(
@@ -202,9 +221,11 @@ def open_reference_set(
     sample_shape: tuple[int, ...],
     value_range: tuple[float, float],
     extraction: ExtractionOptions,
-    batch_size: int = 256,
+    batch_size: int,
+    dim: int,
 ) -> Reference:
-    """The Monitor's reference named by `spec`, in the feature space of samples shaped `sample_shape` (one sample).
+    """The Monitor's reference named by `spec`, in the feature space of samples shaped `sample_shape` (one sample)
+    whose features are `dim` wide.
 
     Not `gan_eval.sources.references.load_reference`, which reads a shipped
     reference's statistics (one of the inputs `spec` may name). `extraction`
@@ -237,89 +258,25 @@ def open_reference_set(
         return Reference(name, opened)
     if not space.images:
         raise GanEvalError(f"reference {name} holds images; the generator makes points of shape {sample_shape}")
-    return _from_features(opened.name, _image_features(opened, space, extraction, batch_size))
+    return _from_features(opened.name, _image_features(opened, space, extraction, batch_size, dim))
 
 
-def _image_features(source: Any, space: FeatureSpace, extraction: ExtractionOptions, batch_size: int) -> np.ndarray:
-    """Per-image features `(N, F)` float64 of an image source (an extractor's through the feature cache)."""
-    function = space.function
-    if isinstance(function, _ExtractorFunction):
-        found = features_of(source, function.extractor, (FEATURES,), (FEATURES,), extraction)
-        return found.features[FEATURES].astype(np.float64)
-    chunks = [space(batch) for batch in iter_batches(source, batch_size, 0, False, [])]
-    return np.concatenate(chunks)
+def _image_features(
+    source: Any, space: FeatureSpace, extraction: ExtractionOptions, batch_size: int, dim: int
+) -> np.ndarray:
+    """Per-image features `(N, F)` float64 of an image source through `features_of`: an extractor's through the
+    feature cache, a feature function's (`dim` wide) in batches of `batch_size`, uncached."""
+    if space.extractor is not None:
+        found = features_of(source, space.extractor, (FEATURES,), (FEATURES,), extraction)
+    else:
+        function = FeatureFunctionExtractor(space, dim)
+        uncached = replace(extraction, batch_size=batch_size, cache=False)
+        found = features_of(source, function, (FEATURES,), (FEATURES,), uncached)
+    return found.features[FEATURES].astype(np.float64)
 
 
-def metric_options(reference: Reference, n_generated: int, kid_subsets: int, seed: int) -> MetricOptions:
-    """The registry's options for the Monitor's metrics of `n_generated` samples against `reference`.
-
-    KID: `kid_subsets` subsets of min(1000, n_generated, n_reference) samples
-    (clipped here, so KID does not warn at each evaluation); k = 3 for
-    precision/recall and 5 for density/coverage; `seed` draws the KID subsets
-    and the groups of FID's jackknife standard error (`fid_std`, 20 groups),
-    the noise of FID at the Monitor's sample size.
-    """
-    size = min(KID_SUBSET_SIZE, n_generated, reference.count)
-    return MetricOptions(
-        kid_subsets=kid_subsets,
-        kid_subset_size=size,
-        pr_k=PR_K,
-        dc_k=DC_K,
-        seed=seed,
-        ci_groups=DEFAULT_GROUPS if n_generated >= 3 else 0,
-    )
-
-
-def knn_subset(reference: Reference, n_generated: int, seed: int) -> np.ndarray | None:
-    """Sorted indices of the reference samples the k-NN metrics see: `n_generated` of them drawn with `seed`.
-
-    None (every sample) when the reference has no per-sample features or no
-    more samples than the generated set.
-    """
-    if reference.features is None or reference.count <= n_generated:
-        return None
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(reference.count, n_generated, replace=False))
-
-
-def _compute(name: str, real: InputFeatures, fake: InputFeatures, options: MetricOptions) -> dict[str, Any]:
-    """A registered metric's headline values and noise estimates (`fid_std`); its other details, such as KID's
-    subset size, are the Monitor's settings."""
-    metric = METRICS[name]
-    with warnings.catch_warnings():
-        # Every evaluation has the same n_samples, which is what the rank-deficiency warning asks for.
-        warnings.filterwarnings("ignore", message=".*rank-deficient", category=GanEvalWarning)
-        values = metric.compute(real, fake, options, METRIC_DEVICE)
-    noise = tuple(key.noise for key in metric.keys if key.noise and key.noise not in metric.headline_keys)
-    return {key: values[key] for key in (*metric.headline_keys, *noise) if key in values}
-
-
-def reference_metrics(
-    reference: Reference, fake: np.ndarray, options: MetricOptions, knn_subset: np.ndarray | None
-) -> dict[str, float]:
-    """FID, spread ratio, and with per-sample reference features KID, precision/recall, density/coverage.
-
-    `fake: (M, F)` float64 generated features; `options` from `metric_options`;
-    `knn_subset` from `knn_subset` (see the module docstring).
-    """
-    if fake.shape[1] != reference.stats.dim:
-        raise GanEvalError(
-            f"generated features are {fake.shape[1]}-d but the reference {reference.name} is {reference.stats.dim}-d"
-        )
-    stats = _stats_of(fake)
-    generated = InputFeatures("generated", {FEATURES: stats}, {FEATURES: fake})
-    per_sample = {} if reference.features is None else {FEATURES: reference.features}
-    real = InputFeatures(reference.name, {FEATURES: reference.stats}, per_sample)
-    ref_trace = np.trace(reference.stats.covariance())
-    values = {
-        **_compute("fid", real, generated, options),
-        "spread_ratio": float(np.trace(stats.covariance()) / ref_trace) if ref_trace > 0 else float("nan"),
-    }
-    if reference.features is None:
-        return values
-    values.update(_compute("kid", real, generated, options))
-    features = reference.features if knn_subset is None else reference.features[knn_subset]
-    neighbours = InputFeatures(reference.name, {FEATURES: reference.stats}, {FEATURES: features})
-    values.update(_compute("pr", neighbours, generated, options))
-    values.update(_compute("dc", neighbours, generated, options))
-    return values
+def feature_stats(features: np.ndarray) -> FeatureStats:
+    """Float64 statistics of features `(N, F)`."""
+    stats = FeatureStats(features.shape[1])
+    stats.update(features)
+    return stats

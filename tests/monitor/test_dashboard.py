@@ -47,10 +47,24 @@ def test_series_keeps_numbers_of_one_kind_with_integer_steps():
     assert steps.tolist() == [0, 3] and values[0] == 1.0 and math.isnan(values[1])
 
 
+def _panel(figure, name: str):
+    """The dashboard's panel called `name` (its axes' label)."""
+    return next(axes for axes in figure.axes if axes.get_label() == name)
+
+
 def test_panels_plot_the_record_and_mark_the_alarms(small_run):
     record = read_run(small_run)
     figure = dashboard_figure(record, small_run)
-    losses, rates, d_outputs, gradients, distances, coverage, picture = figure.axes[:7]
+    losses, rates, d_outputs, gradients = figure.axes[:4]
+    distances, picture = _panel(figure, "metric fid"), _panel(figure, "samples")
+    time_panels = [axes for axes in figure.axes if axes is not picture]
+    assert [axes.get_label() for axes in time_panels[4:]] == [
+        "metric fid",
+        "metric kid",
+        "metric pr",
+        "metric dc",
+        "spread",
+    ]
     lines = {line.get_label(): line for line in losses.get_lines()}
     steps, loss_d = series(record.events, "scalars", "loss_d")
     np.testing.assert_array_equal(lines["loss_d"].get_xdata(), steps)
@@ -63,7 +77,7 @@ def test_panels_plot_the_record_and_mark_the_alarms(small_run):
     assert fid.get_xdata().tolist() == [0, 20, 40]
     alarms = [e for e in record.events if e["kind"] == "alarm"]
     assert [(a["rule"], a["step"]) for a in alarms] == [("non_finite", 45)]
-    for axes in (losses, rates, d_outputs, gradients, distances, coverage):
+    for axes in time_panels:
         marks = [line for line in axes.get_lines() if list(line.get_xdata()) == [45, 45]]
         assert len(marks) == 1 and marks[0].get_color() == RULES[NON_FINITE].colour
     assert picture.get_title() == "generated samples at step 40" and len(picture.get_images()) == 1
@@ -134,9 +148,52 @@ def test_a_record_without_learning_rates_still_plots(small_run):
     assert dashboard_png(old, small_run, dpi=30).startswith(b"\x89PNG")
 
 
-def test_the_fid_and_kid_legend_names_both(small_run):
-    distances = dashboard_figure(read_run(small_run), small_run).axes[4]
-    assert [t.get_text() for t in distances.get_legend().get_texts()] == ["FID", "KID"]
+def test_fid_and_kid_have_panels_of_their_own_with_their_noise_as_error_bars(small_run):
+    """FID and KID once shared a panel on twin autoscaled axes, where their lines coincided, and `fid_std` was
+    recorded but not drawn."""
+    record = read_run(small_run)
+    figure = dashboard_figure(record, small_run)
+    fid, kid = _panel(figure, "metric fid"), _panel(figure, "metric kid")
+    assert len(figure.axes) == 10  # nine time panels and the picture: no twin axes
+    assert [k for k in _lines(fid) if not k.startswith("_")] == ["FID"]
+    assert [k for k in _lines(kid) if not k.startswith("_")] == ["KID"]
+    assert "lower is better" in fid.get_title() and "lower is better" in kid.get_title()
+    for axes, key, noise in ((fid, "fid", "fid_std"), (kid, "kid_mean", "kid_std")):
+        steps, values = series(record.events, "evaluation", key)
+        _, errors = series(record.events, "evaluation", noise)
+        low, high = axes.get_ylim()
+        assert low <= values.min() and values.max() <= high
+        bars = next(c for c in axes.collections if c.get_gid() == f"error bars {noise}")
+        ends = [(segment[0][1], segment[1][1]) for segment in bars.get_segments()]
+        assert ends == pytest.approx(list(zip(values - errors, values + errors, strict=True)), rel=1e-12)
+
+
+def test_held_out_outputs_are_drawn(tmp_path):
+    """r_v (and D(x_held_out)) given to the Monitor were recorded but not drawn."""
+    rng = np.random.default_rng(0)
+    with Monitor(tmp_path, tensorboard=False, stderr=False) as monitor:
+        for step in range(5):
+            real, fake, held = (torch.from_numpy(rng.normal(m, 1.0, 64)) for m in (1.0, -1.0, 0.2))
+            monitor.discriminator(step, real, fake, kind="logits", held_out=held)
+    record = read_run(tmp_path)
+    lines = _lines(dashboard_figure(record, tmp_path).axes[2])
+    for label, name in (("r_v = E[sign D(x_held_out)]", "r_v"), ("D(x_held_out)", "d_held_out")):
+        np.testing.assert_array_equal(lines[label].get_ydata(), series(record.events, "discriminator", name)[1])
+
+
+def test_a_learning_rate_of_0_is_drawn(tmp_path):
+    """A frozen G (rate 0) vanished from the log-scale panel; the scale is now linear below the smallest rate."""
+    events = [
+        {"kind": "learning_rates", "step": 0, "G": 1e-4, "D": 1e-3},
+        {"kind": "learning_rates", "step": 5, "G": 0.0},
+        {"kind": "scalars", "step": 9, "loss": 1.0},
+    ]
+    rates = dashboard_figure(RunRecord(events, 0), tmp_path).axes[1]
+    line = _lines(rates)["lr G"]
+    assert list(line.get_xdata()) == [0, 5, 9] and list(line.get_ydata()) == [1e-4, 0.0, 0.0]
+    assert rates.get_yscale() == "symlog" and rates.get_ylim()[0] <= 0.0
+    marks = next(m for m in rates.get_lines() if m.get_gid() == "rate changes G")
+    assert list(marks.get_xdata()) == [5] and list(marks.get_ydata()) == [0.0]
 
 
 def _evaluations(values: dict[str, list[float]]) -> RunRecord:
@@ -150,16 +207,19 @@ def test_end_labels_of_equal_metrics_do_not_overlap(tmp_path):
     figure = dashboard_figure(record, tmp_path)
     figure.savefig(tmp_path / "dashboard.png", dpi=72)
     renderer = figure.canvas.get_renderer()
-    coverage = figure.axes[5]
-    labels = [t for t in coverage.texts if t.get_gid() == "end label"]
-    assert sorted(t.get_text() for t in labels) == sorted(
-        f"{k} 0.01" for k in ("precision", "recall", "density", "coverage", "spread_ratio")
-    )
-    boxes = [t.get_window_extent(renderer) for t in labels]
-    for i, a in enumerate(boxes):
-        for b in boxes[i + 1 :]:
-            assert not a.overlaps(b), (a, b)
-    assert coverage.get_legend() is None
+    panels = [_panel(figure, name) for name in ("metric pr", "metric dc", "spread")]
+    labels = {axes.get_label(): [t for t in axes.texts if t.get_gid() == "end label"] for axes in panels}
+    assert {name: sorted(t.get_text() for t in found) for name, found in labels.items()} == {
+        "metric pr": ["precision 0.01", "recall 0.01"],
+        "metric dc": ["coverage 0.01", "density 0.01"],
+        "spread": ["spread ratio 0.01"],
+    }
+    for found in labels.values():
+        boxes = [t.get_window_extent(renderer) for t in found]
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                assert not a.overlaps(b), (a, b)
+    assert all(axes.get_legend() is None for axes in panels)
 
 
 def test_the_spread_panel_shows_the_spread_without_a_reference(tmp_path):

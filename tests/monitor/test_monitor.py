@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from naive_metrics import naive_fid, naive_kid, naive_prdc
+from stand_in import StandInExtractor
 from toy_training import LATENT, Config, mlp, train
 
 from gan_eval.datasets.toy2d import sample_ring8
 from gan_eval.errors import GanEvalError
+from gan_eval.feature_types import FEATURES
+from gan_eval.metrics.registry import FAKE, LOWER, METRICS, REAL, Need, ResultKey, register_metric
 from gan_eval.monitor import Monitor, read_run
+from gan_eval.monitor.dashboard import dashboard_figure, dashboard_png
+from gan_eval.monitor.html_report import report_html
 from gan_eval.stats import FeatureStats, save_stats
 
 
@@ -337,3 +344,150 @@ def test_image_evaluations_show_progress_on_stderr(tmp_path, stand_in, capsys):
     with _monitor(tmp_path / "quiet", reference=reference, features=stand_in, every=None, n_samples=30) as m:
         m.evaluate(0, _TinyImageGenerator(), latent_shape=(8, 1, 1))
     assert capsys.readouterr().err == ""
+
+
+# -- metrics and feature spaces from the registries ----------------------------------------------------
+
+
+@pytest.fixture
+def toy_metric():
+    """A metric added as the documented walkthrough does (one decorated function, here in the test), removed after.
+
+    `toy_gap`: the distance between the two sets' mean features, with its standard error as the noise key."""
+
+    @register_metric(
+        "toy_gap",
+        "Toy mean gap",
+        lambda options: (Need(REAL, FEATURES, False), Need(FAKE, FEATURES, True)),
+        lambda options: {REAL: 2, FAKE: 2},
+        keys=(ResultKey("toy_gap", "mean gap", better=LOWER, noise="toy_gap_se"),),
+    )
+    def _toy_gap(real, fake, options, device):
+        features = fake.features[FEATURES]
+        gap = float(np.linalg.norm(real.stats[FEATURES].mean() - features.mean(axis=0)))
+        return {"toy_gap": gap, "toy_gap_se": float(np.sqrt(features.var(axis=0, ddof=1).sum() / len(features)))}
+
+    try:
+        yield "toy_gap"
+    finally:
+        METRICS.pop("toy_gap", None)
+
+
+def test_a_registered_metric_is_recorded_and_drawn_with_no_other_edit(tmp_path, toy_metric):
+    reference = sample_ring8(600, seed=5)
+    with _monitor(tmp_path, reference=reference, every=5, n_samples=300, metrics=["fid", toy_metric]) as monitor:
+        events = [monitor.evaluate(step, _Shift(0.5 + 0.1 * step, 0.2), latent_shape=2) for step in (0, 5, 10)]
+    z = torch.randn((300, 2), generator=torch.Generator().manual_seed(0)).double().numpy()
+    for step, event in zip((0, 5, 10), events, strict=True):
+        fake = z * (0.5 + 0.1 * step) + 0.2
+        assert event["toy_gap"] == pytest.approx(np.linalg.norm(reference.mean(0) - fake.mean(0)), rel=1e-6)
+        assert event["toy_gap_se"] == pytest.approx(np.sqrt(fake.var(0, ddof=1).sum() / 300), rel=1e-6)
+        assert event["fid"] == pytest.approx(naive_fid(reference, fake), rel=1e-6)
+        assert "kid_mean" not in event and "precision" not in event  # only the metrics named
+    session = _events(tmp_path, "session")[0]
+    assert list(session["metrics"]) == ["fid", "toy_gap"]
+    del METRICS[toy_metric]  # `gan-eval plot` runs in another process: the record alone describes the metric
+    record = read_run(tmp_path)
+    figure = dashboard_figure(record, tmp_path)
+    panel = next(axes for axes in figure.axes if axes.get_label() == "metric toy_gap")
+    line = next(line for line in panel.get_lines() if line.get_label() == "mean gap")
+    np.testing.assert_array_equal(line.get_ydata(), [e["toy_gap"] for e in events])
+    assert panel.get_title().startswith("Toy mean gap") and "lower is better" in panel.get_title()
+    assert any(c.get_gid() == "error bars toy_gap_se" for c in panel.collections)
+    page = report_html(record, "toy", dashboard_png(record, tmp_path, dpi=30))
+    assert "<th>toy_gap</th>" in page and "<th>toy_gap_se</th>" in page
+
+
+def test_named_metrics_are_checked(tmp_path):
+    with pytest.raises(GanEvalError, match=r"unknown metric 'no_such'; choose from fid, "):
+        _monitor(tmp_path / "a", metrics=["fid", "no_such"])
+    assert not (tmp_path / "a").exists()
+    stats = FeatureStats(2)
+    stats.update(sample_ring8(100, seed=1))
+    for folder, reference, name, message in (
+        ("b", stats, "kid", r"Kernel Inception Distance \(kid\) cannot be computed.*a statistics file"),
+        ("c", sample_ring8(100), "is", r"needs logits of the samples, which identity does not give"),
+    ):
+        monitor = _monitor(tmp_path / folder, reference=reference, every=None, n_samples=50, metrics=[name])
+        with monitor, pytest.raises(GanEvalError, match=message):
+            monitor.evaluate(0, _Shift(1.0, 0.0), latent_shape=2)
+
+
+class _SpaceStandIn(StandInExtractor):
+    """The stand-in network under a registered space's name and head: what that space's loader returns here."""
+
+    def __init__(self, name: str, head: str) -> None:
+        super().__init__()
+        self.name, self.heads = name, (head,)
+        self.kinds, self.dims = {FEATURES: head}, {head: 16}
+
+    def extract(self, images, heads):
+        return {self.heads[0]: super().extract(images)["pool3"]}
+
+
+def test_features_dinov2_vitl14_records_fd_dinov2(tmp_path, monkeypatch):
+    """`features="dinov2-vitl14"` evaluates in the registered space of that name, so the recorded `fid` is
+    FD_DINOv2. No DINOv2 weights exist here: the space's spec is kept (name, kinds) but loads the stand-in
+    network, so this checks the plumbing (the space by name, its loader with the Monitor's device, the record,
+    the dashboard), not DINOv2's features (tests/extractors/test_dinov2.py does that)."""
+    from gan_eval.extractors.registry import EXTRACTORS
+
+    spec = EXTRACTORS["dinov2-vitl14"]
+    network = _SpaceStandIn(spec.extractor, spec.kinds[FEATURES])
+    loads = []
+    monkeypatch.setitem(EXTRACTORS, spec.name, replace(spec, load=lambda *args: loads.append(args) or network))
+    reference = np.random.default_rng(0).integers(0, 256, (120, 3, 16, 16), dtype=np.uint8)
+    torch.manual_seed(0)
+    generator = _TinyImageGenerator()
+    with _monitor(tmp_path, reference=reference, features="dinov2-vitl14", every=None, n_samples=100) as monitor:
+        event = monitor.evaluate(0, generator, latent_shape=(8, 1, 1))
+    assert len(loads) == 1 and str(loads[0][1]) == "cpu"
+    z = torch.randn((100, 8, 1, 1), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        fake_uint8 = torch.from_numpy(np.rint((generator(z).double().numpy() + 1) * 127.5).astype(np.uint8))
+    fake = network.extract(fake_uint8, None)[network.heads[0]].double().numpy()
+    real = network.extract(torch.from_numpy(reference), None)[network.heads[0]].double().numpy()
+    assert event["features"] == f"dinov2-vitl14 {spec.kinds[FEATURES]}"
+    assert event["fid"] == pytest.approx(naive_fid(real, fake), rel=1e-5)
+    fid_panel = next(a for a in dashboard_figure(read_run(tmp_path), tmp_path).axes if a.get_label() == "metric fid")
+    assert "in dinov2-vitl14" in fid_panel.get_title()
+
+
+def test_a_feature_function_on_reference_images_goes_through_features_of(tmp_path, monkeypatch):
+    """The one door to an input's features: reference images reach a feature function through `features_of`
+    (uncached), with the same features as the function applied to them directly."""
+    from gan_eval.monitor import reference as reference_module
+
+    calls = []
+    real_features_of = reference_module.features_of
+
+    def spy(source, extractor, *args):
+        calls.append((extractor, args[-1].feature_cache()))
+        return real_features_of(source, extractor, *args)
+
+    monkeypatch.setattr(reference_module, "features_of", spy)
+
+    def grey(images):
+        return torch.nn.functional.avg_pool2d(images[:, :1].double(), 4).flatten(1) / 255.0
+
+    reference = np.random.default_rng(0).integers(0, 256, (120, 3, 16, 16), dtype=np.uint8)
+    torch.manual_seed(0)
+    generator = _TinyImageGenerator()
+    with _monitor(tmp_path, reference=reference, features=grey, every=None, n_samples=100) as monitor:
+        event = monitor.evaluate(0, generator, latent_shape=(8, 1, 1))
+    assert [(extractor.name, cache) for extractor, cache in calls] == [("grey", None)]
+    z = torch.randn((100, 8, 1, 1), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        fake_uint8 = torch.from_numpy(np.rint((generator(z).double().numpy() + 1) * 127.5).astype(np.uint8))
+    fake, real = grey(fake_uint8).numpy(), grey(torch.from_numpy(reference)).numpy()
+    assert event["fid"] == pytest.approx(naive_fid(real, fake), rel=1e-6)
+
+
+def test_the_progress_bar_moves_when_n_samples_fits_one_batch(tmp_path, stand_in, capsys):
+    """With n_samples <= batch_size (250) the features were one batch, and the bar stayed at 0% until it was
+    cleared; now it moves at least ten times."""
+    reference = np.random.default_rng(0).integers(0, 256, (40, 3, 16, 16), dtype=np.uint8)
+    with Monitor(tmp_path, tensorboard=False, reference=reference, features=stand_in, every=None, n_samples=30) as m:
+        m.evaluate(0, _TinyImageGenerator(), latent_shape=(8, 1, 1))
+    shown = {int(n) for n in re.findall(r"\b(\d+)/30\b", capsys.readouterr().err)}
+    assert {0, 30} < shown and len(shown - {0, 30}) >= 9
