@@ -91,7 +91,10 @@ def ct_statistic(
             to_train_test, _ = nearest_neighbours(in_test, in_train)
             z[cell] = mann_whitney_z(to_train_fake.cpu().numpy(), to_train_test.cpu().numpy())
     if not counted.any():
-        raise GanEvalError(f"C_T: no cell holds more than {MIN_FAKE_PER_CELL} generated samples")
+        raise GanEvalError(
+            f"C_T: none of the {cells} cells holds more than {MIN_FAKE_PER_CELL} of the {len(fake)} generated "
+            "samples (give more generated samples)"
+        )
     ct = float(test_share[counted] @ z[counted] / test_share[counted].sum())
     return DataCopying(ct, tuple(float(v) for v in z), tuple(bool(c) for c in counted))
 

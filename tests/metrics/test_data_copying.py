@@ -106,3 +106,11 @@ def test_a_cell_without_test_samples_is_refused_in_one_line() -> None:
         ct_statistic(
             torch.from_numpy(train), cells[0], torch.from_numpy(test), cells[1], torch.from_numpy(gen), cells[2], 2
         )
+
+
+def test_too_few_generated_samples_per_cell_are_refused_in_one_line() -> None:
+    train, test, gen = three_sets(3, 8, 0.0)
+    cells = [np.arange(len(s)) % 3 for s in (train, test, gen[:60])]
+    t, p, q = (torch.from_numpy(s) for s in (train, test, gen[:60]))
+    with pytest.raises(GanEvalError, match="none of the 3 cells holds more than 20 of the 60 generated samples"):
+        ct_statistic(t, cells[0], p, cells[1], q, cells[2], 3)
