@@ -55,7 +55,7 @@ def _panel(figure, name: str):
 def test_panels_plot_the_record_and_mark_the_alarms(small_run):
     record = read_run(small_run)
     figure = dashboard_figure(record, small_run)
-    losses, rates, d_outputs, gradients = figure.axes[:4]
+    losses, _, d_outputs, gradients = figure.axes[:4]
     distances, picture = _panel(figure, "metric fid"), _panel(figure, "samples")
     time_panels = [axes for axes in figure.axes if axes is not picture]
     assert [axes.get_label() for axes in time_panels[4:]] == [
@@ -159,7 +159,7 @@ def test_fid_and_kid_have_panels_of_their_own_with_their_noise_as_error_bars(sma
     assert [k for k in _lines(kid) if not k.startswith("_")] == ["KID"]
     assert "lower is better" in fid.get_title() and "lower is better" in kid.get_title()
     for axes, key, noise in ((fid, "fid", "fid_std"), (kid, "kid_mean", "kid_std")):
-        steps, values = series(record.events, "evaluation", key)
+        _, values = series(record.events, "evaluation", key)
         _, errors = series(record.events, "evaluation", noise)
         low, high = axes.get_ylim()
         assert low <= values.min() and values.max() <= high
