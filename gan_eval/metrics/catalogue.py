@@ -133,12 +133,13 @@ def _fls(
 
 
 def _ct_rows(values: dict[str, Any], number: Callable[[float], str]) -> list[tuple[str, str, str]]:
-    """Each cell's Z_U beside C_T, and which cells counted."""
-    cells = [
-        f"{number(z)}{'' if counted else ' (not counted)'}"
-        for z, counted in zip(values["ct_cells_z"], values["ct_cells_counted"], strict=True)
-    ]
-    return [("C_T cells Z_U", ", ".join(cells), f"counted: > {MIN_FAKE_PER_CELL} generated samples")]
+    """How many cells counted in C_T, with each cell's Z_U beside it."""
+    counted = values["ct_cells_counted"]
+    scores = ", ".join(
+        f"{number(z)}{'' if used else ' (not counted)'}" for z, used in zip(values["ct_cells_z"], counted, strict=True)
+    )
+    note = f"Z_U {scores}; a cell counts with > {MIN_FAKE_PER_CELL} generated samples"
+    return [("C_T cells", f"{sum(counted)}/{len(counted)}", note)]
 
 
 @register_metric(
