@@ -41,8 +41,9 @@ from gan_eval.atomic import atomic_write_bytes
 from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.feature_types import FEATURES, InputFeatures
+from gan_eval.metrics import registry
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
-from gan_eval.metrics.registry import FAKE, METRICS, REAL, Metric, MetricOptions
+from gan_eval.metrics.registry import FAKE, REAL, Metric, MetricOptions
 from gan_eval.monitor.recorded_metrics import (
     COVERAGE,
     FID,
@@ -73,16 +74,17 @@ SAMPLES_DIR = "samples"
 PROGRESS_STEPS = 10  # the progress bar of an image evaluation moves at least this many times
 
 
-def metric_names(metrics: str | Sequence[str] | None) -> tuple[tuple[str, ...], bool]:
-    """The registered metrics `metrics` names (a sequence, or names joined by commas), and whether they were
-    named; None is `DEFAULT_METRICS`. An unknown name is a one-line error listing the registry."""
+def registered_metrics(metrics: str | Sequence[str] | None) -> tuple[dict[str, Metric], bool]:
+    """The registered metrics `metrics` names (a sequence, or names joined by commas), by name, and whether
+    they were named; None is `DEFAULT_METRICS`. An unknown name is a one-line error listing the registry."""
+    known = registry.METRICS
     if metrics is None:
-        return DEFAULT_METRICS, False
+        return {name: known[name] for name in DEFAULT_METRICS}, False
     names = tuple(metrics.split(",")) if isinstance(metrics, str) else tuple(metrics)
-    unknown = [name for name in names if name not in METRICS]
+    unknown = [name for name in names if name not in known]
     if unknown:
-        raise GanEvalError(f"metrics: unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
-    return names, True
+        raise GanEvalError(f"metrics: unknown metric {unknown[0]!r}; choose from {', '.join(known)}")
+    return {name: known[name] for name in names}, True
 
 
 def metric_options(n_reference: int | None, n_generated: int, kid_subsets: int, seed: int) -> MetricOptions:
@@ -143,7 +145,7 @@ class Evaluator:
         batch_size: int,
         progress: bool,
     ) -> None:
-        self.metrics, self._named = metric_names(metrics)
+        self.metrics, self._named = registered_metrics(metrics)
         self.out_dir = out_dir
         self.n_samples = n_samples
         self.latent_seed = latent_seed
@@ -234,7 +236,7 @@ class Evaluator:
     def _kinds_needed(self, side: str) -> tuple[str, ...]:
         """`FEATURES` and every other kind the requested metrics need of `side` that the space gives."""
         needs = {
-            need.kind for name in self.metrics for need in METRICS[name].needs(MetricOptions()) if need.side == side
+            need.kind for metric in self.metrics.values() for need in metric.needs(MetricOptions()) if need.side == side
         }
         return (FEATURES, *(kind for kind in self._space.kinds if kind in needs and kind != FEATURES))
 
@@ -278,12 +280,12 @@ class Evaluator:
         n_reference = None if self._reference is None else self._reference.count
         self._options = metric_options(n_reference, self.n_samples, self.kid_subsets, self.latent_seed)
         chosen = []
-        for name in self.metrics:
-            reason = self._unavailable_reason(METRICS[name])
+        for name, metric in self.metrics.items():
+            reason = self._unavailable_reason(metric)
             if reason is None:
                 chosen.append(name)
             elif self._named:
-                raise GanEvalError(f"{METRICS[name].title} ({name}) cannot be computed by this Monitor: {reason}")
+                raise GanEvalError(f"{metric.title} ({name}) cannot be computed by this Monitor: {reason}")
         self._chosen = tuple(chosen)
 
     def _unavailable_reason(self, metric: Metric) -> str | None:
@@ -318,7 +320,7 @@ class Evaluator:
         values: dict[str, Any] = {}
         for name in self._chosen:
             real = self._real_side(name)
-            values.update(compute_metric(METRICS[name], real, generated, self._options))
+            values.update(compute_metric(self.metrics[name], real, generated, self._options))
         if reference is not None:
             ref_trace = np.trace(reference.stats.covariance())
             spread = np.trace(generated.stats[FEATURES].covariance())

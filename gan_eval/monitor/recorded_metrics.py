@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from gan_eval.metrics import registry
 from gan_eval.metrics.registry import METRICS, Metric, ResultKey
 
 SPREAD_RATIO = "spread_ratio"
@@ -64,9 +65,9 @@ class RecordedMetric:
         return tuple(dict.fromkeys(names))
 
 
-def describe_metrics(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """The session record's `metrics`: the registered metrics `names`, described."""
-    return {name: RecordedMetric.of(METRICS[name]).to_json() for name in names}
+def describe_metrics(metrics: dict[str, Metric]) -> dict[str, dict[str, Any]]:
+    """The session record's `metrics`: each metric, by name, described."""
+    return {name: RecordedMetric.of(metric).to_json() for name, metric in metrics.items()}
 
 
 def recorded_metrics(events: list[dict[str, Any]]) -> list[RecordedMetric]:
@@ -84,7 +85,7 @@ def recorded_metrics(events: list[dict[str, Any]]) -> list[RecordedMetric]:
                 if found is not None:
                     described[name] = found
     if not described:
-        described = {name: RecordedMetric.of(metric) for name, metric in METRICS.items()}
+        described = {name: RecordedMetric.of(metric) for name, metric in registry.METRICS.items()}
     evaluated = {key for e in events if e.get("kind") == "evaluation" for key in e}
     return [m for m in described.values() if any(key.name in evaluated for key in m.keys)]
 
