@@ -78,6 +78,8 @@ def _unavailable_reason(
         if need.side not in opened:
             return f"it needs a {need.side} input, which was not given ({need.side}= in Python, --{need.side} PATH)"
         x = opened[need.side]
+        if isinstance(x, FeatureStats) and not need.per_sample and need.kind != FEATURES:
+            return f"it needs the {need.kind} statistics of {_name(x)}, a statistics file (of the {FEATURES} only)"
         per_sample_missing = need.per_sample and getattr(x, "features", None) is None
         if isinstance(x, FeatureStats) and (per_sample_missing or need.kind != FEATURES):
             return f"it needs per-sample features of {_name(x)}, a statistics file (mean and covariance only)"
@@ -394,7 +396,7 @@ def _evaluate_spaces(
         jobs = []
         for space in spaces:
             needs = [need for name in space.chosen for need in METRICS[name].needs(options) if need.side == side]
-            kinds = tuple(k for k in (FEATURES, LOGITS) if any(need.kind == k for need in needs))
+            kinds = tuple(dict.fromkeys(need.kind for need in needs))
             per_sample = tuple(k for k in kinds if any(need.kind == k and need.per_sample for need in needs))
             jobs.append((space.extractor, kinds, per_sample))
         if side == TRAIN and not any(kinds for _, kinds, _ in jobs):

@@ -9,7 +9,9 @@ Kinds are what a metric asks for; each extractor maps a kind to one of its
 heads (`FeatureExtractor.kinds`):
 - `FEATURES`: the embedding every distance is computed on (Inception pool3,
   DINOv2's class token, ...);
-- `LOGITS`: class logits, for the Inception Score.
+- `LOGITS`: class logits, for the Inception Score;
+- `SPATIAL`: Inception's spatial features for sFID (the TF graph's
+  `mixed_6/conv`, first 7 channels), which other spaces do not offer.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from gan_eval.stats import FeatureStats
 
 FEATURES = "features"
 LOGITS = "logits"
+SPATIAL = "spatial"
 
 
 @dataclass

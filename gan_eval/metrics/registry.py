@@ -341,4 +341,4 @@ def _cmmd(real: InputFeatures, fake: InputFeatures, options: MetricOptions, devi
     return {"cmmd": cmmd(real.features[FEATURES], fake.features[FEATURES], device)}
 
 
-from gan_eval.metrics import catalogue  # noqa: E402, F401  (it registers itself with the functions above)
+from gan_eval.metrics import catalogue, sfid  # noqa: E402, F401  (they register themselves with the functions above)
