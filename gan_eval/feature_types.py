@@ -12,6 +12,10 @@ heads (`FeatureExtractor.kinds`):
 - `LOGITS`: class logits, for the Inception Score;
 - `SPATIAL`: Inception's spatial features for sFID (the TF graph's
   `mixed_6/conv`, first 7 channels), which other spaces do not offer.
+
+One kind is made from a generator, not by an extractor (`GENERATOR_KINDS`):
+- `PATH_LENGTHS`: a generator's perceptual path lengths, one per latent path
+  (`(N, 1)` LPIPS distance / ε², for PPL; see `gan_eval.path_sampling`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from gan_eval.stats import FeatureStats
 FEATURES = "features"
 LOGITS = "logits"
 SPATIAL = "spatial"
+PATH_LENGTHS = "path_lengths"
+GENERATOR_KINDS = (PATH_LENGTHS,)
 
 
 @dataclass
