@@ -88,8 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
         "DINOv2: the official dinov2_vit*14_pretrain.pth; CLIP: OpenAI's ViT-*.pt; torchvision's "
         "vgg16-397923af.pth, vgg19-dcbb9e9d.pth, alexnet-owt-7be5be79.pth; LPIPS v0.1's alex.pth, vgg.pth",
     )
-    info = actions.add_parser("info", help="list cached weights with sha256 and heads")
+    info = actions.add_parser(
+        "info", help="list the cached weights as recorded at import: network, format, sha256, official, heads"
+    )
     info.add_argument("--json", action="store_true", help="print JSON")
+    info.add_argument(
+        "--verify",
+        action="store_true",
+        help="read every file again and check it against its record (exit 1 if one changed or is unusable)",
+    )
     fid.set_defaults(handler=_run_fid)
     stats.set_defaults(handler=_run_stats)
     weights.set_defaults(handler=_run_weights)
@@ -167,29 +174,51 @@ def _run_stats(args: argparse.Namespace) -> int:
 
 
 def _run_weights(args: argparse.Namespace) -> int:
-    from gan_eval.extractors.inception.weights import weights_cache_dir
+    from gan_eval.home import cache_home
     from gan_eval.weights_catalogue import describe_cached_weights, import_weights_file
 
     if args.action == "import":
         space, dest = import_weights_file(args.path)
         print(f"imported {args.path} -> {dest} ({space})")
         return 0
-    entries = describe_cached_weights()
+    entries = describe_cached_weights(verify=args.verify)
+    failed = args.verify and any(not e["verified"] for e in entries)
+    cache = cache_home() / "weights"
     if args.json:
-        print(json.dumps({"cache": str(weights_cache_dir()), "weights": entries}))
-        return 0
-    print(f"cache: {weights_cache_dir()}")
+        print(json.dumps({"cache": str(cache), "weights": entries}))
+        return 1 if failed else 0
+    print(f"cache: {cache}")
     if not entries:
         print("no weights cached (gan-eval weights import PATH)")
-    for e in entries:
-        if "error" in e:
-            print(f"{e['path']}\n  unusable: {e['error']}")
-        elif "heads" in e:
-            note = "" if e["inception_score"] else " (no classifier: Inception Score unavailable)"
-            print(f"{e['path']}\n  sha256 {e['sha256']}\n  format {e['format']}\n  heads {', '.join(e['heads'])}{note}")
+    for entry in entries:
+        print("\n".join(_weights_entry_lines(entry)))
+    return 1 if failed else 0
+
+
+_OFFICIAL = {True: "yes", False: "no (not the published file)", None: "unknown (no checksum published)"}
+
+
+def _weights_entry_lines(entry: dict) -> list[str]:
+    """One `weights info --json` entry as text: its path, then every other field on a line of its own."""
+    lines = [entry["path"]]
+    for key, value in entry.items():
+        if key in ("path", "inception_score"):  # the heads line says whether the Inception Score can run
+            continue
+        if key == "error":
+            lines.append(f"  unusable: {value}")
+        elif key == "official":
+            lines.append(f"  official {_OFFICIAL[value]}")
+        elif key == "heads" and entry.get("inception_score") is False:
+            lines.append(f"  heads {', '.join(value)} (no classifier: Inception Score unavailable)")
+        elif isinstance(value, dict):
+            lines.extend(f"  {key} {name}: {reason}" for name, reason in value.items())
+        elif isinstance(value, list):
+            lines.append(f"  {key} {', '.join(value)}")
+        elif isinstance(value, bool):
+            lines.append(f"  {key} {'yes' if value else 'no'}")
         else:
-            print(f"{e['path']}\n  sha256 {e['sha256']}\n  format {e['format']}\n  space {e['space']}")
-    return 0
+            lines.append(f"  {key} {value}")
+    return lines
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

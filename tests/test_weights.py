@@ -134,8 +134,9 @@ def _free_port() -> int:
 
 
 def _cache_entries() -> list[str]:
+    """The files in the Inception cache folder (not the other spaces' folders, nor the records')."""
     folder = weights_cache_dir()
-    return sorted(os.listdir(folder)) if folder.is_dir() else []
+    return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
 
 # --- download ---------------------------------------------------------------------------------------------

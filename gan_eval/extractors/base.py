@@ -25,6 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 
 from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
+from gan_eval.extractors.weights_layouts import WeightsLayout
 from gan_eval.feature_types import FEATURES
 
 PRECISIONS = ("exact", "tf32", "bf16")  # float32 without TF32, TF32 tensor cores (CUDA), bfloat16 autocast
@@ -62,10 +63,15 @@ class ExtractorSpec:
     (`weights`: a path, or None for its default search). `weights_help`
     says where the weights come from, for `--help` and errors.
 
-    For `gan-eval weights`: `owns_weights_file(path)` says whether a file is
-    this space's (None: the space that takes every file no other claims),
-    `import_weights(path)` checks it and copies it into the cache, and
-    `describe_weights()` lists the cached files as JSON-ready entries.
+    `load` reads the weights' record (`weights_records`), not the file: the
+    network is built, and its tensors read, on the first `extract`.
+
+    For `gan-eval weights`: `weights_layouts()` lists the layouts the space's
+    weights come in (a file goes to the space whose layout it fills),
+    `import_weights(path)` checks a file, copies it into the cache and
+    records what it is, and `describe_weights(verify)` lists the cached files
+    as JSON-ready entries from their records (with `verify`, from a fresh
+    check of each file).
     """
 
     name: str
@@ -76,9 +82,9 @@ class ExtractorSpec:
     resize: str
     load: Callable[[str | None, torch.device, str | None, bool], FeatureExtractor]
     weights_help: str
-    owns_weights_file: Callable[[str], bool] | None = None
+    weights_layouts: Callable[[], tuple[WeightsLayout, ...]] | None = None
     import_weights: Callable[[str], Path] | None = None
-    describe_weights: Callable[[], list[dict[str, Any]]] | None = None
+    describe_weights: Callable[[bool], list[dict[str, Any]]] | None = None
 
     def head(self, kind: str) -> str:
         """The head that serves `kind` (`FEATURES` or `LOGITS`)."""

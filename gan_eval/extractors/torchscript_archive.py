@@ -10,6 +10,8 @@ read from `data/<key>`), `collections.OrderedDict` and `torch.jit._pickle`
 list builders. Any other name in the pickle is refused. What comes back is
 every tensor attribute by its dotted module path (`net.layers.conv.weight`),
 parameters and buffers alike, as `torch.jit.load(...).state_dict()` names them.
+`read_torchscript_shapes` gives their shapes alone, reading no tensor's bytes
+(to tell which network a file holds before reading it).
 
 Format: PyTorch's `torch/csrc/jit/serialization/` (a zip whose one top folder
 holds `data.pkl`, `constants.pkl`, `code/`, `data/<storage key>`, `version`).
@@ -77,10 +79,11 @@ def _build_intlist(values: list[Any]) -> list[Any]:
 class _DataUnpickler(pickle.Unpickler):
     """Unpickles a TorchScript `data.pkl` building nothing but tensors, plain containers and `_ScriptObject`s."""
 
-    def __init__(self, data: bytes, archive: zipfile.ZipFile, folder: str) -> None:
+    def __init__(self, data: bytes, archive: zipfile.ZipFile, folder: str, read_values: bool = True) -> None:
         super().__init__(io.BytesIO(data))
         self.archive = archive
         self.folder = folder
+        self.read_values = read_values  # False: storages on the meta device, sizes checked, no bytes read
         self.storages: dict[str, torch.Tensor] = {}
 
     def find_class(self, module: str, name: str) -> Any:
@@ -115,6 +118,8 @@ class _DataUnpickler(pickle.Unpickler):
         itemsize = torch.empty(0, dtype=dtype).element_size()
         if numel < 0 or info.file_size != numel * itemsize:
             raise ValueError(f"its storage {name} holds {info.file_size} bytes, not {numel} x {itemsize}")
+        if not self.read_values:
+            return torch.empty(numel, dtype=dtype, device="meta")
         data = bytearray(self.archive.read(info))
         return torch.frombuffer(data, dtype=dtype) if numel else torch.empty(0, dtype=dtype)
 
@@ -133,13 +138,8 @@ def _collect(node: Any, prefix: str, out: dict[str, torch.Tensor], depth: int = 
             _collect(value, f"{prefix}{key}.", out, depth + 1)
 
 
-def read_torchscript_tensors(path: str | Path) -> dict[str, torch.Tensor]:
-    """Every tensor of the TorchScript archive at `path` by its module path, read as data (module docstring).
-
-    A file that is not such an archive, or whose pickle holds anything but
-    modules and tensors, is a `GanEvalError` naming the file and the reason.
-    """
-    path = Path(path)
+def _module_tensors(path: Path, read_values: bool) -> dict[str, torch.Tensor]:
+    """Every tensor attribute of the archive's module by dotted path; on the meta device unless `read_values`."""
     try:
         with zipfile.ZipFile(path) as archive:
             pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
@@ -149,7 +149,7 @@ def read_torchscript_tensors(path: str | Path) -> dict[str, torch.Tensor]:
             if info.file_size > MAX_PICKLE_BYTES:
                 raise ValueError(f"its data.pkl is {info.file_size} bytes, more than a module's structure needs")
             folder = pickles[0][: -len("data.pkl")]
-            root = _DataUnpickler(archive.read(info), archive, folder).load()
+            root = _DataUnpickler(archive.read(info), archive, folder, read_values).load()
     except (ValueError, TypeError, KeyError, IndexError, EOFError, RuntimeError, pickle.UnpicklingError) as exc:
         raise GanEvalError(f"weights file {path} is not a readable TorchScript archive: {exc}") from None
     except (zipfile.BadZipFile, OSError, NotImplementedError) as exc:
@@ -161,6 +161,25 @@ def read_torchscript_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         _collect(root, "", tensors)
     except ValueError as exc:
         raise GanEvalError(f"weights file {path}: {exc}") from None
+    return tensors
+
+
+def read_torchscript_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """Every tensor of the TorchScript archive at `path` by its module path, read as data (module docstring).
+
+    A file that is not such an archive, or whose pickle holds anything but
+    modules and tensors, is a `GanEvalError` naming the file and the reason.
+    """
+    path = Path(path)
+    tensors = _module_tensors(path, read_values=True)
     if not all(bool(torch.isfinite(t).all()) for t in tensors.values() if t.is_floating_point()):
         raise GanEvalError(f"weights file {path} holds NaN or Inf weights")
     return tensors
+
+
+def read_torchscript_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor of the archive at `path`, by module path, without reading any tensor's bytes.
+
+    The same checks of the pickle and the storages' sizes as `read_torchscript_tensors`, the same errors.
+    """
+    return {key: tuple(t.shape) for key, t in _module_tensors(Path(path), read_values=False).items()}

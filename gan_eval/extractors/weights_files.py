@@ -7,8 +7,9 @@ and reports transfers cut short; the caller checks the sha256 it returns.
 `checked_weights_file`, `copy_into_cache`, `download_into_cache` and
 `resolve_weights` are a space's file handling: look-up order (explicit path,
 environment variable, cache, download), import and checked download;
-`PublishedWeightsFile` bundles them for a network whose weights are one
-published file (torchvision's VGG-16 and VGG-19).
+`PublishedWeightsFile` bundles them, with the file's record
+(`weights_records`), for a network whose weights are one published file
+(torchvision's VGG-16 and VGG-19).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import shutil
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -30,19 +32,32 @@ import torch
 from gan_eval.atomic import atomic_write
 from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
+from gan_eval.extractors.weights_records import (
+    WeightsRecord,
+    checked_record,
+    described_entry,
+    record_copy,
+    recorded,
+)
 from gan_eval.home import cache_home
 from gan_eval.tensor_files import is_torchscript_archive
 
+STATE_DICT = "state-dict"  # a pickled dict of tensors (`torch.save(model.state_dict())`)
+TORCHSCRIPT = "torchscript"  # a `torch.jit.save` archive
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+
+def read_state_dict(path: Path, mmap: bool = False) -> dict[str, torch.Tensor]:
     """A `.pth` state dict read as data (`weights_only`): a dict of tensors, batch-norm counters dropped.
 
     A TorchScript archive is refused before `torch.load` sees it (which would hand it to `torch.jit.load`).
+    With `mmap`, a file in PyTorch's zip format is memory-mapped: names and shapes come without reading the
+    values (an older, pickle-only file is read whole).
     """
     if is_torchscript_archive(path):
         raise GanEvalError(f"weights file {path} is a TorchScript archive, not a PyTorch state dict")
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        mapped = mmap and zipfile.is_zipfile(path)
+        loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=mapped)
     except Exception as exc:  # torch raises many types for a bad file
         raise GanEvalError(f"weights file {path} is not a readable PyTorch state dict ({type(exc).__name__})") from None
     if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
@@ -85,13 +100,19 @@ def download_to(url: str, out: BinaryIO, name: str, progress: bool, timeout: flo
     return digest.hexdigest()
 
 
-def checked_weights_file(path: str | os.PathLike[str]) -> tuple[Path, str]:
-    """`(path, sha256)` of a weights file that exists and is a file; one-line errors otherwise."""
+def existing_weights_file(path: str | os.PathLike[str]) -> Path:
+    """`path`, when it exists and is a file; one-line errors otherwise."""
     path = Path(path)
     if not path.exists():
         raise GanEvalError(f"weights file {path} does not exist")
     if not path.is_file():
         raise GanEvalError(f"weights file {path} is not a file")
+    return path
+
+
+def checked_weights_file(path: str | os.PathLike[str]) -> tuple[Path, str]:
+    """`(path, sha256)` of a weights file that exists and is a file; one-line errors otherwise."""
+    path = existing_weights_file(path)
     try:
         return path, file_sha256(path)
     except OSError as exc:
@@ -196,7 +217,8 @@ class PublishedWeightsFile:
     have a sha256 starting with `sha256` (a full digest, or the prefix in torchvision's file names);
     `variable` names the environment variable that may point at the file; the cache folder is
     `weights/<cache_folder>/` under the cache home; `load(path)` reads and checks a file, with one-line
-    errors naming it; `arch` is what `gan-eval weights info` lists it as.
+    errors naming it; `network` (the feature space or network) and `arch` are what its record and
+    `gan-eval weights info` name it, and `heads` the feature heads it gives (a feature space's).
     """
 
     url: str
@@ -204,7 +226,9 @@ class PublishedWeightsFile:
     variable: str
     cache_folder: str
     load: Callable[[Path], CheckedWeights]
+    network: str
     arch: str
+    heads: tuple[str, ...] = ()
 
     @property
     def file_name(self) -> str:
@@ -219,10 +243,24 @@ class PublishedWeightsFile:
         """Where the file is cached under its official name."""
         return self.cache_dir() / self.file_name
 
+    def record(self, weights: CheckedWeights) -> WeightsRecord:
+        """What a checked file is: a state dict, its sha256, and whether it is the published file (by the
+        sha256 prefix in the file's name, as torchvision checks it)."""
+        official = weights.sha256.startswith(self.sha256)
+        return WeightsRecord(weights.path, self.network, self.arch, STATE_DICT, weights.sha256, official, self.heads)
+
+    def check(self, path: Path) -> WeightsRecord:
+        """Read and check a file whole: its record."""
+        return self.record(self.load(path))
+
+    def recorded(self, path: str | os.PathLike[str]) -> WeightsRecord:
+        """What a file is, from its record, or checked (read whole) once and recorded."""
+        return recorded(path, self.network, self.arch, self.check)
+
     def import_file(self, path: str | os.PathLike[str]) -> Path:
-        """Check a file and copy it into the cache under the official name (atomically)."""
+        """Check a file, copy it into the cache under the official name (atomically) and record it."""
         checked = self.load(Path(path))
-        return copy_into_cache(checked.path, checked.sha256, self.cached_path())
+        return record_copy(self.record(checked), copy_into_cache(checked.path, checked.sha256, self.cached_path()))
 
     def download(
         self, url: str | None = None, sha256: str | None = None, progress: bool = True, timeout: float = 60.0
@@ -230,7 +268,8 @@ class PublishedWeightsFile:
         """Download into the cache (`url` and `sha256` default to the official ones) and return the path;
         nothing is left when the transfer fails, the checksum differs or the file does not load."""
         dest = self.cached_path()
-        return download_into_cache(url or self.url, dest, sha256 or self.sha256, self.load, progress, timeout)
+        check = partial(checked_record, check=self.check)
+        return download_into_cache(url or self.url, dest, sha256 or self.sha256, check, progress, timeout)
 
     def resolve(
         self, explicit: str | os.PathLike[str] | None = None, progress: bool = True, flag: str = "--weights"
@@ -239,13 +278,8 @@ class PublishedWeightsFile:
         download = partial(self.download, progress=progress)
         return resolve_weights(explicit, self.variable, self.cached_path(), download, self.url, flag)
 
-    def describe(self) -> list[dict[str, Any]]:
-        """One JSON-ready entry for the cached file, if any: path, sha256, format, arch (or the error)."""
+    def describe(self, verify: bool = False) -> list[dict[str, Any]]:
+        """The cached file, if any, as a JSON-ready entry from its record: path, arch, format, sha256, official
+        (with `verify`, from a fresh check, and whether it still matches), or the error."""
         path = self.cached_path()
-        if not path.is_file():
-            return []
-        try:
-            checked = self.load(path)
-        except GanEvalError as exc:
-            return [{"path": str(path), "error": str(exc)}]
-        return [{"path": str(path), "sha256": checked.sha256, "format": "state-dict", "arch": self.arch}]
+        return [described_entry(path, self.network, self.arch, self.check, verify)] if path.is_file() else []

@@ -13,6 +13,8 @@ classifier is dropped once its keys, shapes and dtypes are checked.
 Weights are resolved in this order: an explicit path, the environment
 variable `GAN_EVAL_VGG19_WEIGHTS`, the cache folder
 (`$GAN_EVAL_HOME/weights/vgg19/`), and last a download from the official URL.
+An imported or downloaded file is recorded (`weights_records`), so `gan-eval
+weights info` lists it without reading it.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from typing import Any
 
 import torch
 
-from gan_eval.errors import GanEvalError
 from gan_eval.extractors.weights_files import (
+    STATE_DICT,
     PublishedWeightsFile,
     check_tensors,
     checked_weights_file,
     read_state_dict,
 )
+from gan_eval.extractors.weights_layouts import WeightsLayout
 from gan_eval.style.network import official_shapes
 
 NAME = "vgg19"  # the network's name in `gan-eval weights` listings
@@ -67,17 +70,12 @@ def load_weights(path: str | os.PathLike[str]) -> Vgg19Weights:
     return Vgg19Weights(path=path, sha256=sha, features=features)
 
 
-def is_vgg19_file(path: str | os.PathLike[str]) -> bool:
-    """Whether a file is a state dict with VGG-19's last convolution and fc2 (the rest is checked on import)."""
-    try:
-        state = read_state_dict(Path(path))
-    except GanEvalError:
-        return False
-    shapes = {k: tuple(v.shape) for k, v in state.items()}
-    return shapes.get("features.34.weight") == (512, 512, 3, 3) and shapes.get("classifier.3.weight") == (4096, 4096)
+def weights_layouts() -> tuple[WeightsLayout, ...]:
+    """The one layout of the weights: torchvision's state dict."""
+    return (WeightsLayout(f"VGG-19, torchvision's {FILE_NAME}", STATE_DICT, official_shapes()),)
 
 
-PUBLISHED = PublishedWeightsFile(weights_url(), SHA256_PREFIX, ENV_VARIABLE, "vgg19", load_weights, "vgg19")
+PUBLISHED = PublishedWeightsFile(weights_url(), SHA256_PREFIX, ENV_VARIABLE, "vgg19", load_weights, NAME, "vgg19")
 
 
 def weights_cache_dir() -> Path:
@@ -86,7 +84,7 @@ def weights_cache_dir() -> Path:
 
 
 def import_weights(path: str | os.PathLike[str]) -> Path:
-    """Check a VGG-19 weights file and copy it into the cache under the official name (atomically)."""
+    """Check a VGG-19 weights file, copy it into the cache under the official name (atomically) and record it."""
     return PUBLISHED.import_file(path)
 
 
@@ -103,6 +101,7 @@ def resolve_weights_path(explicit: str | os.PathLike[str] | None = None, progres
     return PUBLISHED.resolve(explicit, progress)
 
 
-def describe_cached_weights() -> list[dict[str, Any]]:
-    """One JSON-ready entry for the cached VGG-19 weights file, if any: path, sha256, format (or the error)."""
-    return PUBLISHED.describe()
+def describe_cached_weights(verify: bool = False) -> list[dict[str, Any]]:
+    """One JSON-ready entry for the cached VGG-19 weights file, if any, from its record (see
+    `PublishedWeightsFile.describe`)."""
+    return PUBLISHED.describe(verify)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,8 +38,9 @@ def _sha256(path: Path) -> str:
 
 
 def _cache_entries() -> list[str]:
+    """The files in the Inception cache folder (not the other spaces' folders, nor the records')."""
     folder = weights_cache_dir()
-    return sorted(os.listdir(folder)) if folder.is_dir() else []
+    return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
 
 def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:

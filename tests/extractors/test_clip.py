@@ -42,7 +42,6 @@ from gan_eval.extractors.clip.extractor import CROP_THEN_RESIZE, ClipExtractor
 from gan_eval.extractors.clip.network import ARCHS, build_network
 from gan_eval.extractors.clip.weights import (
     ClipWeights,
-    arch_of_file,
     describe_cached_weights,
     download_weights,
     import_weights,
@@ -52,6 +51,7 @@ from gan_eval.extractors.clip.weights import (
 )
 from gan_eval.extractors.registry import EXTRACTORS
 from gan_eval.feature_types import FEATURES
+from gan_eval.weights_catalogue import closest_networks, import_weights_file
 
 VITB32 = ARCHS["vitb32"]
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073])  # openai/CLIP clip.py `_transform`
@@ -350,12 +350,14 @@ def test_an_archive_carrying_code_is_refused_without_running_it(tmp_path: Path, 
     with pytest.raises(GanEvalError, match=r"not the official CLIP ViT-B-32\.pt") as info:
         load_weights(path, VITB32)
     assert str(path) in str(info.value) and MARKER not in capfd.readouterr().out
-    assert arch_of_file(path) is None
+    with pytest.raises(GanEvalError, match="holds none of the tensors of the known networks"):
+        import_weights_file(str(path))
+    assert MARKER not in capfd.readouterr().out
 
 
 def test_import_list_and_resolution_order(vitb32_file: Path, tmp_path: Path, monkeypatch) -> None:
-    assert arch_of_file(vitb32_file) == VITB32
-    cached = import_weights(vitb32_file)
+    assert closest_networks(str(vitb32_file))[0][0] == "clip-vitb32"
+    cached = import_weights(vitb32_file, VITB32)
     assert cached == weights_cache_dir() / "ViT-B-32.pt"
     [entry] = describe_cached_weights(VITB32)
     assert entry["sha256"] == file_sha256(vitb32_file) and entry["official"] is False

@@ -324,9 +324,9 @@ def test_bad_weights_are_one_line_errors(fault: str, vits14_state, tmp_path: Pat
 
 
 def test_import_list_and_resolution_order(vits14_file: Path, tmp_path: Path, monkeypatch) -> None:
-    cached = import_weights(vits14_file)
+    cached = import_weights(vits14_file, VITS14)
     assert cached == weights_cache_dir() / "dinov2_vits14_pretrain.pth"
-    [entry] = describe_cached_weights()
+    [entry] = describe_cached_weights(VITS14)
     assert entry["arch"] == "dinov2_vits14" and entry["sha256"] == load_weights(vits14_file, VITS14).sha256
     assert resolve_weights_path(VITS14) == cached
     monkeypatch.setenv("GAN_EVAL_DINOV2_VITS14_WEIGHTS", str(vits14_file))

@@ -21,12 +21,12 @@ from gan_eval.style.weights import (
     describe_cached_weights,
     download_weights,
     import_weights,
-    is_vgg19_file,
     load_weights,
     resolve_weights_path,
     weights_cache_dir,
     weights_url,
 )
+from gan_eval.weights_catalogue import closest_networks, import_weights_file
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_official_name_url_and_what_is_kept(weights_file: Path, state: dict[str,
     assert weights.sha256 == file_sha256(weights_file)
     assert set(weights.features) == {k for k in state if k.startswith("features.")} and len(weights.features) == 32
     assert all(torch.equal(weights.features[k], state[k]) for k in weights.features)
-    assert is_vgg19_file(weights_file)
+    assert closest_networks(str(weights_file))[0][0] == "vgg19"
 
 
 @pytest.mark.parametrize("fault", ["missing", "shape", "extra", "integer", "pickled", "nan", "vgg16"])
@@ -78,14 +78,23 @@ def test_bad_weights_are_one_line_errors(fault: str, state: dict[str, torch.Tens
     with pytest.raises(GanEvalError, match=expected) as info:
         load_weights(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
-    assert is_vgg19_file(path) == (fault not in ("pickled", "vgg16"))  # claimed, then refused by the full check
+    with pytest.raises(GanEvalError) as imported:  # claimed, then refused by the full check; or VGG-19 the closest
+        import_weights_file(str(path))
+    refused_by_the_check = str(imported.value) == str(info.value)
+    assert fault == "pickled" or refused_by_the_check or "; the closest is VGG-19, " in str(imported.value)
 
 
 def test_import_list_and_resolution_order(weights_file: Path, tmp_path: Path, monkeypatch) -> None:
     cached = import_weights(weights_file)
     assert cached == weights_cache_dir() / "vgg19-dcbb9e9d.pth" and file_sha256(cached) == file_sha256(weights_file)
     [entry] = describe_cached_weights()
-    assert entry == {"path": str(cached), "sha256": file_sha256(weights_file), "format": "state-dict", "arch": "vgg19"}
+    assert entry == {
+        "path": str(cached),
+        "sha256": file_sha256(weights_file),
+        "format": "state-dict",
+        "arch": "vgg19",
+        "official": False,  # random weights: their sha256 does not start with dcbb9e9d
+    }
     assert resolve_weights_path() == cached
     monkeypatch.setenv("GAN_EVAL_VGG19_WEIGHTS", str(weights_file))
     assert resolve_weights_path() == weights_file

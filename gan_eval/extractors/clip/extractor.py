@@ -26,6 +26,7 @@ Head: `embedding` (`FEATURES`). Precision modes as Inception's: `exact`
 
 from __future__ import annotations
 
+from functools import partial
 from typing import ClassVar
 
 import torch
@@ -34,18 +35,22 @@ from gan_eval.errors import GanEvalError
 from gan_eval.extractors.base import ExtractorSpec, ImageExtractor, precision_mode
 from gan_eval.extractors.clip.network import ARCHS, ClipArch, build_network
 from gan_eval.extractors.clip.weights import (
+    HEAD_EMBEDDING,
     ClipWeights,
-    arch_of_file,
     describe_cached_weights,
     env_variable,
     import_weights,
     load_weights,
+    network_name,
+    recorded_weights,
     resolve_weights_path,
+    weights_arch,
+    weights_layouts,
 )
 from gan_eval.extractors.pil_resize import resize_bicubic_pil
+from gan_eval.extractors.weights_records import WeightsRecord, in_memory
 from gan_eval.feature_types import FEATURES
 
-HEAD_EMBEDDING = "embedding"
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 SHORTER_SIDE_THEN_CROP = "shorter-side-then-crop"  # OpenAI's `_transform`, clean-fid's CLIP-FID
@@ -89,7 +94,7 @@ class ClipExtractor(ImageExtractor):
 
     def __init__(
         self,
-        weights: ClipWeights,
+        weights: ClipWeights | WeightsRecord,
         protocol: str,
         device: torch.device | str = "cpu",
         precision: str | None = None,
@@ -97,25 +102,27 @@ class ClipExtractor(ImageExtractor):
         super().__init__(device, precision)
         if protocol not in (SHORTER_SIDE_THEN_CROP, CROP_THEN_RESIZE):
             raise ValueError(f"unknown CLIP preprocessing {protocol}")
-        self.arch = weights.arch
-        self.input_size = weights.arch.image_size
+        self.arch = arch = weights_arch(weights)
+        self.input_size = arch.image_size
         self.protocol = protocol
-        self.name = extractor_name(weights.arch)
-        self.resize = resize_mode(weights.arch, protocol)
+        self.name = extractor_name(arch)
+        self.resize = resize_mode(arch, protocol)
         self.weights_sha256 = weights.sha256
-        self.dims = {HEAD_EMBEDDING: weights.arch.embed_dim}
-        self._weights: ClipWeights | None = weights
+        self.dims = {HEAD_EMBEDDING: arch.embed_dim}
+        self._weights: ClipWeights | WeightsRecord | None = weights
         self._net: torch.nn.Module | None = None
         self._mean = torch.tensor(CLIP_MEAN, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(CLIP_STD, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
 
     @property
     def net(self) -> torch.nn.Module:
-        """The network, built on first use (a run served from the feature cache never builds it)."""
+        """The network, built on first use, a record's file read then (a run served from the feature cache
+        never reads it)."""
         if self._net is None:
             assert self._weights is not None
+            weights = in_memory(self._weights, partial(load_weights, arch=self.arch))
             with torch.random.fork_rng(devices=[]):  # random initial weights, replaced: the caller's state stays
-                self._net = build_network(self.arch, self._weights.visual).to(self.device)
+                self._net = build_network(self.arch, weights.visual).to(self.device)
             self._weights = None
         return self._net
 
@@ -148,7 +155,7 @@ class ClipExtractor(ImageExtractor):
 
 def extractor_name(arch: ClipArch) -> str:
     """The name results and statistics files record: `clip-vitl14-336`."""
-    return f"clip-{arch.key}"
+    return network_name(arch)
 
 
 def resize_mode(arch: ClipArch, protocol: str) -> str:
@@ -163,7 +170,7 @@ def _spec(key: str, protocol: str, title: str) -> ExtractorSpec:
 
     def load(weights: str | None, device: torch.device, precision: str | None, progress: bool) -> ClipExtractor:
         path = resolve_weights_path(arch, weights, progress)
-        return ClipExtractor(load_weights(path, arch), protocol, device, precision)
+        return ClipExtractor(recorded_weights(path, arch), protocol, device, precision)
 
     return ExtractorSpec(
         name=extractor_name(arch),
@@ -177,9 +184,9 @@ def _spec(key: str, protocol: str, title: str) -> ExtractorSpec:
             f"OpenAI's {arch.file_name} (default: ${env_variable(arch)}, then the cache, "
             "then a download from openaipublic.azureedge.net, sha256 checked)"
         ),
-        owns_weights_file=lambda path: arch_of_file(path) == arch,
-        import_weights=lambda path: import_weights(path, arch),
-        describe_weights=lambda: describe_cached_weights(arch),
+        weights_layouts=partial(weights_layouts, arch),
+        import_weights=partial(import_weights, arch=arch),
+        describe_weights=partial(describe_cached_weights, arch),
     )
 
 

@@ -17,7 +17,7 @@ Inception's: `exact` (float32, TF32 off; the CPU default), `tf32` (CUDA),
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import partial
 from typing import ClassVar
 
 import torch
@@ -26,19 +26,22 @@ from gan_eval.errors import GanEvalError
 from gan_eval.extractors.base import ExtractorSpec, ImageExtractor, precision_mode
 from gan_eval.extractors.dinov2.network import ARCHS, INPUT_SIZE, Dinov2Arch, build_network
 from gan_eval.extractors.dinov2.weights import (
+    HEAD_CLS,
     Dinov2Weights,
-    arch_of_file,
     describe_cached_weights,
     env_variable,
-    file_name,
     import_weights,
     load_weights,
+    network_name,
+    recorded_weights,
     resolve_weights_path,
+    weights_arch,
+    weights_layouts,
 )
 from gan_eval.extractors.pil_resize import resize_bicubic_pil
+from gan_eval.extractors.weights_records import WeightsRecord, in_memory
 from gan_eval.feature_types import FEATURES
 
-HEAD_CLS = "cls"
 RESIZE_MODE = "pil-bicubic-224"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -53,25 +56,30 @@ class Dinov2Extractor(ImageExtractor):
     heads = (HEAD_CLS,)
 
     def __init__(
-        self, weights: Dinov2Weights, device: torch.device | str = "cpu", precision: str | None = None
+        self,
+        weights: Dinov2Weights | WeightsRecord,
+        device: torch.device | str = "cpu",
+        precision: str | None = None,
     ) -> None:
         super().__init__(device, precision)
-        self.arch = weights.arch
-        self.name = extractor_name(weights.arch)
+        self.arch = weights_arch(weights)
+        self.name = extractor_name(self.arch)
         self.weights_sha256 = weights.sha256
-        self.dims = {HEAD_CLS: weights.arch.embed_dim}
-        self._weights: Dinov2Weights | None = weights
+        self.dims = {HEAD_CLS: self.arch.embed_dim}
+        self._weights: Dinov2Weights | WeightsRecord | None = weights
         self._net: torch.nn.Module | None = None
         self._mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(IMAGENET_STD, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
 
     @property
     def net(self) -> torch.nn.Module:
-        """The network, built on first use (a run served from the feature cache never builds it)."""
+        """The network, built on first use, a record's file read then (a run served from the feature cache
+        never reads it)."""
         if self._net is None:
             assert self._weights is not None
+            weights = in_memory(self._weights, partial(load_weights, arch=self.arch))
             with torch.random.fork_rng(devices=[]):  # random initial weights, replaced: the caller's state stays
-                self._net = build_network(self.arch, self._weights.state_dict).to(self.device)
+                self._net = build_network(self.arch, weights.state_dict).to(self.device)
             self._weights = None
         return self._net
 
@@ -101,14 +109,15 @@ class Dinov2Extractor(ImageExtractor):
 
 def extractor_name(arch: Dinov2Arch) -> str:
     """The name results and statistics files record: `dinov2-vitl14`."""
-    return arch.official_name.replace("_", "-")
+    return network_name(arch)
 
 
 def _spec(key: str, title: str) -> ExtractorSpec:
     arch = ARCHS[key]
 
     def load(weights: str | None, device: torch.device, precision: str | None, progress: bool) -> Dinov2Extractor:
-        return Dinov2Extractor(load_weights(resolve_weights_path(arch, weights, progress), arch), device, precision)
+        path = resolve_weights_path(arch, weights, progress)
+        return Dinov2Extractor(recorded_weights(path, arch), device, precision)
 
     return ExtractorSpec(
         name=extractor_name(arch),
@@ -122,9 +131,9 @@ def _spec(key: str, title: str) -> ExtractorSpec:
             f"official {arch.official_name}_pretrain.pth (default: ${env_variable(arch)}, then the cache, "
             "then a download from dl.fbaipublicfiles.com)"
         ),
-        owns_weights_file=lambda path: arch_of_file(path) == arch,
-        import_weights=lambda path: import_weights(path, arch),
-        describe_weights=lambda: [e for e in describe_cached_weights() if Path(e["path"]).name == file_name(arch)],
+        weights_layouts=partial(weights_layouts, arch),
+        import_weights=partial(import_weights, arch=arch),
+        describe_weights=partial(describe_cached_weights, arch),
     )
 
 

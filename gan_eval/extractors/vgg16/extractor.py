@@ -35,19 +35,22 @@ from gan_eval.extractors.tf_resize import resize_bilinear_tf1
 from gan_eval.extractors.vgg16.network import FEATURE_DIM, INPUT_SIZE, Vgg16Fc2, build_network
 from gan_eval.extractors.vgg16.weights import (
     ENV_VARIABLE,
+    HEAD_FC2,
+    HEAD_FC2_RELU,
+    NETWORK,
     Vgg16Weights,
     describe_cached_weights,
     import_weights,
-    is_vgg16_file,
     load_weights,
+    recorded_weights,
     resolve_weights_path,
+    weights_layouts,
     weights_url,
 )
+from gan_eval.extractors.weights_records import WeightsRecord, in_memory
 from gan_eval.feature_types import FEATURES
 
-NAME = "vgg16-torchfidelity"
-HEAD_FC2 = "fc2"
-HEAD_FC2_RELU = "fc2_relu"
+NAME = NETWORK
 RESIZE_MODE = "tf1-bilinear-224"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -63,10 +66,12 @@ class Vgg16Extractor(ImageExtractor):
     heads = (HEAD_FC2_RELU, HEAD_FC2)
     dims: ClassVar[dict[str, int]] = {HEAD_FC2_RELU: FEATURE_DIM, HEAD_FC2: FEATURE_DIM}
 
-    def __init__(self, weights: Vgg16Weights, device: torch.device | str = "cpu", precision: str | None = None) -> None:
+    def __init__(
+        self, weights: Vgg16Weights | WeightsRecord, device: torch.device | str = "cpu", precision: str | None = None
+    ) -> None:
         super().__init__(device, precision)
         self.weights_sha256 = weights.sha256
-        self._weights: Vgg16Weights | None = weights
+        self._weights: Vgg16Weights | WeightsRecord | None = weights
         self._net: Vgg16Fc2 | None = None
         # torch-fidelity normalises on the 0..255 scale: mean and std are 255 * ImageNet's, rounded to float32
         self._mean = torch.tensor([255 * m for m in IMAGENET_MEAN], device=self.device).view(1, 3, 1, 1)
@@ -74,11 +79,13 @@ class Vgg16Extractor(ImageExtractor):
 
     @property
     def net(self) -> Vgg16Fc2:
-        """The network, built on first use (a run served from the feature cache never builds it)."""
+        """The network, built on first use, a record's file read then (a run served from the feature cache
+        never reads it)."""
         if self._net is None:
             assert self._weights is not None
+            weights = in_memory(self._weights, load_weights)
             with torch.random.fork_rng(devices=[]):  # random initial weights, replaced: the caller's state stays
-                self._net = build_network(self._weights.state_dict).to(self.device)
+                self._net = build_network(weights.state_dict).to(self.device)
             self._weights = None
         return self._net
 
@@ -109,7 +116,7 @@ class Vgg16Extractor(ImageExtractor):
 
 
 def _load(weights: str | None, device: torch.device, precision: str | None, progress: bool) -> Vgg16Extractor:
-    return Vgg16Extractor(load_weights(resolve_weights_path(weights, progress)), device, precision)
+    return Vgg16Extractor(recorded_weights(resolve_weights_path(weights, progress)), device, precision)
 
 
 SPEC = ExtractorSpec(
@@ -124,7 +131,7 @@ SPEC = ExtractorSpec(
         f"torchvision's vgg16-397923af.pth (default: ${ENV_VARIABLE}, then the cache, "
         f"then a download from {weights_url()})"
     ),
-    owns_weights_file=is_vgg16_file,
+    weights_layouts=weights_layouts,
     import_weights=import_weights,
     describe_weights=describe_cached_weights,
 )

@@ -13,6 +13,8 @@ shapes and finite float values.
 Weights are resolved in this order: an explicit path, the environment
 variable `GAN_EVAL_VGG16_WEIGHTS`, the cache folder
 (`$GAN_EVAL_HOME/weights/vgg16/`), and last a download from the official URL.
+What a checked file is is recorded when it is imported, downloaded or first
+used (`recorded_weights`), so a later run reads it only to extract.
 """
 
 from __future__ import annotations
@@ -24,16 +26,21 @@ from typing import Any
 
 import torch
 
-from gan_eval.errors import GanEvalError
 from gan_eval.extractors.vgg16.network import official_shapes
 from gan_eval.extractors.weights_files import (
+    STATE_DICT,
     PublishedWeightsFile,
     check_tensors,
     checked_weights_file,
     read_state_dict,
 )
+from gan_eval.extractors.weights_layouts import WeightsLayout
+from gan_eval.extractors.weights_records import WeightsRecord
 
+NETWORK = "vgg16-torchfidelity"  # the feature space, as results, records and `weights info` name it
 BASE_URL = "https://download.pytorch.org/models"
+HEAD_FC2_RELU = "fc2_relu"  # the features torch-fidelity's prc takes
+HEAD_FC2 = "fc2"  # the same before the ReLU
 FILE_NAME = "vgg16-397923af.pth"
 SHA256_PREFIX = "397923af"  # the hash in the official file name
 ENV_VARIABLE = "GAN_EVAL_VGG16_WEIGHTS"
@@ -66,21 +73,14 @@ def load_weights(path: str | os.PathLike[str]) -> Vgg16Weights:
     return Vgg16Weights(path=path, sha256=sha, state_dict={k: v.float() for k, v in state.items()})
 
 
-def is_vgg16_file(path: str | os.PathLike[str]) -> bool:
-    """Whether a file is a state dict with VGG-16's first convolution, conv4_1 and fc2 (the rest is checked later)."""
-    try:
-        state = read_state_dict(Path(path))
-    except GanEvalError:
-        return False
-    shapes = {k: tuple(v.shape) for k, v in state.items()}
-    return (
-        shapes.get("features.0.weight") == (64, 3, 3, 3)
-        and shapes.get("features.17.weight") == (512, 256, 3, 3)  # conv4_1; a ReLU in VGG-19
-        and shapes.get("classifier.3.weight") == (4096, 4096)
-    )
+def weights_layouts() -> tuple[WeightsLayout, ...]:
+    """The one layout of the weights: torchvision's state dict."""
+    return (WeightsLayout(f"VGG-16, torchvision's {FILE_NAME}", STATE_DICT, official_shapes()),)
 
 
-PUBLISHED = PublishedWeightsFile(weights_url(), SHA256_PREFIX, ENV_VARIABLE, "vgg16", load_weights, "vgg16")
+PUBLISHED = PublishedWeightsFile(
+    weights_url(), SHA256_PREFIX, ENV_VARIABLE, "vgg16", load_weights, NETWORK, "vgg16", (HEAD_FC2_RELU, HEAD_FC2)
+)
 
 
 def weights_cache_dir() -> Path:
@@ -88,8 +88,13 @@ def weights_cache_dir() -> Path:
     return PUBLISHED.cache_dir()
 
 
+def recorded_weights(path: str | os.PathLike[str]) -> WeightsRecord:
+    """What a VGG-16 weights file is, from its record, or checked (read whole) once and recorded."""
+    return PUBLISHED.recorded(path)
+
+
 def import_weights(path: str | os.PathLike[str]) -> Path:
-    """Check a VGG-16 weights file and copy it into the cache under the official name (atomically)."""
+    """Check a VGG-16 weights file, copy it into the cache under the official name (atomically) and record it."""
     return PUBLISHED.import_file(path)
 
 
@@ -108,6 +113,7 @@ def resolve_weights_path(
     return PUBLISHED.resolve(explicit, progress, flag)
 
 
-def describe_cached_weights() -> list[dict[str, Any]]:
-    """One JSON-ready entry for the cached VGG-16 weights file, if any: path, sha256, format (or the error)."""
-    return PUBLISHED.describe()
+def describe_cached_weights(verify: bool = False) -> list[dict[str, Any]]:
+    """One JSON-ready entry for the cached VGG-16 weights file, if any, from its record (see
+    `PublishedWeightsFile.describe`)."""
+    return PUBLISHED.describe(verify)

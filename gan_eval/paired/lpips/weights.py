@@ -16,7 +16,9 @@ architecture's tensors with finite float values. Each is resolved in the
 order explicit path, environment variable (`GAN_EVAL_LPIPS_ALEX_WEIGHTS`,
 `GAN_EVAL_LPIPS_VGG_WEIGHTS`, `GAN_EVAL_ALEXNET_WEIGHTS`, and
 `GAN_EVAL_VGG16_WEIGHTS` for VGG-16), cache (`$GAN_EVAL_HOME/weights/lpips/`,
-VGG-16 in `weights/vgg16/`), checked download.
+VGG-16 in `weights/vgg16/`), checked download. An imported or downloaded file
+is recorded (`weights_records`), so `gan-eval weights info` lists it without
+reading it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import torch
 from gan_eval.errors import GanEvalError
 from gan_eval.extractors.vgg16 import weights as vgg16_weights
 from gan_eval.extractors.weights_files import (
+    STATE_DICT,
     check_tensors,
     checked_weights_file,
     copy_into_cache,
@@ -39,6 +42,8 @@ from gan_eval.extractors.weights_files import (
     read_state_dict,
     resolve_weights,
 )
+from gan_eval.extractors.weights_layouts import WeightsLayout, read_file_tensors
+from gan_eval.extractors.weights_records import WeightsRecord, checked_record, described_entry, record_copy
 from gan_eval.home import cache_home
 from gan_eval.paired.lpips.network import NETS, linear_keys, meta_backbone
 
@@ -52,6 +57,8 @@ ALEXNET_BASE_URL = "https://download.pytorch.org/models"
 ALEXNET_FILE_NAME = "alexnet-owt-7be5be79.pth"
 ALEXNET_SHA256_PREFIX = "7be5be79"  # the hash in the official file name
 ALEXNET_ENV_VARIABLE = "GAN_EVAL_ALEXNET_WEIGHTS"
+NETWORK = "lpips"  # as records and `gan-eval weights info` name it
+ALEXNET_ARCH = "alexnet"
 
 
 @dataclass(frozen=True)
@@ -105,38 +112,56 @@ def load_alexnet_weights(path: str | os.PathLike[str]) -> tuple[Path, str, dict[
     return path, sha, {k: v.float() for k, v in state.items()}
 
 
-def _shapes(path: str | os.PathLike[str]) -> dict[str, tuple[int, ...]]:
-    try:
-        return {k: tuple(v.shape) for k, v in read_state_dict(Path(path)).items()}
-    except GanEvalError:
-        return {}
+def linear_arch(net: str) -> str:
+    """The architecture name of the v0.1 linear layers of `net` in records: `lpips-v0.1-alex`."""
+    return f"lpips-v0.1-{net}"
 
 
-def _kind_of_shapes(shapes: dict[str, tuple[int, ...]]) -> str | None:
-    """`alex` or `vgg` (linear layers), `alexnet` (backbone), or None, from a file's first layers' shapes."""
-    for net in NETS:
-        if shapes and all(shapes.get(k) == s for k, s in linear_keys(net).items()):
-            return net
-    if shapes.get("features.0.weight") == (64, 3, 11, 11):
-        return "alexnet"
-    return None
+def _cached_names() -> dict[str, str]:
+    """Each LPIPS file kind (its architecture name) and its name in the cache."""
+    return {**{linear_arch(net): linear_file_name(net) for net in NETS}, ALEXNET_ARCH: ALEXNET_FILE_NAME}
 
 
-def is_lpips_file(path: str | os.PathLike[str]) -> bool:
-    """Whether a file is LPIPS's: v0.1 linear layers (`alex.pth`, `vgg.pth`) or AlexNet's weights."""
-    return _kind_of_shapes(_shapes(path)) is not None
+def _layouts() -> dict[str, WeightsLayout]:
+    backbone = {k: tuple(v.shape) for k, v in meta_backbone("alex").state_dict().items()}
+    return {
+        **{
+            linear_arch(net): WeightsLayout(
+                f"LPIPS v0.1 linear layers on {net} ({linear_file_name(net)})", STATE_DICT, linear_keys(net)
+            )
+            for net in NETS
+        },
+        ALEXNET_ARCH: WeightsLayout(f"AlexNet, torchvision's {ALEXNET_FILE_NAME}", STATE_DICT, backbone),
+    }
+
+
+def weights_layouts() -> tuple[WeightsLayout, ...]:
+    """The layouts of LPIPS's own files: the v0.1 linear layers of each network, and torchvision's AlexNet."""
+    return tuple(_layouts().values())
+
+
+def _check(path: Path, arch: str) -> WeightsRecord:
+    """Read and check a file of kind `arch` whole: its record (official: the published sha256, or AlexNet's
+    prefix)."""
+    if arch == ALEXNET_ARCH:
+        path, sha, _ = load_alexnet_weights(path)
+        official = sha.startswith(ALEXNET_SHA256_PREFIX)
+    else:
+        net = arch.removeprefix(linear_arch(""))
+        path, sha, _ = load_linear_weights(path, net)
+        official = sha == LINEAR_SHA256[net]
+    return WeightsRecord(path, NETWORK, arch, STATE_DICT, sha, official)
 
 
 def import_weights(path: str | os.PathLike[str]) -> Path:
-    """Check an LPIPS file (linear layers or AlexNet) and copy it into the cache under its official name."""
-    kind = _kind_of_shapes(_shapes(path))
-    if kind == "alexnet":
-        checked, sha, _ = load_alexnet_weights(path)
-        return copy_into_cache(checked, sha, weights_cache_dir() / ALEXNET_FILE_NAME)
-    if kind is None:
+    """Check an LPIPS file (linear layers or AlexNet), copy it into the cache under its official name and
+    record it."""
+    found = read_file_tensors(path)
+    arch = next((arch for arch, layout in _layouts().items() if layout.fit(found).complete), None)
+    if arch is None:
         raise GanEvalError(f"weights file {path} is neither LPIPS v0.1 linear layers nor torchvision's AlexNet")
-    checked, sha, _ = load_linear_weights(path, kind)
-    return copy_into_cache(checked, sha, weights_cache_dir() / linear_file_name(kind))
+    record = _check(Path(path), arch)
+    return record_copy(record, copy_into_cache(record.path, record.sha256, weights_cache_dir() / _cached_names()[arch]))
 
 
 def download_linear_weights(
@@ -144,7 +169,7 @@ def download_linear_weights(
 ) -> Path:
     """Download the v0.1 linear layers of `net` into the cache (checked against `LINEAR_SHA256` by default)."""
     dest = weights_cache_dir() / linear_file_name(net)
-    check = partial(load_linear_weights, net=net)
+    check = partial(checked_record, check=partial(_check, arch=linear_arch(net)))
     return download_into_cache(url or linear_url(net), dest, sha256 or LINEAR_SHA256[net], check, progress, timeout)
 
 
@@ -154,7 +179,8 @@ def download_alexnet_weights(
     """Download torchvision's AlexNet weights into the cache (checked against the name's sha256 prefix)."""
     dest = weights_cache_dir() / ALEXNET_FILE_NAME
     sha256 = sha256 or ALEXNET_SHA256_PREFIX
-    return download_into_cache(url or alexnet_url(), dest, sha256, load_alexnet_weights, progress, timeout)
+    check = partial(checked_record, check=partial(_check, arch=ALEXNET_ARCH))
+    return download_into_cache(url or alexnet_url(), dest, sha256, check, progress, timeout)
 
 
 def resolve_linear_path(net: str, explicit: str | os.PathLike[str] | None = None, progress: bool = True) -> Path:
@@ -190,22 +216,12 @@ def load_lpips_weights(
     return LpipsWeights(net, backbone_path, backbone_sha, backbone_state, linear_path, linear_sha, linear_state)
 
 
-def describe_cached_weights() -> list[dict[str, Any]]:
-    """JSON-ready entries for the cached LPIPS files (linear layers, AlexNet): path, sha256, format, or the error."""
+def describe_cached_weights(verify: bool = False) -> list[dict[str, Any]]:
+    """JSON-ready entries for the cached LPIPS files (linear layers, AlexNet) from their records: path, arch,
+    format, sha256, official (with `verify`, from a fresh check, and whether each still matches), or the error."""
     entries = []
-    for name, load in (
-        (linear_file_name("alex"), partial(load_linear_weights, net="alex")),
-        (linear_file_name("vgg"), partial(load_linear_weights, net="vgg")),
-        (ALEXNET_FILE_NAME, load_alexnet_weights),
-    ):
+    for arch, name in _cached_names().items():
         path = weights_cache_dir() / name
-        if not path.is_file():
-            continue
-        try:
-            _, sha, _ = load(path)
-        except GanEvalError as exc:
-            entries.append({"path": str(path), "error": str(exc)})
-            continue
-        arch = "alexnet" if name == ALEXNET_FILE_NAME else f"lpips-v0.1-{name.removesuffix('.pth')}"
-        entries.append({"path": str(path), "sha256": sha, "format": "state-dict", "arch": arch})
+        if path.is_file():
+            entries.append(described_entry(path, NETWORK, arch, partial(_check, arch=arch), verify))
     return entries
