@@ -1,10 +1,11 @@
-"""`gan-eval report REAL FAKE`: every standard metric from one feature pass, as a table or JSON."""
+"""`gan-eval report REAL FAKE` (or `REAL --generator CKPT`): every metric from one feature pass, as a table or JSON."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import fields
 
 from gan_eval.cli.options import (
     BOOTSTRAP_DEPRECATED,
@@ -22,6 +23,8 @@ from gan_eval.metrics.catalogue import TRAIN
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
 from gan_eval.metrics.registry import METRICS, MetricOptions
 
+PPL_FIELDS = tuple(field.name for field in fields(MetricOptions) if field.name.startswith("ppl_"))
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the `report` sub-command."""
@@ -31,7 +34,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Every standard metric of FAKE against REAL, each input's features extracted once.",
     )
     report.add_argument("real", help="reference set: folder, .zip, .npy/.npz, statistics .npz, or a built-in set")
-    report.add_argument("fake", help="generated set, same kinds as REAL")
+    report.add_argument("fake", nargs="?", help="generated set, same kinds as REAL (or give --generator)")
+    _add_generator_options(report)
     needing = ",".join(n for n, m in METRICS.items() if any(need.side == TRAIN for need in m.needs(MetricOptions())))
     report.add_argument(
         "--train",
@@ -75,6 +79,73 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_extraction_options(report, several_spaces=True)
     add_cache_option(report)
     report.set_defaults(handler=run)
+
+
+def _add_generator_options(report: argparse.ArgumentParser) -> None:
+    """`--generator` (FAKE's images when FAKE is not given, and the generator of PPL) and PPL's options."""
+    from gan_eval.path_sampling import INTERPOLATIONS, SAMPLINGS, SPACES
+
+    generated = report.add_argument_group("a saved generator")
+    generated.add_argument(
+        "--generator",
+        metavar="PATH",
+        help="a checkpoint folder from `gan-eval train`, or a TorchScript file of a generator G(z) with output in "
+        "[-1, 1] (loading it runs its code): sampled as FAKE when FAKE is not given, and the generator of ppl",
+    )
+    generated.add_argument("-n", type=positive_int, help="images to sample from --generator as FAKE")
+    generated.add_argument("--latent-seed", type=non_negative_int, default=0, help="seed of those images (default 0)")
+    generated.add_argument(
+        "--latent-dim", type=positive_int, help="latent size of a TorchScript --generator (default: its attribute)"
+    )
+    defaults = MetricOptions()
+    ppl = report.add_argument_group("perceptual path length (--metrics ppl, on --generator)")
+    ppl.add_argument(
+        "--ppl-samples", type=positive_int, default=defaults.ppl_samples, help="paths (default %(default)s)"
+    )
+    ppl.add_argument("--ppl-epsilon", type=float, default=defaults.ppl_epsilon, help="step ε (default %(default)s)")
+    ppl.add_argument("--ppl-space", choices=SPACES, default=defaults.ppl_space, help="latent space (default z)")
+    ppl.add_argument(
+        "--ppl-interpolation",
+        choices=INTERPOLATIONS,
+        default=defaults.ppl_interpolation,
+        help="path between the two latents (default lerp; slerp is Karras et al.'s in z)",
+    )
+    ppl.add_argument(
+        "--ppl-sampling", choices=SAMPLINGS, default=defaults.ppl_sampling, help="t = 0 (end) or uniform (full)"
+    )
+    ppl.add_argument("--ppl-crop", action="store_true", help="compare the face region only (StyleGAN's crop)")
+    ppl.add_argument(
+        "--ppl-resize",
+        type=non_negative_int,
+        default=defaults.ppl_resize,
+        help="LPIPS input size in pixels, 0 for none (default %(default)s)",
+    )
+    ppl.add_argument(
+        "--ppl-batch", type=positive_int, default=defaults.ppl_batch, help="paths per generator call (default 64)"
+    )
+
+
+def _generator_inputs(args: argparse.Namespace) -> tuple[object, object, dict]:
+    """(FAKE, the generator of PPL or None, the generator's settings) from FAKE and `--generator`."""
+    from gan_eval.models.generator_file import open_generator_file
+    from gan_eval.models.path_generator import open_path_generator
+
+    if args.fake is None and not args.generator:
+        raise GanEvalError("give FAKE, or --generator CKPT with -n N to sample FAKE from it")
+    if not args.generator:
+        extra = [flag for flag, given in (("-n", args.n), ("--latent-dim", args.latent_dim)) if given]
+        if extra:
+            raise GanEvalError(f"{extra[0]} belongs to --generator")
+        return args.fake, None, {}
+    if args.fake is not None and args.n:
+        raise GanEvalError("-n samples FAKE from --generator; FAKE is given")
+    if args.fake is None and not args.n:
+        raise GanEvalError("--generator without FAKE needs -n N, the number of images to sample")
+    generator, settings = open_path_generator(args.generator, args.latent_dim)
+    if args.fake is not None:
+        return args.fake, generator, settings
+    fake, sampled = open_generator_file(args.generator, args.n, args.latent_seed, args.latent_dim)
+    return fake, generator, {**settings, **sampled}
 
 
 def _number(value: float) -> str:
@@ -152,7 +223,8 @@ def run(args: argparse.Namespace) -> int:
     if ci and "fid" not in names:
         raise GanEvalError("--ci needs the fid metric in --metrics")
     if args.out:
-        check_outputs([("--out", args.out)], [("REAL", args.real), ("FAKE", args.fake), ("--train", args.train)])
+        inputs = [("REAL", args.real), ("FAKE", args.fake), ("--generator", args.generator), ("--train", args.train)]
+        check_outputs([("--out", args.out)], inputs)
         check_output_folder(args.out)
     options = MetricOptions(
         kid_subsets=args.kid_subsets,
@@ -160,18 +232,22 @@ def run(args: argparse.Namespace) -> int:
         ci_groups=args.ci_groups if ci else 0,
         confidence=args.confidence,
         seed=args.seed,
+        **{field: getattr(args, field) for field in PPL_FIELDS},
     )
+    fake, generator, generator_settings = _generator_inputs(args)
     spaces = feature_spaces(args)
     if len(spaces) > 1:
         results = evaluate_spaces(
             args.real,
-            args.fake,
+            fake,
             spaces,
             args.metrics,
             options=options,
             extraction=extraction_options(args, spaces[0]),
             train=args.train,
+            generator=generator,
         )
+        results = {space: _with_settings(r, generator_settings) for space, r in results.items()}
         if args.out:
             write_space_reports(results, args.out)
         spaces_json = {"spaces": {space: r.to_json() for space, r in results.items()}}
@@ -179,8 +255,15 @@ def run(args: argparse.Namespace) -> int:
         result = next(iter(results.values()))
     else:
         result = evaluate(
-            args.real, args.fake, args.metrics, options=options, extraction=extraction_options(args), train=args.train
+            args.real,
+            fake,
+            args.metrics,
+            options=options,
+            extraction=extraction_options(args),
+            train=args.train,
+            generator=generator,
         )
+        result = _with_settings(result, generator_settings)
         if args.out:
             write_report(result, args.out)
         print(json.dumps(result.to_json()) if args.json else format_table(result))
@@ -188,3 +271,10 @@ def run(args: argparse.Namespace) -> int:
     if skipped:
         print(f"warning: skipped {skipped} unreadable image file(s)", file=sys.stderr)
     return 0
+
+
+def _with_settings(result, generator_settings: dict):
+    """`result` with the saved generator's settings (path, sha256, latent seed) among its own, as the gate's."""
+    from dataclasses import replace
+
+    return replace(result, settings={**result.settings, **generator_settings}) if generator_settings else result

@@ -1,5 +1,6 @@
 """gan-eval: standard GAN metrics (FID and more), mode-collapse diagnostics and a CI gate."""
 
+from gan_eval import ppl_lpips  # noqa: F401  (registers LPIPS-VGG16 as the similarity of PPL)
 from gan_eval.errors import GanEvalError
 from gan_eval.evaluation import compute_statistics, evaluate, fid
 from gan_eval.extraction import ExtractionOptions

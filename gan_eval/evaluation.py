@@ -27,14 +27,21 @@ from gan_eval.devices import parse_device
 from gan_eval.errors import GanEvalError, GanEvalWarning, caller_stacklevel
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.extractors.base import FeatureExtractor
-from gan_eval.feature_types import FEATURES, LOGITS, InputFeatures, from_statistics
+from gan_eval.feature_types import FEATURES, GENERATOR_KINDS, LOGITS, PATH_LENGTHS, InputFeatures, from_statistics
 from gan_eval.features import features_of, features_of_spaces
 from gan_eval.metrics.catalogue import TRAIN
 from gan_eval.metrics.registry import FAKE, METRICS, REAL, MetricOptions
+from gan_eval.path_sampling import (
+    PathGenerator,
+    as_generator,
+    missing_generator_reason,
+    path_generator,
+    sample_path_lengths,
+)
 from gan_eval.result import FidResult, Result
 from gan_eval.sources import Input, is_generated, open_input
 from gan_eval.sources.base import ImageSource
-from gan_eval.sources.generated import known_image_count, latent_size
+from gan_eval.sources.generated import ModuleSource, known_image_count, latent_size
 from gan_eval.sources.references import ReferenceEntry, rebuild_references
 from gan_eval.stats import FeatureStats
 from gan_eval.version import __version__
@@ -71,13 +78,22 @@ def _unavailable_reason(
     options: MetricOptions,
     opened: dict[str, ImageSource | FeatureStats],
     extractor: FeatureExtractor | None,
+    generator: PathGenerator | None = None,
 ) -> str | None:
-    """Why `metric` cannot run on these inputs, or None; `extractor=None` skips the check of its heads."""
+    """Why `metric` cannot run on these inputs (and `generator`, for the kinds made from one), or None;
+    `extractor=None` skips the check of its heads."""
     spec = METRICS[metric]
     for need in spec.needs(options):
         if need.side not in opened:
             return f"it needs a {need.side} input, which was not given ({need.side}= in Python, --{need.side} PATH)"
         x = opened[need.side]
+        if need.kind in GENERATOR_KINDS:
+            reason = missing_generator_reason(generator, options, _name(x))
+            if reason is not None:
+                return reason
+            continue
+        if isinstance(x, FeatureStats) and not need.per_sample and need.kind != FEATURES:
+            return f"it needs the {need.kind} statistics of {_name(x)}, a statistics file (of the {FEATURES} only)"
         per_sample_missing = need.per_sample and getattr(x, "features", None) is None
         if isinstance(x, FeatureStats) and (per_sample_missing or need.kind != FEATURES):
             return f"it needs per-sample features of {_name(x)}, a statistics file (mean and covariance only)"
@@ -144,7 +160,9 @@ def _settings(extractor: FeatureExtractor | None, inputs: dict[str, InputFeature
 
 def _count(x: ImageSource | FeatureStats, found: InputFeatures) -> int | None:
     """Samples read from an input; None for a statistics file that does not say how many made it."""
-    return x.known_count if isinstance(x, FeatureStats) else found.count
+    if isinstance(x, FeatureStats):
+        return x.known_count
+    return found.count if found.stats else 0  # 0: no metric asked for this input's features
 
 
 def _check_generated_count(spec: Input, n: int | None, latent_dim: int | None) -> None:
@@ -175,7 +193,7 @@ def _open_sides(
 
     A DataLoader is read whole; `n` is the count of an iterable that cannot tell its own.
     """
-    specs = {REAL: real, FAKE: fake}
+    specs = {REAL: real, FAKE: as_generator(fake)}
     opened: dict[str, ImageSource | FeatureStats] = {}
     for side in sorted(specs, key=lambda s: is_generated(specs[s])):  # the given sides first: they set the count
         other = opened.get(FAKE if side == REAL else REAL)
@@ -227,6 +245,7 @@ def evaluate(
     latent_seed: int = 0,
     latent_dim: int | None = None,
     train: Input | None = None,
+    generator: Any = None,
 ) -> Result:
     """Every requested metric of `fake` against `real`, from one feature pass per input.
 
@@ -241,7 +260,13 @@ def evaluate(
     as many as the other input holds, seeded by `latent_seed`; an iterable of
     batches gives its first `n` (default: all). `extraction.value_range` of
     float images defaults to (0, 1), and to (-1, 1) for an `nn.Module`. How
-    generated images were drawn is in `Result.settings["generated"]`.
+    generated images were drawn is in `Result.settings["generated"]`. A
+    `(mapping, synthesis)` pair is the generator `synthesis(mapping(z))`.
+
+    The metrics that need the generator itself (PPL) run on `generator` (a
+    module, a `(mapping, synthesis)` pair, a module with `.mapping` and
+    `.synthesis`, or a `gan_eval.path_sampling.PathGenerator`), by default on
+    `fake` when it is such a generator.
 
     `train`: the generator's training set, for the metrics that need one besides
     `real` (C_T, FLS; `real` is then held-out test data), opened and extracted
@@ -256,8 +281,18 @@ def evaluate(
     opened = _open_sides(real, fake, extraction.value_range, *expected, n, latent_seed, latent_dim)
     _open_train(opened, train, extraction.value_range, *expected)
     space = _Space(extraction, extractor)
-    _evaluate_spaces(opened, metrics, options or MetricOptions(), [space])
+    found = _generator_of(generator, opened[FAKE], latent_dim, extraction.value_range)
+    _evaluate_spaces(opened, metrics, options or MetricOptions(), [space], found)
     return space.result(opened, start)
+
+
+def _generator_of(
+    generator: Any, fake: ImageSource | FeatureStats, latent_dim: int | None, value_range: tuple[float, float] | None
+) -> PathGenerator | None:
+    """What the metrics that need a generator run on: `generator`, else the generated input when it is a module."""
+    if generator is not None:
+        return path_generator(generator, latent_dim, value_range)
+    return path_generator(fake) if isinstance(fake, ModuleSource) else None
 
 
 def evaluate_spaces(
@@ -274,13 +309,15 @@ def evaluate_spaces(
     latent_seed: int = 0,
     latent_dim: int | None = None,
     train: Input | None = None,
+    generator: Any = None,
 ) -> dict[str, Result]:
     """`evaluate` in several feature spaces (`--features inception,dinov2-vitl14`), from one decode pass.
 
     Each input is decoded once and every space's extractor runs on the same batches; one `Result` per
     space, in the order given. Both inputs must be images or generators: a statistics file holds one
     space's features only. `extraction.features` is replaced by each space in turn.
-    `train`: as in `evaluate`.
+    `train`: as in `evaluate`. `generator`: as in `evaluate` (the metrics that need it run once, and every
+    space's result holds their values).
     """
     start = time.perf_counter()
     if not spaces or len(set(spaces)) != len(spaces):
@@ -299,6 +336,7 @@ def evaluate_spaces(
                 latent_seed=latent_seed,
                 latent_dim=latent_dim,
                 train=train,
+                generator=generator,
             )
         }
     opened = _open_sides(real, fake, extraction.value_range, None, None, n, latent_seed, latent_dim)
@@ -309,7 +347,8 @@ def evaluate_spaces(
                 f"{side} input {_name(x)} is a statistics file, which holds one feature space; give images to "
                 f"compare in {', '.join(spaces)}"
             )
-    _evaluate_spaces(opened, metrics, options or MetricOptions(), chosen)
+    found = _generator_of(generator, opened[FAKE], latent_dim, extraction.value_range)
+    _evaluate_spaces(opened, metrics, options or MetricOptions(), chosen, found)
     return {name: space.result(opened, start) for name, space in zip(spaces, chosen, strict=True)}
 
 
@@ -350,8 +389,12 @@ def _evaluate_spaces(
     metrics: str | list[str] | tuple[str, ...] | None,
     options: MetricOptions,
     spaces: list[_Space],
+    generator: PathGenerator | None = None,
 ) -> None:
-    """Check, extract (one pass per input for every space) and compute the metrics of each space, in place."""
+    """Check, extract (one pass per input for every space) and compute the metrics of each space, in place.
+
+    The kinds made from a generator (`GENERATOR_KINDS`: PPL's path lengths) are made once, from `generator`.
+    """
     names, explicit = parse_metrics(metrics)
     images = [x for x in opened.values() if not isinstance(x, FeatureStats)]
     for space in spaces:
@@ -359,7 +402,11 @@ def _evaluate_spaces(
 
         def check(network: FeatureExtractor | None, space: _Space = space) -> None:
             for name in names:
-                reason = None if name in space.unavailable else _unavailable_reason(name, options, opened, network)
+                reason = (
+                    None
+                    if name in space.unavailable
+                    else _unavailable_reason(name, options, opened, network, generator)
+                )
                 if reason is not None and explicit:
                     where = f" in {space.extraction.features}" if len(spaces) > 1 else ""
                     raise GanEvalError(f"{METRICS[name].title} ({name}) cannot be computed{where}: {reason}")
@@ -394,13 +441,21 @@ def _evaluate_spaces(
         jobs = []
         for space in spaces:
             needs = [need for name in space.chosen for need in METRICS[name].needs(options) if need.side == side]
-            kinds = tuple(k for k in (FEATURES, LOGITS) if any(need.kind == k for need in needs))
+            kinds = tuple(dict.fromkeys(need.kind for need in needs if need.kind not in GENERATOR_KINDS))
             per_sample = tuple(k for k in kinds if any(need.kind == k and need.per_sample for need in needs))
             jobs.append((space.extractor, kinds, per_sample))
         if side == TRAIN and not any(kinds for _, kinds, _ in jobs):
             continue  # given, but no metric asked for reads it
         for space, found in zip(spaces, features_of_spaces(x, jobs, spaces[0].extraction), strict=True):
             space.inputs[side] = found
+    if any(
+        need.kind == PATH_LENGTHS for space in spaces for name in space.chosen for need in METRICS[name].needs(options)
+    ):
+        assert generator is not None  # checked with the metric's needs
+        lengths = sample_path_lengths(generator, options, spaces[0].extraction.progress)
+        for space in spaces:
+            space.inputs[FAKE].stats[PATH_LENGTHS] = lengths
+            space.inputs[FAKE].features[PATH_LENGTHS] = lengths.features
     for space in spaces:
         metric_device = str(space.extractor.device) if space.extractor is not None else STATISTICS_DEVICE
         for name in space.chosen:

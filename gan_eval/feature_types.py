@@ -9,7 +9,13 @@ Kinds are what a metric asks for; each extractor maps a kind to one of its
 heads (`FeatureExtractor.kinds`):
 - `FEATURES`: the embedding every distance is computed on (Inception pool3,
   DINOv2's class token, ...);
-- `LOGITS`: class logits, for the Inception Score.
+- `LOGITS`: class logits, for the Inception Score;
+- `SPATIAL`: Inception's spatial features for sFID (the TF graph's
+  `mixed_6/conv`, first 7 channels), which other spaces do not offer.
+
+One kind is made from a generator, not by an extractor (`GENERATOR_KINDS`):
+- `PATH_LENGTHS`: a generator's perceptual path lengths, one per latent path
+  (`(N, 1)` LPIPS distance / ε², for PPL; see `gan_eval.path_sampling`).
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ from gan_eval.stats import FeatureStats
 
 FEATURES = "features"
 LOGITS = "logits"
+SPATIAL = "spatial"
+PATH_LENGTHS = "path_lengths"
+GENERATOR_KINDS = (PATH_LENGTHS,)
 
 
 @dataclass

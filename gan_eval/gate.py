@@ -75,6 +75,8 @@ METRIC_OF_KEY = {key.name: metric for metric, key in GATED_KEYS}
 INCREASE_FLAGS = {key.name: key.increase_flag for _, key in GATED_KEYS if key.increase_flag}
 COMPARABLE_SETTINGS = ("extractor", "weights_sha256", "resize", "precision")
 COMPARABLE_OPTIONS = ("kid_subsets", "kid_subset_size", "pr_k", "dc_k", "is_splits", "seed")
+# Options of the interval around FID, not of any value the gate compares (the noise's groups travel with it).
+INTERVAL_OPTIONS = ("ci_groups", "confidence")
 # A paired result's settings that change its numbers (its metrics, the luma and crop convention, the LPIPS
 # network and files, the bootstrap).
 COMPARABLE_PAIRED = (
@@ -224,6 +226,8 @@ def comparable_settings(result: Result) -> dict[str, Any]:
     options = settings.get("metric_options") or {}
     out: dict[str, Any] = {key: settings.get(key) for key in COMPARABLE_SETTINGS}
     out.update({f"metric_{key}": options.get(key) for key in COMPARABLE_OPTIONS})
+    # Every other option that changes a number (the newer metrics' sw_projections, rarity_k, ...), as recorded.
+    out.update({f"metric_{key}": value for key, value in options.items() if key not in INTERVAL_OPTIONS})
     out.update(n_real=result.n_real, n_fake=result.n_fake)
     if "latent_seed" in settings:
         out["latent_seed"] = settings["latent_seed"]
@@ -233,7 +237,10 @@ def comparable_settings(result: Result) -> dict[str, Any]:
 def check_comparable(result: Result, baseline: dict[str, Any], baseline_name: str) -> None:
     """Raise `GanEvalError` naming the first setting that differs between the result and the baseline."""
     now, then = comparable_settings(result), baseline["comparable"]
+    classic = {f"metric_{key}" for key in COMPARABLE_OPTIONS}
     for key in sorted(set(now) | set(then), key=lambda k: (k != "family", k)):  # another family: say that first
+        if key.startswith("metric_") and key not in classic and (key not in now or key not in then):
+            continue  # an option one side does not record (a baseline older than the option)
         if now.get(key) != then.get(key):
             raise GanEvalError(
                 f"baseline {baseline_name} was made with {key}={then.get(key)!r}, this evaluation has "

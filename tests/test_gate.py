@@ -340,3 +340,19 @@ def test_evaluate_for_gate_takes_images_or_a_generator_with_a_count() -> None:
         evaluate_for_gate("digits-test", "fake.npy", generator="g.pt", n=2, limits=limits)
     with pytest.raises(GanEvalError, match="needs n"):
         evaluate_for_gate("digits-test", generator="g.pt", limits=limits)
+
+
+def test_every_recorded_metric_option_must_match_and_an_older_baseline_compares_what_it_records() -> None:
+    """The newer metrics' options (rarity_k, sw_projections, ...) keep results apart like KID's; a baseline made
+    before an option existed is compared on what it records, and the interval's options are not compared."""
+    with_options = json.loads(json.dumps(SETTINGS))
+    with_options["metric_options"].update(rarity_k=3, confidence=0.95)
+    baseline = make_baseline(result(10.0, settings=with_options))
+    other = json.loads(json.dumps(with_options))
+    other["metric_options"]["rarity_k"] = 5
+    with pytest.raises(GanEvalError, match=r"metric_rarity_k=3, this evaluation has 5"):
+        check_comparable(result(10.0, settings=other), baseline, "base.json")
+    level = json.loads(json.dumps(with_options))
+    level["metric_options"]["confidence"] = 0.9
+    check_comparable(result(10.0, settings=level), baseline, "base.json")
+    check_comparable(result(10.0, settings=with_options), make_baseline(result(10.0)), "base.json")

@@ -44,7 +44,12 @@ class Need:
 
 @dataclass(frozen=True)
 class MetricOptions:
-    """Every setting of the metrics (each changes the numbers, so each is reported)."""
+    """Every setting of the metrics (each changes the numbers, so each is reported).
+
+    `ppl_*`: perceptual path length's paths (count, ε, `z` or `w` space, `lerp`, `slerp` or `slerp_any`,
+    `end` or `full` sampling, face crop, LPIPS input size in pixels or 0, paths per generator call; see
+    `gan_eval.path_sampling`), drawn from `seed`.
+    """
 
     kid_subsets: int = 100
     kid_subset_size: int = 1000
@@ -56,6 +61,14 @@ class MetricOptions:
     ci_groups: int = 0
     confidence: float = 0.95
     seed: int = 2020
+    ppl_samples: int = 10000
+    ppl_epsilon: float = 1e-4
+    ppl_space: str = "z"
+    ppl_interpolation: str = "lerp"
+    ppl_sampling: str = "end"
+    ppl_crop: bool = False
+    ppl_resize: int = 64
+    ppl_batch: int = 64
     # the catalogue's metrics (gan_eval.metrics.catalogue): Monte Carlo directions of sliced Wasserstein,
     # samples per set of FLS, C_T's k-means cells and principal components, rarity's k, MiFID's ε
     sw_projections: int = 1000
@@ -341,4 +354,4 @@ def _cmmd(real: InputFeatures, fake: InputFeatures, options: MetricOptions, devi
     return {"cmmd": cmmd(real.features[FEATURES], fake.features[FEATURES], device)}
 
 
-from gan_eval.metrics import catalogue  # noqa: E402, F401  (it registers itself with the functions above)
+from gan_eval.metrics import catalogue, ppl, sfid  # noqa: E402, F401  (they register themselves with the functions above)

@@ -98,7 +98,7 @@ def test_matches_fid_helper_torchscript(
 
 
 def test_logits_need_the_classifier_head(pool3_only: InceptionExtractor, batches: list[torch.Tensor]) -> None:
-    assert pool3_only.heads == ("pool3",)
+    assert pool3_only.heads == ("pool3", "mixed_6_conv")
     with pytest.raises(GanEvalError, match="no logits_unbiased head"):
         pool3_only.extract(batches[0], ("pool3", "logits_unbiased"))
 
@@ -110,3 +110,46 @@ def test_mixed_size_list_equals_each_image_alone(pool3_only: InceptionExtractor,
     alone = torch.cat([pool3_only.extract(image[None], ("pool3",))["pool3"] for image in images])
     assert together.shape == (5, 2048)
     np.testing.assert_allclose(together.numpy(), alone.numpy(), rtol=0, atol=1e-6 * float(alone.abs().max()))
+
+
+def adm_spatial(mixed_6_conv: torch.Tensor) -> torch.Tensor:
+    """The ADM evaluator's sFID features from a `(N, 192, 17, 17)` map: TF's NHWC tensor, `[..., :7]`, flattened."""
+    nhwc = mixed_6_conv.permute(0, 2, 3, 1)
+    return nhwc[..., :7].reshape(len(nhwc), -1)
+
+
+def test_mixed_6_conv_matches_torch_fidelity_hooked(
+    with_classifier: InceptionExtractor, fidelity_weights: Path, batches: list[torch.Tensor]
+) -> None:
+    """torch-fidelity's Inception on the same weights, its Mixed_6d 1x1 branch read through a forward hook."""
+    reference = FeatureExtractorInceptionV3(
+        "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(fidelity_weights)
+    )
+    hooked: list[torch.Tensor] = []
+    reference.Mixed_6d.branch1x1.register_forward_hook(lambda module, args, out: hooked.append(out.clone()))
+    for batch in batches:
+        with torch.no_grad():
+            (pool3_ref,) = reference(batch)
+        ours = with_classifier.extract(batch, ("pool3", "mixed_6_conv"))
+        assert ours["mixed_6_conv"].shape == (batch.shape[0], 7 * 17 * 17)
+        assert relative_error(ours["mixed_6_conv"], adm_spatial(hooked.pop())) < 1e-5
+        assert relative_error(ours["pool3"], pool3_ref) < 1e-5  # both heads from the one forward pass
+
+
+def test_mixed_6_conv_is_the_tf_graph_tensor(pool3_only: InceptionExtractor, real_weights: Path) -> None:
+    """The fid-helper TorchScript keeps the TF graph's layer names: its `layers.mixed_6.conv` (convolution, batch
+    norm, ReLU) is the tensor `mixed_6/conv:0` the ADM evaluator reads, run here from its own `mixed_5` output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layers = torch.jit.load(str(real_weights), map_location="cpu").eval().net.layers
+    before = ["conv", "conv_1", "conv_2", "pool0", "conv_3", "conv_4", "pool1"]
+    before += ["mixed", *(f"mixed_{i}" for i in range(1, 6))]
+    batch = torch.randint(0, 256, (2, 3, 40, 40), generator=torch.Generator().manual_seed(3), dtype=torch.uint8)
+    x = (interpolate_bilinear_2d_like_tensorflow1x(batch.float(), size=(299, 299), align_corners=False) - 128) / 128
+    with torch.no_grad():
+        for name in before:
+            x = getattr(layers, name)(x)
+        tf_tensor = layers.mixed_6.conv(x)
+    assert tf_tensor.shape == (2, 192, 17, 17)
+    ours = pool3_only.extract(batch, ("mixed_6_conv",))["mixed_6_conv"]
+    assert relative_error(ours, adm_spatial(tf_tensor)) < 1e-5

@@ -13,7 +13,7 @@ from naive_metrics import naive_fid, naive_fid_inf, naive_kid, naive_prdc
 from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.evaluation import evaluate, parse_metrics
 from gan_eval.extraction import ExtractionOptions
-from gan_eval.feature_types import FEATURES, LOGITS, InputFeatures
+from gan_eval.feature_types import FEATURES, LOGITS, PATH_LENGTHS, SPATIAL, InputFeatures
 from gan_eval.metrics.registry import HIGHER, LOWER, METRICS, MetricOptions
 from gan_eval.result import RESULT_KEYS
 from gan_eval.stats import FeatureStats, save_stats
@@ -119,7 +119,7 @@ def test_too_few_images_named_with_the_number_needed(stand_in, sets) -> None:
 def test_parse_metrics() -> None:
     assert parse_metrics(None) == (("fid", "fid_inf", "is", "kid", "pr", "dc"), False)
     assert parse_metrics("kid, fid") == (("fid", "kid"), True)
-    assert set(METRICS) == {"fid", "fid_inf", "is", "kid", "pr", "dc", "cmmd"}
+    assert {"fid", "fid_inf", "is", "kid", "pr", "dc", "cmmd", "sfid", "ppl"} <= set(METRICS)
     assert parse_metrics("cmmd,fid") == (("fid", "cmmd"), True)  # a metric outside the default set, by name
     for bad in ("fid,foo", "", ","):
         with pytest.raises(GanEvalError, match="--metrics"):
@@ -179,8 +179,16 @@ def _input(name: str, features: dict[str, np.ndarray]) -> InputFeatures:
 @pytest.mark.filterwarnings("ignore:FID∞ from 50 generated samples")
 def test_each_metric_returns_exactly_the_keys_it_declares() -> None:
     rng = np.random.default_rng(0)
-    real = _input("real", {FEATURES: rng.normal(size=(60, 8))})
-    fake = _input("fake", {FEATURES: rng.normal(size=(50, 8)), LOGITS: rng.normal(size=(50, 10))})
+    real = _input("real", {FEATURES: rng.normal(size=(60, 8)), SPATIAL: rng.normal(size=(60, 6))})
+    fake = _input(
+        "fake",
+        {
+            FEATURES: rng.normal(size=(50, 8)),
+            LOGITS: rng.normal(size=(50, 10)),
+            SPATIAL: rng.normal(size=(50, 6)),
+            PATH_LENGTHS: rng.lognormal(size=(50, 1)),
+        },
+    )
     plain = MetricOptions(kid_subsets=5, kid_subset_size=40)
     with_interval = MetricOptions(kid_subsets=5, kid_subset_size=40, ci_groups=5)
     for metric in METRICS.values():

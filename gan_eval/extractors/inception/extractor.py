@@ -3,8 +3,11 @@
 Input uint8 RGB images of any size are resized to 299x299 with TF1's bilinear
 kernel (no antialias), normalised to `(x - 128) / 128`, and run through
 `InceptionV3TF` with its batch norms folded into the convolutions. Heads:
-`pool3` (2048-d, for FID, KID, precision/recall) and, when the weights have
-the classifier, `logits_unbiased` (1008-d, for the Inception Score).
+`pool3` (2048-d, for FID, KID, precision/recall), `mixed_6_conv` (2023-d,
+for sFID: the TF graph's `mixed_6/conv` tensor, first 7 of its 192 channels,
+flattened in TF's height, width, channel order as the ADM evaluator reads
+it) and, when the weights have the classifier, `logits_unbiased` (1008-d,
+for the Inception Score). Every head of a batch comes from one forward pass.
 
 Precision modes: `exact` is float32 with TF32 off (the CPU default);
 `tf32` lets cuDNN and matmuls use TF32 tensor cores (PyTorch's CUDA default,
@@ -38,12 +41,18 @@ from gan_eval.extractors.inception.weights import (
 )
 from gan_eval.extractors.tf_resize import resize_bilinear_tf1
 from gan_eval.extractors.weights_records import WeightsRecord, in_memory
-from gan_eval.feature_types import FEATURES, LOGITS
+from gan_eval.feature_types import FEATURES, LOGITS, SPATIAL
 
 INCEPTION_NAME = "inception-v3-tf-2015-12-05"
 RESIZE_MODE = "tf1-bilinear-299"
 INPUT_SIZE = 299
 CPU_PREPACK_BATCH = 64
+HEAD_MIXED_6_CONV = "mixed_6_conv"
+DIMS = {
+    HEAD_POOL3: InceptionV3TF.POOL3_DIM,
+    HEAD_LOGITS: InceptionV3TF.NUM_CLASSES,
+    HEAD_MIXED_6_CONV: InceptionV3TF.SPATIAL_DIM,
+}
 
 
 class InceptionExtractor(ImageExtractor):
@@ -52,7 +61,7 @@ class InceptionExtractor(ImageExtractor):
     name = INCEPTION_NAME
     resize = RESIZE_MODE
     input_size = INPUT_SIZE
-    kinds: ClassVar[dict[str, str]] = {FEATURES: HEAD_POOL3, LOGITS: HEAD_LOGITS}
+    kinds: ClassVar[dict[str, str]] = {FEATURES: HEAD_POOL3, LOGITS: HEAD_LOGITS, SPATIAL: HEAD_MIXED_6_CONV}
 
     def __init__(
         self,
@@ -62,9 +71,9 @@ class InceptionExtractor(ImageExtractor):
     ) -> None:
         super().__init__(device, precision)
         self.weights_sha256 = weights.sha256
-        self.heads = weights.heads
+        self.heads = (*weights.heads, HEAD_MIXED_6_CONV)  # the body gives mixed_6/conv with any weights file
         self.unusable_heads = dict(weights.unusable_heads)
-        self.dims = {HEAD_POOL3: InceptionV3TF.POOL3_DIM, HEAD_LOGITS: InceptionV3TF.NUM_CLASSES}
+        self.dims = dict(DIMS)
         self._weights: InceptionWeights | WeightsRecord | None = weights
         self._net: InceptionV3TF | None = None
 
@@ -112,11 +121,22 @@ class InceptionExtractor(ImageExtractor):
             )
         batch = self.preprocess(images)
         with precision_mode(self.precision, self.device):
-            pool3 = self.forward(batch).float()
+            pool3, mixed_6_conv = self.forward(batch)
+            pool3 = pool3.float()
             out = {HEAD_POOL3: pool3}
             if HEAD_LOGITS in heads:
                 out[HEAD_LOGITS] = self.net.logits_unbiased(pool3).float()
+            if HEAD_MIXED_6_CONV in heads:
+                out[HEAD_MIXED_6_CONV] = spatial_features(mixed_6_conv)
         return {h: out[h] for h in heads}
+
+
+def spatial_features(mixed_6_conv: torch.Tensor) -> torch.Tensor:
+    """sFID's features from the `mixed_6/conv` map `(N, 192, 17, 17)`: its first 7 channels, flattened in TF's
+    NHWC order (index `(h * 17 + w) * 7 + c`, as the ADM evaluator's `spatial[..., :7].reshape(N, -1)`),
+    `(N, 2023)` float32."""
+    channels = mixed_6_conv[:, : InceptionV3TF.SPATIAL_CHANNELS].float()
+    return channels.permute(0, 2, 3, 1).reshape(len(mixed_6_conv), InceptionV3TF.SPATIAL_DIM)
 
 
 def load_inception(
@@ -132,7 +152,7 @@ SPEC = ExtractorSpec(
     title="TF Inception-v3 2015-12-05 (the FID standard)",
     extractor=INCEPTION_NAME,
     kinds=InceptionExtractor.kinds,
-    dims={HEAD_POOL3: InceptionV3TF.POOL3_DIM, HEAD_LOGITS: InceptionV3TF.NUM_CLASSES},
+    dims=DIMS,
     resize=RESIZE_MODE,
     load=load_inception,
     weights_help="Inception weights file (default: $GAN_EVAL_WEIGHTS, then the cache)",

@@ -165,7 +165,8 @@ class BlockC(nn.Module):
         self.branch7x7dbl_5 = ConvBN(c7, 192, (1, 7), padding=(0, 3))
         self.branch_pool = ConvBN(in_channels, 192, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def branches(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The four branch outputs (1x1, 7x7, double 7x7, pooled), each after its ReLU, before the join."""
         b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
         d7 = self.branch7x7dbl_1(x)
         for layer in (
@@ -175,7 +176,10 @@ class BlockC(nn.Module):
             self.branch7x7dbl_5,
         ):
             d7 = layer(d7)
-        return torch.cat([self.branch1x1(x), b7, d7, self.branch_pool(_avg_pool_same(x))], 1)
+        return [self.branch1x1(x), b7, d7, self.branch_pool(_avg_pool_same(x))]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat(self.branches(x), 1)
 
 
 class BlockD(nn.Module):
@@ -243,12 +247,19 @@ class InceptionV3TF(nn.Module):
     """Inception-v3 (TF 2015-12-05) body with pool3 features and the 1008-way classifier.
 
     `forward(x)` takes normalised `(N, 3, 299, 299)` input and returns the
-    pool3 features `(N, 2048)`; `logits_unbiased(pool3)` applies the
+    pool3 features `(N, 2048)` and the TF graph's `mixed_6/conv` tensor
+    `(N, 192, 17, 17)`: Mixed_6d's 1x1 branch after its ReLU (TF names the
+    blocks `mixed`, `mixed_1`, ..., so `mixed_6` is the seventh, Mixed_6d,
+    and `conv` its 1x1 branch), whose first `SPATIAL_CHANNELS` channels are
+    the ADM evaluator's sFID features. `logits_unbiased(pool3)` applies the
     classifier's weight without its bias, `(N, 1008)`.
     """
 
     POOL3_DIM = 2048
     NUM_CLASSES = 1008
+    SPATIAL_CHANNELS = 7
+    SPATIAL_SIZE = 17
+    SPATIAL_DIM = SPATIAL_CHANNELS * SPATIAL_SIZE * SPATIAL_SIZE
 
     def __init__(self, with_classifier: bool = True) -> None:
         super().__init__()
@@ -303,7 +314,7 @@ class InceptionV3TF(nn.Module):
             module.prepack_cpu([batch_size, *shapes[module][1:]])
         return True
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.Conv2d_1a_3x3(x)
         x = self.Conv2d_2a_3x3(x)
         x = self.Conv2d_2b_3x3(x)
@@ -311,21 +322,13 @@ class InceptionV3TF(nn.Module):
         x = self.Conv2d_3b_1x1(x)
         x = self.Conv2d_4a_3x3(x)
         x = F.max_pool2d(x, 3, stride=2)
-        for block in (
-            self.Mixed_5b,
-            self.Mixed_5c,
-            self.Mixed_5d,
-            self.Mixed_6a,
-            self.Mixed_6b,
-            self.Mixed_6c,
-            self.Mixed_6d,
-            self.Mixed_6e,
-            self.Mixed_7a,
-            self.Mixed_7b,
-            self.Mixed_7c,
-        ):
+        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b, self.Mixed_6c):
             x = block(x)
-        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        mixed_6 = self.Mixed_6d.branches(x)
+        x = torch.cat(mixed_6, 1)
+        for block in (self.Mixed_6e, self.Mixed_7a, self.Mixed_7b, self.Mixed_7c):
+            x = block(x)
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1), mixed_6[0]
 
     def logits_unbiased(self, pool3: torch.Tensor) -> torch.Tensor:
         """Classifier logits without the output bias, `(N, 1008)` (the IS convention)."""
