@@ -32,7 +32,7 @@ from gan_eval.errors import GanEvalError, caller_stacklevel
 from gan_eval.evaluation import check_statistics_settings, parse_metrics
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.extractors.base import FeatureExtractor
-from gan_eval.feature_types import FEATURES, LOGITS, InputFeatures, from_statistics
+from gan_eval.feature_types import FEATURES, InputFeatures, from_statistics
 from gan_eval.metrics.registry import FAKE, METRICS, REAL, MetricOptions
 from gan_eval.pipeline import Extraction, combine_ranks
 from gan_eval.result import Result
@@ -122,10 +122,7 @@ class StreamingMetrics:
                 raise GanEvalError(f"{title} needs the {need.kind} head; extractor {self.extractor.name} has none")
         # FEATURES statistics always: they count the samples and cost one (D, D) product per batch.
         self._kinds = {
-            side: tuple(
-                k for k in (FEATURES, LOGITS) if k == FEATURES or any(n.side == side and n.kind == k for n in needs)
-            )
-            for side in SIDES
+            side: tuple(dict.fromkeys((FEATURES, *(n.kind for n in needs if n.side == side)))) for side in SIDES
         }
         self._per_sample = {
             side: tuple(

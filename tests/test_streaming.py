@@ -14,6 +14,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -319,3 +320,19 @@ def test_the_rank_warning_is_given_once_per_object_not_at_every_compute() -> Non
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         metric.compute()
+
+
+def test_a_metric_of_another_kind_streams_too() -> None:
+    """sFID reads the `SPATIAL` kind; the streaming objects accumulate whatever kinds their metrics need (they
+    once knew only features and logits). A stand-in serving its one head as both kinds gives sFID = FID."""
+    from gan_eval.feature_types import SPATIAL
+
+    class TwoKinds(StandInExtractor):
+        kinds: ClassVar[dict[str, str]] = {**StandInExtractor.kinds, SPATIAL: "pool3"}
+
+    rng = np.random.default_rng(8)
+    metric = gan_eval.StreamingMetrics("fid,sfid", extractor=TwoKinds())
+    metric.update(torch.from_numpy(rng.integers(0, 256, (40, 3, 8, 8), dtype=np.uint8)), real=True)
+    metric.update(torch.from_numpy(rng.integers(0, 256, (40, 3, 8, 8), dtype=np.uint8)), real=False)
+    result = metric.compute()
+    assert result["sfid"] == result["fid"]

@@ -14,7 +14,7 @@ from gan_eval.errors import GanEvalError, GanEvalWarning
 from gan_eval.evaluation import evaluate, parse_metrics
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.feature_types import FEATURES, LOGITS, PATH_LENGTHS, SPATIAL, InputFeatures
-from gan_eval.metrics.registry import HIGHER, LOWER, METRICS, MetricOptions
+from gan_eval.metrics.registry import FAKE, HIGHER, LOWER, METRICS, REAL, MetricOptions
 from gan_eval.result import RESULT_KEYS
 from gan_eval.stats import FeatureStats, save_stats
 
@@ -189,10 +189,12 @@ def test_each_metric_returns_exactly_the_keys_it_declares() -> None:
             PATH_LENGTHS: rng.lognormal(size=(50, 1)),
         },
     )
+    train = _input("train", {FEATURES: rng.normal(size=(80, 8))})
     plain = MetricOptions(kid_subsets=5, kid_subset_size=40)
     with_interval = MetricOptions(kid_subsets=5, kid_subset_size=40, ci_groups=5)
     for metric in METRICS.values():
-        returned = [set(metric.compute(real, fake, options, "cpu")) for options in (plain, with_interval)]
+        extra = {n.side: train for n in metric.needs(plain) if n.side not in (REAL, FAKE)}
+        returned = [set(metric.compute(real, fake, options, "cpu", **extra)) for options in (plain, with_interval)]
         for keys in returned:
             assert set(metric.headline_keys) <= keys <= set(metric.returned_keys), metric.name
         assert set.union(*returned) == set(metric.returned_keys), metric.name
