@@ -241,6 +241,7 @@ def evaluate(
     extractor: FeatureExtractor | None = None,
     device: str | torch.device | None = None,
     progress: bool | None = None,
+    value_range: tuple[float, float] | None = None,
     n: int | None = None,
     latent_seed: int = 0,
     latent_dim: int | None = None,
@@ -252,9 +253,10 @@ def evaluate(
     `metrics` defaults to all that the inputs and weights allow (the others are
     listed in `Result.unavailable` with the reason); a metric asked for by name
     that cannot run is an error. `extraction` says how inputs become features
-    (feature space, weights, batch size, cache, ...); `device` and `progress`
-    override its fields. With `extractor`, the feature space, weights, device
-    and precision of `extraction` are unused.
+    (feature space, weights, batch size, cache, ...); `device`, `progress` and
+    `value_range` (of float images: `(-1, 1)` for tanh outputs) override its
+    fields. With `extractor`, the feature space, weights, device and precision
+    of `extraction` are unused.
 
     A generator input (callable or `nn.Module`) draws `n` images, by default
     as many as the other input holds, seeded by `latent_seed`; an iterable of
@@ -273,7 +275,9 @@ def evaluate(
     like `real`; what it was is in `Result.settings["train"]`.
     """
     start = time.perf_counter()
-    extraction = (extraction or ExtractionOptions()).with_changes(device=device, progress=progress)
+    extraction = (extraction or ExtractionOptions()).with_changes(
+        device=device, progress=progress, value_range=value_range
+    )
     if extractor is not None:
         expected = (extractor.name, extractor.dims[extractor.kinds[FEATURES]])
     else:
@@ -305,6 +309,7 @@ def evaluate_spaces(
     options: MetricOptions | None = None,
     device: str | torch.device | None = None,
     progress: bool | None = None,
+    value_range: tuple[float, float] | None = None,
     n: int | None = None,
     latent_seed: int = 0,
     latent_dim: int | None = None,
@@ -322,7 +327,9 @@ def evaluate_spaces(
     start = time.perf_counter()
     if not spaces or len(set(spaces)) != len(spaces):
         raise GanEvalError(f"--features {','.join(spaces)}: name each feature space once")
-    extraction = (extraction or ExtractionOptions()).with_changes(device=device, progress=progress)
+    extraction = (extraction or ExtractionOptions()).with_changes(
+        device=device, progress=progress, value_range=value_range
+    )
     chosen = [_Space(replace(extraction, features=name)) for name in spaces]
     if len(chosen) == 1:
         return {
@@ -471,13 +478,14 @@ def fid(
     extraction: ExtractionOptions | None = None,
     device: str | torch.device | None = None,
     progress: bool | None = None,
+    value_range: tuple[float, float] | None = None,
     n: int | None = None,
     latent_seed: int = 0,
     latent_dim: int | None = None,
 ) -> FidResult:
     """The standard FID between two inputs (images, statistics or a generator), with its settings.
 
-    `extraction`, `device`, `progress`, `n`, `latent_seed`, `latent_dim`: as in `evaluate`.
+    `extraction`, `device`, `progress`, `value_range`, `n`, `latent_seed`, `latent_dim`: as in `evaluate`.
     """
     result = evaluate(
         a,
@@ -486,6 +494,7 @@ def fid(
         extraction=extraction,
         device=device,
         progress=progress,
+        value_range=value_range,
         n=n,
         latent_seed=latent_seed,
         latent_dim=latent_dim,
@@ -513,6 +522,7 @@ def compute_statistics(
     extraction: ExtractionOptions | None = None,
     device: str | torch.device | None = None,
     progress: bool | None = None,
+    value_range: tuple[float, float] | None = None,
     n: int | None = None,
     latent_seed: int = 0,
     latent_dim: int | None = None,
@@ -520,11 +530,13 @@ def compute_statistics(
 ) -> FeatureStats:
     """Statistics of the feature space's `FEATURES` head for an input (extracting unless it already is statistics).
 
-    A generator input needs `n`; `extraction`, `device`, `progress`, `latent_seed`, `latent_dim` as in
+    A generator input needs `n`; `extraction`, `device`, `progress`, `value_range`, `latent_seed`, `latent_dim` as in
     `evaluate`. `keep_features`: the statistics also carry the per-sample features `(N, D)`
     (`FeatureStats.features`), which `save_stats` writes for KID and the k-NN metrics.
     """
-    extraction = (extraction or ExtractionOptions()).with_changes(device=device, progress=progress)
+    extraction = (extraction or ExtractionOptions()).with_changes(
+        device=device, progress=progress, value_range=value_range
+    )
     if extractor is not None:
         expected_name, expected_dim = extractor.name, extractor.dims[extractor.kinds[FEATURES]]
     else:

@@ -176,3 +176,22 @@ def test_report_equals_naive_metrics_on_torch_fidelity_features(
     # Features agree to ~1e-6, so a ball boundary could in principle flip; at these sizes none does.
     assert {k: result[k] for k in naive} == naive
     assert result["fid_ci_low"] < result["fid_ci_high"]
+
+
+def test_value_range_is_a_keyword_of_the_python_functions(stand_in) -> None:
+    """`value_range=(-1, 1)` as docs/inputs.md shows it (it raised TypeError): tanh images equal their uint8."""
+    import inspect
+
+    import gan_eval
+
+    rng = np.random.default_rng(11)
+    real = rng.integers(0, 256, (20, 8, 8, 3), dtype=np.uint8)
+    fake = rng.integers(0, 256, (20, 8, 8, 3), dtype=np.uint8)
+    tanh = fake.astype(np.float32) / 127.5 - 1.0
+    expected = gan_eval.evaluate(real, fake, "fid", extractor=stand_in, progress=False)["fid"]
+    got = gan_eval.evaluate(real, tanh, "fid", extractor=stand_in, progress=False, value_range=(-1, 1))["fid"]
+    assert got == pytest.approx(expected, rel=1e-12)
+    from gan_eval.evaluation import evaluate_spaces
+
+    for function in (gan_eval.fid, evaluate_spaces, gan_eval.compute_statistics):
+        assert "value_range" in inspect.signature(function).parameters, function.__name__
