@@ -168,9 +168,7 @@ def fid_from_stats(stats_a: FeatureStats, stats_b: FeatureStats, device: str = "
     """FID between two sets of feature statistics; warns when a covariance is rank-deficient."""
     for stats in (stats_a, stats_b):
         if 0 < stats.count < 2:
-            raise GanEvalError(
-                f"FID needs at least 2 images per set; {stats.name} has {stats.count}"
-            )
+            raise GanEvalError(f"FID needs at least 2 images per set; {stats.name} has {stats.count}")
         if 0 < stats.count <= stats.dim:
             warnings.warn(
                 f"{stats.name} has {stats.count} samples for {stats.dim}-d features: "
@@ -215,8 +213,10 @@ def fid_from_features(reference: FeatureStats, features: np.ndarray | torch.Tens
     mean = x.mean(0)
     centred = x - mean
     small = centred @ sigma_ref @ centred.T / (n - 1)
-    eigvals = torch.linalg.eigvalsh((small + small.T) / 2)
-    trace_sqrt = float(eigvals.clamp_min(0).sqrt().sum())
+    eigvals = torch.linalg.eigvalsh((small + small.T) / 2)  # ascending
+    # The centred rows sum to zero, so the rank is n - 1 at most: the smallest eigenvalue is rounding noise
+    # around 0, whose square root (about 1e-8 of the largest) would enter the sum.
+    trace_sqrt = _sum_sqrt(eigvals[1:])
     diff = mean - mu_ref
     terms = float(diff @ diff + torch.trace(sigma_ref) + (centred * centred).sum() / (n - 1))
     return checked_distance(terms, trace_sqrt, (_name(reference, "the reference"), "the generated features"))
