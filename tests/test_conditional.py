@@ -8,6 +8,7 @@ than the same samples with their labels shuffled.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,56 @@ def test_accuracy_is_the_classifier_s_own_predictions(tmp_path: Path, classifier
     assert result.n_real == result.n_fake == {c: 20 for c in fake}
     assert result.accuracy_per_class["3"] < 0.2 and result.intra_fid is None and result.fid_per_class == {}
     assert result.settings["classifier"] == str(classifier_file)
+
+
+def test_unequal_classes_intra_fid_is_the_plain_mean_over_classes() -> None:
+    """Classes of 40/25/60 real and 20/50/30 generated images: each class counts once, whatever its size."""
+    train, test = (digits_images(s) for s in ("train", "test"))
+    n_real, n_fake = {"0": 40, "1": 25, "2": 60}, {"0": 20, "1": 50, "2": 30}
+    real = {c: x[: n_real[c]] for c, x in by_label(train, digits_labels("train"), range(3)).items()}
+    fake = {c: x[: n_fake[c]] for c, x in by_label(test, digits_labels("test"), range(3)).items()}
+    result = intra_fid(real, fake, extractor=StandInExtractor(), extraction=QUIET)
+    per_class = [naive_fid(stand_in_features(real[c]), stand_in_features(fake[c])) for c in real]
+    assert result.intra_fid == pytest.approx(np.mean(per_class), rel=1e-6)
+    for sizes in (n_real, n_fake):  # a mean weighted by either side's sizes is another number
+        assert np.average(per_class, weights=list(sizes.values())) != pytest.approx(np.mean(per_class), rel=1e-3)
+    assert result.n_real == n_real and result.n_fake == n_fake
+
+
+def test_unequal_classes_accuracy_is_over_all_samples(classifier_file: Path) -> None:
+    """A well drawn class of 40 images beside a wrongly drawn one of 10 (and real classes of 15 and 35): the
+    accuracy is hits over all 50 images, not the mean of the two classes' accuracies."""
+    images, labels = digits_images("test"), digits_labels("test")
+    fake = {"1": images[labels == 1][:40], "3": images[labels == 8][:10]}
+    real = {"1": images[labels == 1][40:55], "3": images[labels == 3][:35]}
+    result = conditional_accuracy(real, fake, classifier_file)
+    hits = {c: int((direct_predictions(classifier_file, x) == int(c)).sum()) for c, x in fake.items()}
+    real_hits = sum(int((direct_predictions(classifier_file, x) == int(c)).sum()) for c, x in real.items())
+    assert result.accuracy == pytest.approx(sum(hits.values()) / 50, abs=1e-12)
+    assert result.accuracy_per_class == pytest.approx({"1": hits["1"] / 40, "3": hits["3"] / 10}, abs=1e-12)
+    assert result.real_accuracy == pytest.approx(real_hits / 50, abs=1e-12)
+    assert abs(result.accuracy - np.mean(list(result.accuracy_per_class.values()))) > 0.1  # the test can tell
+
+
+def test_rank_warning_names_the_classes_whose_covariance_is_singular() -> None:
+    """16-d stand-in features: 16 images on a side give a covariance of rank 15 at most (warned), 17 can give
+    full rank (not warned). The classes named are those whose naive covariance is singular on either side."""
+    images, labels = digits_images("test"), digits_labels("test")
+    sizes = {"0": (16, 17), "1": (17, 17), "2": (40, 16), "3": (17, 30)}
+    real = {c: images[labels == int(c)][:n] for c, (n, _) in sizes.items()}
+    fake = {c: images[labels == int(c)][-m:] for c, (_, m) in sizes.items()}
+
+    def singular(x: np.ndarray) -> bool:
+        return np.linalg.matrix_rank(np.cov(stand_in_features(x), rowvar=False)) < 16
+
+    expected = [c for c in sizes if singular(real[c]) or singular(fake[c])]
+    assert expected == ["0", "2"]
+    with pytest.warns(GanEvalWarning, match=r"^class\(es\) 0, 2 have no more images than the 16-d features"):
+        intra_fid(real, fake, extractor=StandInExtractor(), extraction=QUIET)
+    full = {c: real[c] for c in ("1", "3")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GanEvalWarning)
+        intra_fid(full, {c: fake[c] for c in full}, extractor=StandInExtractor(), extraction=QUIET)
 
 
 def test_shuffled_labels_score_far_worse(classifier_file: Path) -> None:

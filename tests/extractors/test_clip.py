@@ -10,6 +10,7 @@ the class token, projection) and the peers' own preprocessing: clean-fid
 same images, and CMMD's `_center_crop_and_resize` and normalisation
 (google-research `cmmd/io_util.py`, `embedding.py`) written out with PIL and
 numpy in float32, as JAX computes it.
+The ViT-L/14 spaces get the same check on one image, at OpenAI's ViT-L/14 sizes written out here.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torchvision.transforms as TF
 from cli_runner import one_error_line, run_cli
 from PIL import Image
 from test_dinov2 import _chw, _images
@@ -38,7 +40,7 @@ from gan_eval.digest import file_sha256
 from gan_eval.errors import GanEvalError
 from gan_eval.extraction import ExtractionOptions
 from gan_eval.extractors.clip import weights as clip_weights
-from gan_eval.extractors.clip.extractor import CROP_THEN_RESIZE, ClipExtractor
+from gan_eval.extractors.clip.extractor import CROP_THEN_RESIZE, SHORTER_SIDE_THEN_CROP, ClipExtractor
 from gan_eval.extractors.clip.network import ARCHS, build_network
 from gan_eval.extractors.clip.weights import (
     ClipWeights,
@@ -266,6 +268,40 @@ def test_features_equal_clean_fid_with_the_official_forward(
     torch.testing.assert_close(vitb32_extractor.extract(batch)["embedding"], ours[:2], rtol=1e-5, atol=1e-6)
 
 
+# OpenAI's ViT-L/14 towers as openai/CLIP `clip/model.py` `build_model` reads them from the archives (width
+# 1024, 24 layers, patch 14, a 768-d projection; 16x16 or 24x24 patches), written here, not read from ARCHS.
+VITL14_TOWERS = {
+    "clip-vitl14": (
+        "ViT-L-14.pt",
+        types.SimpleNamespace(patch_size=14, width=1024, layers=24, tokens=257, embed_dim=768),
+    ),
+    "clip-vitl14-336": (
+        "ViT-L-14-336px.pt",
+        types.SimpleNamespace(patch_size=14, width=1024, layers=24, tokens=577, embed_dim=768),
+    ),
+}
+
+
+@pytest.mark.parametrize("space", ["clip-vitl14", "clip-vitl14-336"])
+def test_vitl14_spaces_equal_the_official_forward(space: str, clean_fid_clip, tmp_path: Path, one_thread) -> None:
+    """One image through each registered ViT-L/14 space, random weights in OpenAI's layout at OpenAI's sizes,
+    against the peer's own preprocessing (clean-fid's, CMMD's) and the official forward in float64. About
+    19 s (224 px) and 26 s (336 px) on a 2-core machine, the two forwards of the 24 blocks most of it."""
+    name, tower = VITL14_TOWERS[space]
+    visual = random_visual(tower, seed=4)
+    path = save_openai_archive(tower, visual, tmp_path / name)
+    extractor = ExtractionOptions(features=space, weights=str(path), device="cpu").load_extractor()
+    image = _images(5, [(45, 40)])
+    if space == "clip-vitl14":
+        reference = clean_fid_features(clean_fid_clip, image, lambda x: official_forward(visual, x), tmp_path)
+    else:
+        reference = official_forward(visual, torch.from_numpy(cmmd_preprocess(image[0], 336).transpose(2, 0, 1))[None])
+    ours = extractor.extract(_chw(image))["embedding"]
+    assert ours.shape == (1, 768) and ours.dtype == torch.float32
+    relative = ((ours.double() - reference).norm(dim=1) / reference.norm(dim=1)).max().item()
+    assert relative < 1e-5, relative
+
+
 def test_network_equals_torch_fidelity_build_model(vitb32_visual, one_thread) -> None:
     from torch_fidelity.feature_extractor_clip import build_model
 
@@ -286,6 +322,22 @@ def test_cmmd_preprocessing_equals_the_authors(tmp_path: Path) -> None:
     expected = np.stack([cmmd_preprocess(i, 336) for i in images]).transpose(0, 3, 1, 2)
     torch.testing.assert_close(ours, torch.from_numpy(expected), rtol=0, atol=0)
     assert extractor.settings()["resize"] == "centre-crop-pil-bicubic-336"
+
+
+@pytest.mark.parametrize("space", ["vitb32", "vitl14"])
+def test_centre_crop_of_odd_margins_equals_torchvision(space: str, tmp_path: Path) -> None:
+    """Margins of 4k + 1 and 4k + 3 pixels after the resize (half-offsets k + 0.5 and k + 1.5): torchvision's
+    `CenterCrop` rounds them half to even, which truncation or rounding half up would miss on one of the two."""
+    weights = ClipWeights(tmp_path / "unused.pt", "0" * 64, ARCHS[space], {})
+    extractor = ClipExtractor(weights, SHORTER_SIDE_THEN_CROP)
+    sizes = [(32, 33), (33, 32), (32, 35), (35, 32), (64, 65), (65, 64), (40, 41), (224, 227), (227, 224)]
+    images = [Image.fromarray(i) for i in _images(13, sizes)]
+    resize = TF.Resize(224, TF.InterpolationMode.BICUBIC)
+    assert {(max(resize(i).size) - 224) % 4 for i in images} == {1, 3}
+    crop = TF.Compose([resize, TF.CenterCrop(224)])
+    expected = np.stack([np.asarray(crop(i)) for i in images]).transpose(0, 3, 1, 2)
+    ours = extractor.resized(_chw([np.asarray(i) for i in images]))
+    torch.testing.assert_close(ours, torch.from_numpy(expected).float(), rtol=0, atol=0)
 
 
 def test_specs_and_settings(vitb32_extractor, vitb32_file: Path) -> None:

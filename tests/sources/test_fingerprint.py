@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 from PIL import Image
 
-from gan_eval.sources import ArraySource, ImageFolderSource, ZipSource
+from gan_eval.cache import entry_key
+from gan_eval.sources import ArraySource, ImageFolderSource, ZipSource, open_input
+from gan_eval.sources import arrays as array_sources
 
 
 def make_folder(root: Path, count: int = 3) -> Path:
@@ -81,3 +86,48 @@ def test_array_fingerprint_follows_bytes_dtype_and_range() -> None:
     assert ArraySource(floats).fingerprint() != ArraySource(floats.astype(np.float64)).fingerprint()
     # NCHW and its NHWC transpose are the same images.
     assert ArraySource(images.transpose(0, 3, 1, 2)).fingerprint() == base
+
+
+def _write_input(kind: str, images: np.ndarray, where: Path) -> object:
+    """`(N, H, W, 3)` uint8 `images` as the input `kind` a user names: a path, an array or a tensor."""
+    if kind == "array":
+        return images
+    if kind == "tensor":
+        return torch.from_numpy(images).permute(0, 3, 1, 2)
+    if kind == "npy":
+        np.save(where.with_suffix(".npy"), images)
+        return where.with_suffix(".npy")
+    if kind == "npz":
+        np.savez(where.with_suffix(".npz"), images=images)
+        return where.with_suffix(".npz")
+    if kind == "folder":
+        where.mkdir()
+        for i, image in enumerate(images):
+            Image.fromarray(image).save(where / f"{i}.png")
+        return where
+    with zipfile.ZipFile(where.with_suffix(".zip"), "w") as archive:
+        for i, image in enumerate(images):
+            Image.fromarray(image).save(buffer := io.BytesIO(), format="PNG")
+            archive.writestr(f"images/{i}.png", buffer.getvalue())
+    return where.with_suffix(".zip")
+
+
+@pytest.mark.parametrize("kind", ["array", "tensor", "npy", "npz", "folder", "zip"])
+def test_one_pixel_of_the_last_image_changes_the_cache_key(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every input kind: the key reads the whole input, not a first chunk or member. Arrays are hashed in
+    chunks; the chunk is made two images long here, so 5 images span 3 chunks and the last image the last."""
+    images = np.random.default_rng(2).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    monkeypatch.setattr(array_sources, "_HASH_CHUNK_BYTES", 2 * images[0].nbytes)
+    changed = images.copy()
+    changed[-1, -1, -1, -1] ^= 1
+    settings = {"extractor": "stand-in", "weights_sha256": "0" * 64, "device": "cpu"}
+
+    def key(pixels: np.ndarray, name: str) -> str:
+        source = open_input(_write_input(kind, pixels, tmp_path / name))
+        return entry_key(source.fingerprint(), settings, "pool3", skip_bad=False)
+
+    first = key(images, "a")
+    assert key(images.copy(), "b") == first
+    assert key(changed, "c") != first
