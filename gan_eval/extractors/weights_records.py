@@ -151,8 +151,18 @@ def stored_record(path: str | os.PathLike[str], network: str, arch: str) -> Weig
     return record if unchanged and (record.network, record.arch) == (network, arch) else None
 
 
+# Records of files outside the weights cache, checked but not yet written: written when the network is first
+# built from them (`in_memory`), so a command refused before any image reaches the network writes nothing.
+_PENDING: dict[str, tuple[WeightsRecord, list[int]]] = {}
+
+
+def _in_weights_cache(path: Path) -> bool:
+    return path.resolve().is_relative_to((cache_home() / "weights").resolve())
+
+
 def checked_record(path: str | os.PathLike[str], check: Callable[[Path], WeightsRecord]) -> WeightsRecord:
-    """`check(path)`, a full read of the file, recorded when the file did not change while it was read."""
+    """`check(path)`, a full read of the file, recorded when the file did not change while it was read: at once
+    for a file in the weights cache, and on the network's first use for any other (`--weights PATH`)."""
     path = Path(path)
     try:
         before = _stat(path)
@@ -161,7 +171,10 @@ def checked_record(path: str | os.PathLike[str], check: Callable[[Path], Weights
     record = check(path)
     with contextlib.suppress(OSError):
         if _stat(path) == before:
-            store_record(record, before)
+            if _in_weights_cache(path):
+                store_record(record, before)
+            else:
+                _PENDING[record.sha256] = (record, before)
     return record
 
 
@@ -196,7 +209,13 @@ def read_recorded(record: WeightsRecord, load: Callable[[Path], Loaded]) -> Load
 def in_memory(weights: Loaded | WeightsRecord, load: Callable[[Path], Loaded]) -> Loaded:
     """Weights to build a network from: checked weights already read, as they are; a record's file, read now
     (`read_recorded`)."""
-    return read_recorded(weights, load) if isinstance(weights, WeightsRecord) else weights
+    loaded = read_recorded(weights, load) if isinstance(weights, WeightsRecord) else weights
+    pending = _PENDING.pop(loaded.sha256, None)
+    if pending is not None:
+        with contextlib.suppress(OSError):
+            if _stat(Path(pending[0].path)) == pending[1]:
+                store_record(*pending)
+    return loaded
 
 
 def described_entry(

@@ -105,7 +105,8 @@ def test_a_cached_rerun_reads_no_weights_and_builds_no_network(
 
 def test_the_network_is_read_on_the_first_extract(dinov2_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     extraction = ExtractionOptions(features="dinov2-vits14", weights=str(dinov2_file), device="cpu")
-    extraction.load_extractor()  # the first use checks the file whole, and records it
+    # The first run checks the file whole, and records it once its network is built (a file outside the cache).
+    extraction.load_extractor().extract(torch.zeros((1, 3, 16, 16), dtype=torch.uint8))
     sha256 = file_sha256(dinov2_file)
     calls = _refuse_reading_weights(monkeypatch)
     extractor = extraction.load_extractor()

@@ -76,8 +76,15 @@ def _check(path: Path) -> WeightsRecord:
     return WeightsRecord(path, "lpips", "lpips-v0.1-alex", "state-dict", file_sha256(path), False)
 
 
+def _in_cache(name: str) -> Path:
+    """A path in the weights cache, whose records are written when checked (others: on first use)."""
+    folder = records_dir().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
 def test_a_record_is_trusted_while_the_stat_matches(tmp_path: Path) -> None:
-    path = _linear_file(tmp_path / "alex.pth")
+    path = _linear_file(_in_cache("alex.pth"))
     calls = []
 
     def check(p: Path) -> WeightsRecord:
@@ -94,7 +101,7 @@ def test_a_record_is_trusted_while_the_stat_matches(tmp_path: Path) -> None:
 
 def test_a_file_replaced_with_its_old_time_is_checked_again(tmp_path: Path) -> None:
     """`cp -p` or `touch -r`: same size and modification time, other bytes; the change time and inode tell."""
-    path = _linear_file(tmp_path / "alex.pth")
+    path = _linear_file(_in_cache("alex.pth"))
     first = recorded(path, "lpips", "lpips-v0.1-alex", _check)
     stat = path.stat()
     (tmp_path / "other").mkdir()
@@ -106,7 +113,7 @@ def test_a_file_replaced_with_its_old_time_is_checked_again(tmp_path: Path) -> N
 
 
 def test_records_of_another_format_or_damaged_are_ignored(tmp_path: Path) -> None:
-    path = _linear_file(tmp_path / "alex.pth")
+    path = _linear_file(_in_cache("alex.pth"))
     recorded(path, "lpips", "lpips-v0.1-alex", _check)
     [record_file] = records_dir().iterdir()
     data = json.loads(record_file.read_text())
@@ -117,7 +124,7 @@ def test_records_of_another_format_or_damaged_are_ignored(tmp_path: Path) -> Non
 
 
 def test_a_read_only_cache_only_costs_a_check_each_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = _linear_file(tmp_path / "alex.pth")
+    path = _linear_file(_in_cache("alex.pth"))
 
     def cannot_write(*args: object) -> None:
         raise GanEvalError("cannot write: Read-only file system")
@@ -262,3 +269,13 @@ def test_verify_names_a_file_that_no_longer_loads(tmp_path: Path, capsys: pytest
     dest.write_bytes(b"truncated")
     code, text, _ = run_cli(capsys, "weights", "info", "--verify")
     assert code == 1 and "unusable: weights file" in text and "  verified no" in text
+
+
+def test_a_file_outside_the_cache_is_recorded_only_when_the_network_is_built(tmp_path: Path) -> None:
+    """`--weights PATH` outside the cache: checked when the extractor is made, recorded when its tensors are
+    first used, so a command refused before any image reaches the network leaves nothing in the cache home."""
+    path = _linear_file(tmp_path / "alex.pth")
+    record = recorded(path, "lpips", "lpips-v0.1-alex", _check)
+    assert not records_dir().exists() or not any(records_dir().iterdir())
+    weights_records.in_memory(record, lambda p: record)
+    assert stored_record(path, "lpips", "lpips-v0.1-alex") == record
