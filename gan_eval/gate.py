@@ -55,6 +55,7 @@ from gan_eval.extraction import ExtractionOptions
 from gan_eval.metrics.fid_interval import DEFAULT_GROUPS
 from gan_eval.metrics.registry import HIGHER, LOWER, MetricOptions, ResultKey, gated_keys
 from gan_eval.models.generator_file import open_generator_file
+from gan_eval.models.path_generator import open_path_generator
 from gan_eval.paired.keys import PAIRED_FAMILY, paired_gated_keys
 from gan_eval.result import Result
 from gan_eval.sources.references import resolve_reference
@@ -62,6 +63,7 @@ from gan_eval.version import __version__
 
 BASELINE_FORMAT = 1
 DEFAULT_ALPHA = 0.01
+PATH_METRIC = "ppl"  # the one metric that needs the generator itself, not its images
 # Every number the gate can limit: the registry's metrics', then the paired family's.
 GATED_KEYS: tuple[tuple[str, ResultKey], ...] = (*gated_keys(), *paired_gated_keys())
 LOWER_IS_BETTER = tuple(key.name for _, key in GATED_KEYS if key.better == LOWER)
@@ -493,14 +495,18 @@ def evaluate_for_gate(
         )
     metrics = sorted({"fid"} | {METRIC_OF_KEY[key] for key in limits.metrics()})
     generator_settings: dict[str, Any] = {}
+    paths = None
     if generator is not None:
         fake, generator_settings = open_generator_file(generator, n, latent_seed, latent_dim)
+        if PATH_METRIC in metrics:  # --max-ppl: the checkpoint's paths, as `report --generator` runs them
+            paths = open_path_generator(generator, latent_dim)[0]
     result = evaluate(
         resolve_reference(real),
         fake,
         metrics,
         options=MetricOptions(ci_groups=ci_groups, kid_subset_size=1000),
         extraction=extraction,
+        generator=paths,
     )
     return replace(result, settings={**result.settings, **generator_settings})
 

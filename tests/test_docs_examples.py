@@ -162,8 +162,15 @@ def _architecture_names() -> dict[str, object]:
 
     from gan_eval.feature_types import InputFeatures
     from gan_eval.metrics.registry import FAKE, LOWER, REAL, MetricOptions, Need, ResultKey, register_metric
+    from gan_eval.monitor.alarms import Alarm, AlarmRule, AlarmRules, Latch, Threshold, register_rule
 
     return {
+        "Alarm": Alarm,
+        "AlarmRule": AlarmRule,
+        "AlarmRules": AlarmRules,
+        "Latch": Latch,
+        "Threshold": Threshold,
+        "register_rule": register_rule,
         "Any": Any,
         "InputFeatures": InputFeatures,
         "MetricOptions": MetricOptions,
@@ -187,8 +194,11 @@ def test_every_document_with_python_is_checked() -> None:
 @pytest.mark.parametrize("path", [p for p in DOCUMENTS if python_blocks(p)], ids=lambda p: p.name)
 def test_the_python_blocks_of_a_document_run(path: Path, workspace: dict[str, object], monkeypatch) -> None:
     from gan_eval.metrics import registry as metrics_registry
+    from gan_eval.monitor import alarms
 
+    # A block may register a metric or an alarm rule: the registries are restored after the test.
     monkeypatch.setattr(metrics_registry, "METRICS", dict(metrics_registry.METRICS))
+    monkeypatch.setattr(alarms, "RULES", dict(alarms.RULES))
     namespace = dict(workspace, __name__="__doc__")
     if path.name == "architecture.md":
         namespace.update(_architecture_names())

@@ -55,7 +55,6 @@ def two_spaces(monkeypatch: pytest.MonkeyPatch) -> dict[str, Projection]:
             dims={"pool3": 16},
             resize="adaptive-avg-8",
             load=lambda weights, device, precision, progress, e=extractor: e,
-            weights_help="none",
         )
         monkeypatch.setitem(registry.EXTRACTORS, name, spec)
     return made

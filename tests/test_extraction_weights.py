@@ -52,7 +52,6 @@ def loaded(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str | None]]:
             dims={"pool3": 16},
             resize="adaptive-avg-8",
             load=loader(name),
-            weights_help="none",
         )
         monkeypatch.setitem(registry.EXTRACTORS, name, spec)
     return given

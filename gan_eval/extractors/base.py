@@ -60,8 +60,7 @@ class ExtractorSpec:
     keys); `kinds` maps `FEATURES` (and `LOGITS` where it has a classifier)
     to its head names; `dims` gives each head's dimension. `load(weights,
     device, precision, progress)` builds the extractor, finding its weights
-    (`weights`: a path, or None for its default search). `weights_help`
-    says where the weights come from, for `--help` and errors.
+    (`weights`: a path, or None for its default search).
 
     `load` reads the weights' record (`weights_records`), not the file: the
     network is built, and its tensors read, on the first `extract`.
@@ -81,7 +80,6 @@ class ExtractorSpec:
     dims: dict[str, int]
     resize: str
     load: Callable[[str | None, torch.device, str | None, bool], FeatureExtractor]
-    weights_help: str
     weights_layouts: Callable[[], tuple[WeightsLayout, ...]] | None = None
     import_weights: Callable[[str], Path] | None = None
     describe_weights: Callable[[bool], list[dict[str, Any]]] | None = None

@@ -84,3 +84,24 @@ def test_generator_options_are_refused_in_one_line(args, named: str, real: Path,
     args = [real if a == "FAKE" else a for a in args]
     code, _, err = run_cli(capsys, "report", real, *args, "--metrics", "ppl", "--no-cache")
     one_error_line(code, err, named)
+
+
+@pytest.mark.inception
+def test_the_gate_scores_a_generator_with_ppl(real_weights: Path, real: Path, lpips_weights, monkeypatch) -> None:
+    """`gate --generator CKPT --max-ppl X` runs PPL on the checkpoint's paths (it refused: no generator), the
+    same number as `evaluate` gives on the generator it loads. The path count is made small for the test."""
+    import functools
+
+    from gan_eval import gate
+
+    small = functools.partial(MetricOptions, ppl_samples=21, ppl_resize=16)
+    monkeypatch.setattr(gate, "MetricOptions", small)
+    extraction = ExtractionOptions(weights=str(real_weights), cache=False, progress=False)
+    limits = gate.Limits(maximum={"ppl": 1e9})
+    result = gate.evaluate_for_gate(
+        str(real), generator=CHECKPOINT, n=8, limits=limits, ci_groups=0, extraction=extraction
+    )
+    generator, _ = open_path_generator(CHECKPOINT)
+    expected = evaluate(str(real), str(real), ["ppl"], options=small(), extraction=extraction, generator=generator)
+    assert result["ppl"] == expected["ppl"] > 0
+    assert gate.compare(result, None, limits).passed

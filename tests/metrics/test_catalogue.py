@@ -246,7 +246,6 @@ def wide_spaces(monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
             dims={"pool3": width},
             resize="adaptive-avg-8",
             load=lambda weights, device, precision, progress, e=extractor: e,
-            weights_help="none",
         )
         monkeypatch.setitem(registry.EXTRACTORS, extractor.name, spec)
     return "stand-in-1024", "stand-in-512"

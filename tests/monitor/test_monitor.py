@@ -317,7 +317,6 @@ def test_a_registered_feature_space_by_name(tmp_path, stand_in, monkeypatch):
         dims={"pool3": 16},
         resize="adaptive-avg-8",
         load=lambda weights, device, precision, progress: stand_in,
-        weights_help="none",
     )
     monkeypatch.setitem(registry.EXTRACTORS, "space-a", spec)
     reference = np.random.default_rng(0).integers(0, 256, (120, 3, 16, 16), dtype=np.uint8)

@@ -366,7 +366,6 @@ def small_space(monkeypatch: pytest.MonkeyPatch) -> str:
         dims={"pool3": STATS_DIM},
         resize="adaptive-avg-8",
         load=lambda weights, device, precision, progress: pytest.fail("statistics need no network"),
-        weights_help="none",
     )
     monkeypatch.setitem(registry.EXTRACTORS, STATS_SPACE, spec)
     return STATS_SPACE

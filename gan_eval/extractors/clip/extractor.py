@@ -38,7 +38,6 @@ from gan_eval.extractors.clip.weights import (
     HEAD_EMBEDDING,
     ClipWeights,
     describe_cached_weights,
-    env_variable,
     import_weights,
     load_weights,
     network_name,
@@ -180,10 +179,6 @@ def _spec(key: str, protocol: str, title: str) -> ExtractorSpec:
         dims={HEAD_EMBEDDING: arch.embed_dim},
         resize=resize_mode(arch, protocol),
         load=load,
-        weights_help=(
-            f"OpenAI's {arch.file_name} (default: ${env_variable(arch)}, then the cache, "
-            "then a download from openaipublic.azureedge.net, sha256 checked)"
-        ),
         weights_layouts=partial(weights_layouts, arch),
         import_weights=partial(import_weights, arch=arch),
         describe_weights=partial(describe_cached_weights, arch),

@@ -29,7 +29,6 @@ from gan_eval.extractors.dinov2.weights import (
     HEAD_CLS,
     Dinov2Weights,
     describe_cached_weights,
-    env_variable,
     import_weights,
     load_weights,
     network_name,
@@ -127,10 +126,6 @@ def _spec(key: str, title: str) -> ExtractorSpec:
         dims={HEAD_CLS: arch.embed_dim},
         resize=RESIZE_MODE,
         load=load,
-        weights_help=(
-            f"official {arch.official_name}_pretrain.pth (default: ${env_variable(arch)}, then the cache, "
-            "then a download from dl.fbaipublicfiles.com)"
-        ),
         weights_layouts=partial(weights_layouts, arch),
         import_weights=partial(import_weights, arch=arch),
         describe_weights=partial(describe_cached_weights, arch),

@@ -155,7 +155,6 @@ SPEC = ExtractorSpec(
     dims=DIMS,
     resize=RESIZE_MODE,
     load=load_inception,
-    weights_help="Inception weights file (default: $GAN_EVAL_WEIGHTS, then the cache)",
     weights_layouts=weights_layouts,
     import_weights=import_weights,
     describe_weights=describe_cached_weights,

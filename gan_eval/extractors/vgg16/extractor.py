@@ -34,7 +34,6 @@ from gan_eval.extractors.base import ExtractorSpec, ImageExtractor, precision_mo
 from gan_eval.extractors.tf_resize import resize_bilinear_tf1
 from gan_eval.extractors.vgg16.network import FEATURE_DIM, INPUT_SIZE, Vgg16Fc2, build_network
 from gan_eval.extractors.vgg16.weights import (
-    ENV_VARIABLE,
     HEAD_FC2,
     HEAD_FC2_RELU,
     NETWORK,
@@ -45,7 +44,6 @@ from gan_eval.extractors.vgg16.weights import (
     recorded_weights,
     resolve_weights_path,
     weights_layouts,
-    weights_url,
 )
 from gan_eval.extractors.weights_records import WeightsRecord, in_memory
 from gan_eval.feature_types import FEATURES
@@ -127,10 +125,6 @@ SPEC = ExtractorSpec(
     dims=Vgg16Extractor.dims,
     resize=RESIZE_MODE,
     load=_load,
-    weights_help=(
-        f"torchvision's vgg16-397923af.pth (default: ${ENV_VARIABLE}, then the cache, "
-        f"then a download from {weights_url()})"
-    ),
     weights_layouts=weights_layouts,
     import_weights=import_weights,
     describe_weights=describe_cached_weights,
