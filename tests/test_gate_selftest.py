@@ -75,6 +75,7 @@ def independent_fid(generator: str, real_weights: Path) -> float:
     return naive_fid_small_n(real, torchscript_pool3(images, real_weights))
 
 
+@pytest.mark.slow  # minutes; `python -m pytest -m slow`
 def test_shipped_generator_passes_and_degraded_checkpoint_fails(real_weights: Path, tmp_path: Path) -> None:
     limits = ["--baseline", str(BASELINE), "--max-increase", "2", "--json"]
     good = gate("dcgan-digits", real_weights, *limits)

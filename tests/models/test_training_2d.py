@@ -84,6 +84,7 @@ GRID_MIN_MODES = 23
 GRID_MIN_HIGH_QUALITY = 0.75
 
 
+@pytest.mark.slow  # minutes; `python -m pytest -m slow`
 def test_half_length_hinge_run_on_grid25_reaches_the_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     checkpoint, points_file = tmp_path / "ckpt", tmp_path / "points.npy"
     train = ["train", "hinge", "--data", "grid25", "--steps", str(GRID_STEPS), "--seed", "0", "--threads", "1"]
