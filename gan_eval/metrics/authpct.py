@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.metrics.nearest import as_float64, nearest_neighbours, smallest_within
+from gan_eval.metrics.nearest import nearest_neighbours, smallest_within
+from gan_eval.metrics.prdc import as_float64
 
 
 def authentic_samples(

@@ -30,7 +30,8 @@ from scipy.stats import rankdata
 from sklearn.cluster import KMeans
 
 from gan_eval.errors import GanEvalError
-from gan_eval.metrics.nearest import as_float64, nearest_neighbours
+from gan_eval.metrics.nearest import nearest_neighbours
+from gan_eval.metrics.prdc import as_float64
 
 PCA_DIMS = 64
 CELLS = 3

@@ -23,8 +23,7 @@ import numpy as np
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.metrics.nearest import as_float64
-from gan_eval.metrics.prdc import DEFAULT_BLOCK, _block_sq_distances
+from gan_eval.metrics.prdc import DEFAULT_BLOCK, as_float64, block_sq_distances
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ def mean_distance(a: torch.Tensor, b: torch.Tensor, same: bool = False, block: i
     b_sq = (b * b).sum(dim=1)
     total = 0.0
     for start in range(0, a.shape[0], block):
-        d2 = _block_sq_distances(a[start : start + block], b, b_sq)
+        d2 = block_sq_distances(a[start : start + block], b, b_sq)
         if same:
             own = torch.arange(start, start + d2.shape[0], device=a.device)
             d2[own - start, own] = 0.0

@@ -33,8 +33,7 @@ import numpy as np
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.metrics.nearest import as_float64
-from gan_eval.metrics.prdc import _block_sq_distances
+from gan_eval.metrics.prdc import as_float64, block_sq_distances
 
 STEPS = 100
 LEARNING_RATE = 0.5
@@ -64,7 +63,7 @@ def fit_log_variances(data: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor
     """The per-kernel log variances `(M,)` fit to `data: (N, D)` for kernels at `kernels: (M, D)`, float64."""
     kernels_sq = (kernels * kernels).sum(dim=1)
     distances = torch.cat(
-        [_block_sq_distances(data[s : s + ROW_BLOCK], kernels, kernels_sq) for s in range(0, len(data), ROW_BLOCK)]
+        [block_sq_distances(data[s : s + ROW_BLOCK], kernels, kernels_sq) for s in range(0, len(data), ROW_BLOCK)]
     )
     log_variances = torch.nn.Parameter(torch.zeros(len(kernels), dtype=torch.float64, device=kernels.device))
     optimiser = torch.optim.Adam([log_variances], lr=LEARNING_RATE)
@@ -83,7 +82,7 @@ def mean_nll(data: torch.Tensor, kernels: torch.Tensor, log_variances: torch.Ten
     kernels_sq = (kernels * kernels).sum(dim=1)
     total = 0.0
     for start in range(0, len(data), ROW_BLOCK):
-        d2 = _block_sq_distances(data[start : start + ROW_BLOCK], kernels, kernels_sq)
+        d2 = block_sq_distances(data[start : start + ROW_BLOCK], kernels, kernels_sq)
         total -= float(_log_kernels(d2, log_variances, data.shape[1]).logsumexp(dim=1).sum())
     return total / len(data)
 

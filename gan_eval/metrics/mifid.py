@@ -24,8 +24,7 @@ import torch
 
 from gan_eval.errors import GanEvalError
 from gan_eval.metrics.fid import fid_from_stats
-from gan_eval.metrics.nearest import as_float64
-from gan_eval.metrics.prdc import DEFAULT_BLOCK
+from gan_eval.metrics.prdc import DEFAULT_BLOCK, as_float64
 from gan_eval.stats import FeatureStats
 
 COSINE_EPS = 0.1

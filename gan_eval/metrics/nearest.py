@@ -14,15 +14,9 @@ serves both blocks' rows, half the work of a full pass.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from gan_eval.metrics.prdc import DEFAULT_BLOCK, _block_sq_distances
-
-
-def as_float64(x: np.ndarray | torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
-    """`x` as a float64 tensor on `device`."""
-    return torch.as_tensor(x, dtype=torch.float64, device=device)
+from gan_eval.metrics.prdc import DEFAULT_BLOCK, block_sq_distances
 
 
 def nearest_neighbours(
@@ -38,7 +32,7 @@ def nearest_neighbours(
     index = torch.empty(queries.shape[0], dtype=torch.long, device=queries.device)
     for start in range(0, queries.shape[0], block):
         rows = queries[start : start + block]
-        d2 = _block_sq_distances(rows, points, points_sq)
+        d2 = block_sq_distances(rows, points, points_sq)
         if exclude_self:
             own = torch.arange(start, start + rows.shape[0], device=queries.device)
             d2[own - start, own] = float("inf")
@@ -57,7 +51,7 @@ def smallest_within(points: torch.Tensor, k: int, block: int = DEFAULT_BLOCK) ->
     for i in range(0, n, block):
         rows = points[i : i + block]
         for j in range(i, n, block):
-            d2 = _block_sq_distances(rows, points[j : j + block], sq[j : j + block])
+            d2 = block_sq_distances(rows, points[j : j + block], sq[j : j + block])
             if i == j:
                 d2.fill_diagonal_(torch.inf)
             best[i : i + block] = torch.cat((best[i : i + block], d2), dim=1).topk(k, dim=1, largest=False).values

@@ -31,7 +31,7 @@ def _squared_norms(x: torch.Tensor) -> torch.Tensor:
     return (x * x).sum(dim=1)
 
 
-def _block_sq_distances(rows: torch.Tensor, cols: torch.Tensor, cols_sq: torch.Tensor) -> torch.Tensor:
+def block_sq_distances(rows: torch.Tensor, cols: torch.Tensor, cols_sq: torch.Tensor) -> torch.Tensor:
     """Squared distances `(B, M)` in one buffer (in-place updates keep the block's peak memory at B*M*8 bytes)."""
     d2 = rows @ cols.T
     d2.mul_(-2).add_(cols_sq[None, :]).add_(_squared_norms(rows)[:, None])
@@ -47,7 +47,7 @@ def knn_radii(features: torch.Tensor, k: int, block: int = DEFAULT_BLOCK) -> tor
     radii = torch.empty(n, dtype=features.dtype, device=features.device)
     for start in range(0, n, block):
         rows = features[start : start + block]
-        d2 = _block_sq_distances(rows, features, sq)
+        d2 = block_sq_distances(rows, features, sq)
         idx = torch.arange(start, start + rows.shape[0], device=features.device)
         d2[idx - start, idx] = 0.0
         radii[start : start + rows.shape[0]] = d2.kthvalue(k + 1, dim=1).values
@@ -62,7 +62,7 @@ def _ball_counts(
     counts = torch.empty(points.shape[0], dtype=torch.long, device=points.device)
     hit = torch.zeros(centres.shape[0], dtype=torch.bool, device=points.device)
     for start in range(0, points.shape[0], block):
-        inside = _block_sq_distances(points[start : start + block], centres, centres_sq) <= radii[None, :]
+        inside = block_sq_distances(points[start : start + block], centres, centres_sq) <= radii[None, :]
         counts[start : start + inside.shape[0]] = inside.sum(dim=1)
         hit |= inside.any(dim=0)
     return counts, hit
@@ -86,7 +86,8 @@ class DensityCoverage:
     k: int
 
 
-def _as_float64(x: np.ndarray | torch.Tensor, device: str | torch.device) -> torch.Tensor:
+def as_float64(x: np.ndarray | torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
+    """`x` as a float64 tensor on `device`."""
     return torch.as_tensor(x, dtype=torch.float64, device=device)
 
 
@@ -98,7 +99,7 @@ def precision_recall(
     device: str | torch.device = "cpu",
 ) -> PrecisionRecall:
     """Improved precision and recall of `fake: (M, D)` against `real: (N, D)`."""
-    x, y = _as_float64(real, device), _as_float64(fake, device)
+    x, y = as_float64(real, device), as_float64(fake, device)
     fake_in_real, _ = _ball_counts(y, x, knn_radii(x, k, block), block)
     real_in_fake, _ = _ball_counts(x, y, knn_radii(y, k, block), block)
     return PrecisionRecall(
@@ -116,7 +117,7 @@ def density_coverage(
     device: str | torch.device = "cpu",
 ) -> DensityCoverage:
     """Density and coverage of `fake: (M, D)` against `real: (N, D)` (balls around real points)."""
-    x, y = _as_float64(real, device), _as_float64(fake, device)
+    x, y = as_float64(real, device), as_float64(fake, device)
     counts, covered = _ball_counts(y, x, knn_radii(x, k, block), block)
     return DensityCoverage(
         density=float(counts.sum()) / (k * y.shape[0]),

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from gan_eval.errors import GanEvalError
-from gan_eval.metrics.nearest import as_float64, smallest_within
-from gan_eval.metrics.prdc import DEFAULT_BLOCK, _block_sq_distances
+from gan_eval.metrics.nearest import smallest_within
+from gan_eval.metrics.prdc import DEFAULT_BLOCK, as_float64, block_sq_distances
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def rarity_scores(
     x_sq = (x * x).sum(dim=1)
     smallest = torch.empty(len(y), dtype=torch.float64, device=x.device)
     for start in range(0, len(y), block):
-        d2 = _block_sq_distances(y[start : start + block], x, x_sq)
+        d2 = block_sq_distances(y[start : start + block], x, x_sq)
         holding = torch.where(d2 < radii_sq[None, :], radii_sq[None, :], torch.inf)
         smallest[start : start + d2.shape[0]] = holding.min(dim=1).values
     inside = torch.isfinite(smallest)
