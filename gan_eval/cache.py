@@ -144,6 +144,22 @@ class FeatureCache:
             return None
         return entry
 
+    def holds(self, key: str, need_features: bool = False) -> bool:
+        """Whether an entry named `key` (with per-sample features, if asked) is there, without reading its arrays.
+
+        For deciding what a pass should add to the cache; `load` verifies an entry when it is used.
+        """
+        try:
+            with np.load(self.path(key), allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                return (
+                    isinstance(meta, dict)
+                    and meta.get("key") == key
+                    and (not need_features or "features" in data.files)
+                )
+        except Exception:  # absent or unreadable: not held
+            return False
+
     @staticmethod
     def _read_verified(path: Path, key: str) -> CacheEntry:
         try:

@@ -192,5 +192,5 @@ def _heads_worth_caching(
     return tuple(
         h
         for h in extractor.heads
-        if h not in heads and h not in unusable and cache.load(keys[h], need_features=True) is None
+        if h not in heads and h not in unusable and not cache.holds(keys[h], need_features=True)
     )

@@ -185,3 +185,15 @@ def test_two_processes_writing_one_entry_both_succeed(tmp_path: Path) -> None:
     assert [p.name for p in root.rglob("*") if p.is_file()] == [cache.path("c" * 64).name]
     entry = cache.load("c" * 64, need_features=True)
     assert entry is not None and entry.meta["writer"] in ("one", "two") and entry.meta["round"] == 2
+
+
+def test_holds_says_whether_an_entry_is_there_without_reading_its_arrays(tmp_path: Path) -> None:
+    cache = FeatureCache(tmp_path)
+    stats, features = accumulated(4)
+    assert not cache.holds("e" * 64)
+    cache.store("e" * 64, stats, features)
+    cache.store("f" * 64, stats)
+    assert cache.holds("e" * 64, need_features=True) and cache.holds("f" * 64)
+    assert not cache.holds("f" * 64, need_features=True)
+    cache.path("f" * 64).write_bytes(cache.path("e" * 64).read_bytes())  # another entry's file: not this key's
+    assert not cache.holds("f" * 64)
