@@ -87,10 +87,14 @@ class ZipSource:
     def describe(self, index: int) -> str:
         return f"{self.path}:{self.members[index]}"
 
-    def load(self, index: int) -> np.ndarray:
+    def _opened(self) -> None:
+        """This process's handle on the archive (a worker opens its own)."""
         if self._archive is None or self._pid != os.getpid():
             self._archive = zipfile.ZipFile(self.path)
             self._pid = os.getpid()
+
+    def load(self, index: int) -> np.ndarray:
+        self._opened()
         return decode_image(io.BytesIO(self._read(self.members[index])), self.describe(index))
 
     def _read(self, member: str) -> bytes:
@@ -137,7 +141,5 @@ class ZipSource:
 
     def content_digest(self, index: int) -> str:
         """Hex sha256 of member `index`'s inflated bytes: what is decoded, whatever the archive's directory says."""
-        if self._archive is None or self._pid != os.getpid():
-            self._archive = zipfile.ZipFile(self.path)
-            self._pid = os.getpid()
+        self._opened()
         return hashlib.sha256(self._read(self.members[index])).hexdigest()
